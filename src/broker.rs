@@ -1,0 +1,56 @@
+//! The broker core: configuration and the topics it serves, shared by every connection.
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, Endpoint};
+use crate::host::TopicStore;
+use crate::partition::TopicRegistry;
+use crate::topic_config::TopicConfig;
+
+/// State shared by all connections and handlers.
+pub struct Broker {
+    /// The configuration the broker runs with.
+    pub config: Config,
+    /// The address clients are told to connect to.
+    pub advertised: Endpoint,
+    /// Open topics.
+    pub topics: TopicRegistry,
+}
+
+/// A broker that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The host could not open its topics.
+    #[error("cannot open topics: {0}")]
+    Host(#[from] crate::host::HostError),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Broker {
+    /// Builds the broker over a host's topic store, opening every topic it has.
+    pub async fn open(config: Config, store: Arc<dyn TopicStore>) -> Result<Arc<Self>, StartError> {
+        config.validate()?;
+        let advertised = config.advertised()?;
+        let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
+        Ok(Arc::new(Broker {
+            config,
+            advertised,
+            topics,
+        }))
+    }
+
+    /// This broker's Kafka node id, the leader of every partition it serves.
+    pub fn node_id(&self) -> i32 {
+        self.config.broker_id
+    }
+}

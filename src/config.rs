@@ -1,0 +1,260 @@
+//! The one typed configuration of the broker core.
+//!
+//! Standalone reads it from a TOML file and CLI flags; inside Pulsar the shim passes the broker's
+//! `kafka*` properties. Key names follow KoP's (and Pulsar's) where one exists, in camelCase.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// When the embedded host forces written data to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlushMode {
+    /// fsync before acknowledging each produce: survives power loss, costs latency.
+    Always,
+    /// fsync every `logFlushIntervalMs`: a crash of the process loses nothing acknowledged (the
+    /// data is in the OS page cache), a power loss at most one interval.
+    Interval,
+    /// Leave flushing to the OS: survives a process crash, not a power loss.
+    Never,
+}
+
+/// Broker configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Config {
+    /// Where to accept Kafka clients: `PLAINTEXT://host:port` (or plain `host:port`).
+    pub kafka_listeners: String,
+    /// The address given to clients in Metadata/FindCoordinator; defaults to the listener.
+    pub kafka_advertised_listeners: Option<String>,
+    /// Root directory of the embedded host's data.
+    pub data_dir: PathBuf,
+    /// Kafka cluster id reported in Metadata.
+    pub cluster_id: String,
+    /// This broker's Kafka node id.
+    pub broker_id: i32,
+    /// Whether Metadata may create topics clients ask for (KoP/Pulsar: `allowAutoTopicCreation`).
+    pub allow_auto_topic_creation: bool,
+    /// Partitions of an auto-created topic (Pulsar: `defaultNumPartitions`).
+    pub default_num_partitions: u32,
+    /// Largest request frame accepted; a larger one closes the connection.
+    pub max_request_size: usize,
+    /// Largest record batch accepted, the default of `max.message.bytes` (Pulsar: `maxMessageSize`).
+    pub max_message_size: usize,
+    /// Default `segment.bytes`.
+    pub log_segment_bytes: u64,
+    /// Default `retention.ms` (-1: forever).
+    pub log_retention_ms: i64,
+    /// Default `retention.bytes` (-1: no limit).
+    pub log_retention_bytes: i64,
+    /// How often retention is checked.
+    pub log_retention_check_interval_ms: u64,
+    /// When written data is forced to disk.
+    pub log_flush_policy: FlushMode,
+    /// Period of the `interval` flush policy.
+    pub log_flush_interval_ms: u64,
+    /// Bytes between two points of the sparse offset/time index.
+    pub log_index_interval_bytes: u64,
+    /// Most client connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Requests a connection may have in progress before it stops reading more.
+    pub max_queued_requests: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kafka_listeners: "PLAINTEXT://127.0.0.1:9092".into(),
+            kafka_advertised_listeners: None,
+            data_dir: PathBuf::from("./data"),
+            cluster_id: "kop-standalone".into(),
+            broker_id: 0,
+            allow_auto_topic_creation: true,
+            default_num_partitions: 1,
+            max_request_size: 100 * 1024 * 1024,
+            max_message_size: 5 * 1024 * 1024,
+            log_segment_bytes: 1 << 30,
+            log_retention_ms: 7 * 24 * 3600 * 1000,
+            log_retention_bytes: -1,
+            log_retention_check_interval_ms: 60_000,
+            log_flush_policy: FlushMode::Interval,
+            log_flush_interval_ms: 1000,
+            log_index_interval_bytes: 4096,
+            max_connections: 10_000,
+            max_queued_requests: 64,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this struct.
+    #[error("bad config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid {key}: {reason}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A `host:port` a listener binds or advertises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or IP.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl Config {
+    /// Reads a TOML file; keys missing from it keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Checks cross-field rules and value ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        self.listen_addr()?;
+        self.advertised()?;
+        if self.default_num_partitions == 0 {
+            return invalid("defaultNumPartitions", "must be at least 1");
+        }
+        if self.max_request_size < 64 {
+            return invalid("maxRequestSize", "must be at least 64 bytes");
+        }
+        if self.max_message_size == 0 || self.max_message_size > self.max_request_size {
+            return invalid(
+                "maxMessageSize",
+                "must be positive and at most maxRequestSize",
+            );
+        }
+        if self.log_segment_bytes < 1024 {
+            return invalid("logSegmentBytes", "must be at least 1024");
+        }
+        if self.max_connections == 0 || self.max_queued_requests == 0 {
+            return invalid("maxConnections", "limits must be at least 1");
+        }
+        if self.log_flush_interval_ms == 0 || self.log_retention_check_interval_ms == 0 {
+            return invalid("logFlushIntervalMs", "intervals must be positive");
+        }
+        Ok(())
+    }
+
+    /// The socket address to bind.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let endpoint = parse_listener(&self.kafka_listeners, "kafkaListeners")?;
+        format!("{}:{}", endpoint.host, endpoint.port)
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                key: "kafkaListeners",
+                reason: format!("'{}' is not an IP address and port", self.kafka_listeners),
+            })
+    }
+
+    /// The endpoint announced to clients.
+    pub fn advertised(&self) -> Result<Endpoint, ConfigError> {
+        match &self.kafka_advertised_listeners {
+            Some(adv) => parse_listener(adv, "kafkaAdvertisedListeners"),
+            None => parse_listener(&self.kafka_listeners, "kafkaListeners"),
+        }
+    }
+
+    /// The `interval` flush period.
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.log_flush_interval_ms)
+    }
+}
+
+/// Parses `PLAINTEXT://host:port` or `host:port`; only the first of a comma-separated list is used.
+fn parse_listener(value: &str, key: &'static str) -> Result<Endpoint, ConfigError> {
+    let first = value.split(',').next().unwrap_or_default().trim();
+    let addr = match first.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("PLAINTEXT") => rest,
+        Some((scheme, _)) => {
+            return Err(ConfigError::Invalid {
+                key,
+                reason: format!("listener scheme {scheme} is not supported yet"),
+            })
+        }
+        None => first,
+    };
+    let bad = || ConfigError::Invalid {
+        key,
+        reason: format!("'{value}' is not host:port"),
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok(Endpoint {
+        host: host.to_string(),
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listeners_parse_with_and_without_scheme() {
+        let e = parse_listener("PLAINTEXT://0.0.0.0:9092", "k").unwrap();
+        assert_eq!(
+            e,
+            Endpoint {
+                host: "0.0.0.0".into(),
+                port: 9092
+            }
+        );
+        assert_eq!(parse_listener("localhost:19092", "k").unwrap().port, 19092);
+        assert!(parse_listener("SSL://a:1", "k").is_err());
+        assert!(parse_listener("nohost", "k").is_err());
+    }
+
+    #[test]
+    fn toml_uses_kop_key_names() {
+        let c: Config = toml::from_str(
+            "kafkaListeners = \"PLAINTEXT://127.0.0.1:1234\"\ndefaultNumPartitions = 3",
+        )
+        .unwrap();
+        assert_eq!(c.listen_addr().unwrap().port(), 1234);
+        assert_eq!(c.default_num_partitions, 3);
+        assert!(toml::from_str::<Config>("noSuchKey = 1").is_err());
+    }
+}

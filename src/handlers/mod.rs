@@ -1,0 +1,123 @@
+//! Request handlers, one module per Kafka API group, and the dispatcher that routes to them.
+//!
+//! Every handler is `async fn handle(broker, ctx, request) -> Pending<Option<Response>>`. The
+//! `async` part runs in request order on the connection (so a produce's appends are ordered);
+//! the returned [`Pending`] completes later and may overlap with later requests (produce waits for
+//! its appends, fetch for data). `None` means no response is sent (produce with `acks=0`).
+//!
+//! The API table below is the single source of what we serve: ApiVersions answers from it.
+
+pub mod api_versions;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod topics;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::{self, BoxFuture, FutureExt};
+use kafka_protocol::messages::{self, ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, VersionRange};
+
+use crate::broker::Broker;
+use crate::protocol::response::{self, EncodeError};
+
+/// A response still being worked on.
+pub type Pending<T> = BoxFuture<'static, Option<T>>;
+
+/// A response that is ready now.
+pub fn ready<T: Send + 'static>(response: T) -> Pending<T> {
+    future::ready(Some(response)).boxed()
+}
+
+/// Who is asking, from the request header.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request's API version.
+    pub version: i16,
+    /// The client's id, if it sent one.
+    pub client_id: Option<String>,
+}
+
+/// A request that cannot be served; the connection is closed.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The API key is not one we serve at this version.
+    #[error("unsupported API {api_key} v{version}")]
+    Unsupported {
+        /// Requested API key.
+        api_key: i16,
+        /// Requested version.
+        version: i16,
+    },
+    /// The request does not decode.
+    #[error("malformed {api:?} v{version} request: {source}")]
+    Malformed {
+        /// Which API.
+        api: ApiKey,
+        /// Which version.
+        version: i16,
+        /// What the decoder said.
+        source: anyhow::Error,
+    },
+}
+
+/// An encoded response frame on its way, or `None` when the request gets no response.
+pub type Completion = BoxFuture<'static, Result<Option<Bytes>, EncodeError>>;
+
+macro_rules! api_table {
+    ($($key:ident => $request:ident, $versions:path, $handler:path;)*) => {
+        /// Every API we serve and its version range, as the handlers declare them.
+        pub fn supported_apis() -> Vec<(ApiKey, VersionRange)> {
+            vec![$((ApiKey::$key, $versions)),*]
+        }
+
+        /// Decodes a request body and runs its handler's ordered part.
+        pub async fn dispatch(
+            broker: &Arc<Broker>,
+            header: RequestHeader,
+            mut body: Bytes,
+        ) -> Result<Completion, DispatchError> {
+            let (api_key, version) = (header.request_api_key, header.request_api_version);
+            let unsupported = DispatchError::Unsupported { api_key, version };
+            let api = ApiKey::try_from(api_key).map_err(|_| unsupported)?;
+            let correlation_id = header.correlation_id;
+            let ctx = RequestContext {
+                version,
+                client_id: header.client_id.map(|s| s.to_string()),
+            };
+            match api {
+                $(ApiKey::$key if in_range($versions, version) => {
+                    let request = messages::$request::decode(&mut body, version)
+                        .map_err(|source| DispatchError::Malformed { api, version, source })?;
+                    let pending = $handler(broker, &ctx, request).await;
+                    Ok(Box::pin(async move {
+                        match pending.await {
+                            Some(resp) => response::encode(api, version, correlation_id, &resp).map(Some),
+                            None => Ok(None),
+                        }
+                    }))
+                })*
+                _ => Err(DispatchError::Unsupported { api_key, version }),
+            }
+        }
+    };
+}
+
+api_table! {
+    Produce => ProduceRequest, produce::VERSIONS, produce::handle;
+    Fetch => FetchRequest, fetch::VERSIONS, fetch::handle;
+    ListOffsets => ListOffsetsRequest, list_offsets::VERSIONS, list_offsets::handle;
+    Metadata => MetadataRequest, metadata::VERSIONS, metadata::handle;
+    ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle;
+    CreateTopics => CreateTopicsRequest, topics::CREATE_VERSIONS, topics::create;
+    DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete;
+    OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, list_offsets::EPOCH_VERSIONS, list_offsets::leader_epoch;
+}
+
+/// Whether `version` lies in `range`.
+pub fn in_range(range: VersionRange, version: i16) -> bool {
+    (range.min..=range.max).contains(&version)
+}

@@ -1,0 +1,137 @@
+//! Produce: validate each partition's batch, append it, answer when the appends complete.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_request::PartitionProduceData;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+
+use super::{Pending, RequestContext};
+use crate::broker::Broker;
+use crate::host::{Appended, BatchMeta, HostResult};
+use crate::partition::Topic;
+use crate::protocol::batch;
+use crate::protocol::errors::host_error;
+
+/// Versions served (v13 addresses topics by id only).
+pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 12 };
+
+enum Outcome {
+    Done(PartitionProduceResponse),
+    Appending {
+        index: i32,
+        start_offset: i64,
+        pending: BoxFuture<'static, HostResult<Appended>>,
+    },
+}
+
+/// Issues every append in request order, then waits for them in the returned future.
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: ProduceRequest,
+) -> Pending<ProduceResponse> {
+    let acks = req.acks;
+    let version = ctx.version;
+    let acks_valid = matches!(acks, -1..=1);
+    let mut topics = Vec::with_capacity(req.topic_data.len());
+    for topic_data in req.topic_data {
+        let topic = broker.topics.get(&topic_data.name);
+        let outcomes: Vec<Outcome> = topic_data
+            .partition_data
+            .into_iter()
+            .map(|data| {
+                if !acks_valid {
+                    return Outcome::Done(failed(
+                        version,
+                        data.index,
+                        ResponseError::InvalidRequiredAcks,
+                        None,
+                    ));
+                }
+                append(version, topic.as_deref(), data)
+            })
+            .collect();
+        topics.push((topic_data.name, outcomes));
+    }
+    Box::pin(async move {
+        let mut responses = Vec::with_capacity(topics.len());
+        for (name, outcomes) in topics {
+            let mut partitions = Vec::with_capacity(outcomes.len());
+            for outcome in outcomes {
+                partitions.push(match outcome {
+                    Outcome::Done(resp) => resp,
+                    Outcome::Appending { index, start_offset, pending } => match pending.await {
+                        Ok(appended) => PartitionProduceResponse::default()
+                            .with_index(index)
+                            .with_base_offset(appended.base_offset)
+                            .with_log_append_time_ms(-1)
+                            .with_log_start_offset(if version >= 5 { start_offset } else { -1 }),
+                        Err(e) => {
+                            tracing::warn!(topic = %name.0, partition = index, error = %e, "append failed");
+                            failed(version, index, host_error(&e), Some(e.to_string()))
+                        }
+                    },
+                });
+            }
+            responses.push(
+                TopicProduceResponse::default()
+                    .with_name(name)
+                    .with_partition_responses(partitions),
+            );
+        }
+        (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+    })
+}
+
+fn append(version: i16, topic: Option<&Topic>, data: PartitionProduceData) -> Outcome {
+    let index = data.index;
+    let Some(partition) = topic.and_then(|t| t.partition(index)) else {
+        return Outcome::Done(failed(
+            version,
+            index,
+            ResponseError::UnknownTopicOrPartition,
+            None,
+        ));
+    };
+    let max = topic.map_or(0, |t| t.config.max_message_bytes);
+    let records = data.records.unwrap_or_default();
+    match batch::validate(&records, max) {
+        Err(e) => Outcome::Done(failed(
+            version,
+            index,
+            e.response_error(),
+            Some(e.to_string()),
+        )),
+        Ok(info) => Outcome::Appending {
+            index,
+            start_offset: partition.start_offset(),
+            pending: partition.append(
+                records,
+                BatchMeta {
+                    record_count: info.record_count,
+                    max_timestamp: info.max_timestamp,
+                },
+            ),
+        },
+    }
+}
+
+/// A failed partition; the error message exists from v8.
+fn failed(
+    version: i16,
+    index: i32,
+    error: ResponseError,
+    message: Option<String>,
+) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(error.code())
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(message.filter(|_| version >= 8).map(StrBytes::from_string))
+}

@@ -1,0 +1,215 @@
+//! CreateTopics and DeleteTopics.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+use uuid::Uuid;
+
+use super::{ready, Pending, RequestContext};
+use crate::broker::Broker;
+use crate::host::{HostError, TopicSpec};
+use crate::protocol::errors::host_error;
+use crate::topic_config::TopicConfig;
+
+/// CreateTopics versions served.
+pub const CREATE_VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
+
+/// DeleteTopics versions served.
+pub const DELETE_VERSIONS: VersionRange = VersionRange { min: 1, max: 6 };
+
+/// Creates (or with `validate_only`, checks) each topic.
+pub async fn create(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: CreateTopicsRequest,
+) -> Pending<CreateTopicsResponse> {
+    let mut seen = HashSet::new();
+    let duplicated: HashSet<TopicName> = req
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.clone()))
+        .map(|t| t.name.clone())
+        .collect();
+    let mut results = Vec::with_capacity(req.topics.len());
+    for topic in req.topics {
+        let name = topic.name.clone();
+        let result = if duplicated.contains(&name) {
+            Err((
+                ResponseError::InvalidRequest,
+                "topic named more than once in one request".to_string(),
+            ))
+        } else {
+            create_one(broker, topic, req.validate_only).await
+        };
+        results.push(match result {
+            Ok(done) => done,
+            Err((error, message)) => CreatableTopicResult::default()
+                .with_name(name)
+                .with_error_code(error.code())
+                .with_error_message(Some(StrBytes::from_string(message))),
+        });
+        if let Some(last) = results.last_mut() {
+            fit_create_result(last, ctx.version);
+        }
+    }
+    ready(CreateTopicsResponse::default().with_topics(results))
+}
+
+async fn create_one(
+    broker: &Broker,
+    topic: CreatableTopic,
+    validate_only: bool,
+) -> Result<CreatableTopicResult, (ResponseError, String)> {
+    let name = topic.name.0.to_string();
+    let partitions = match (topic.num_partitions, topic.assignments.len()) {
+        (-1, 0) => broker.config.default_num_partitions,
+        (-1, n) => n as u32,
+        (n, 0) if n > 0 => n as u32,
+        _ => {
+            return Err((
+                ResponseError::InvalidPartitions,
+                "partitions must be positive, or -1 for the default".into(),
+            ))
+        }
+    };
+    let node = broker.node_id();
+    if !matches!(topic.replication_factor, -1 | 1) && topic.assignments.is_empty() {
+        return Err((
+            ResponseError::InvalidReplicationFactor,
+            format!(
+                "replication factor {} is larger than the 1 broker available",
+                topic.replication_factor
+            ),
+        ));
+    }
+    if topic
+        .assignments
+        .iter()
+        .any(|a| a.broker_ids.iter().any(|b| b.0 != node) || a.broker_ids.len() != 1)
+    {
+        return Err((
+            ResponseError::InvalidReplicaAssignment,
+            format!("every replica must be broker {node}"),
+        ));
+    }
+    let mut configs = BTreeMap::new();
+    for c in &topic.configs {
+        match &c.value {
+            Some(v) => configs.insert(c.name.to_string(), v.to_string()),
+            None => configs.remove(c.name.as_str()),
+        };
+    }
+    let spec = TopicSpec {
+        name: name.clone(),
+        partitions,
+        configs,
+    };
+    let outcome = if validate_only {
+        broker.topics.validate(&spec).map(|()| Uuid::nil())
+    } else {
+        broker.topics.create(spec.clone()).await.map(|t| t.meta.id)
+    };
+    let id = outcome.map_err(|e| {
+        let error = match e {
+            HostError::Invalid(_) => ResponseError::InvalidTopicException,
+            ref other => host_error(other),
+        };
+        (error, e.to_string())
+    })?;
+    let config_list = spec
+        .configs
+        .iter()
+        .filter(|(k, _)| TopicConfig::is_known(k))
+        .map(|(k, v)| {
+            CreatableTopicConfigs::default()
+                .with_name(StrBytes::from_string(k.clone()))
+                .with_value(Some(StrBytes::from_string(v.clone())))
+                .with_config_source(1)
+        })
+        .collect();
+    Ok(CreatableTopicResult::default()
+        .with_name(topic.name)
+        .with_topic_id(id)
+        .with_num_partitions(partitions as i32)
+        .with_replication_factor(1)
+        .with_configs(Some(config_list)))
+}
+
+/// Clears what `version` cannot carry: details from v5, topic id from v7.
+fn fit_create_result(result: &mut CreatableTopicResult, version: i16) {
+    if version >= 5 && result.error_code != 0 {
+        result.num_partitions = -1;
+        result.replication_factor = -1;
+    }
+    if version < 5 {
+        result.num_partitions = -1;
+        result.replication_factor = -1;
+        result.configs = None;
+    }
+    if version < 7 {
+        result.topic_id = Uuid::nil();
+    }
+}
+
+/// Deletes each named topic (by name, or by id from v6).
+pub async fn delete(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: DeleteTopicsRequest,
+) -> Pending<DeleteTopicsResponse> {
+    let mut wanted: Vec<(Option<TopicName>, Uuid)> = req
+        .topic_names
+        .into_iter()
+        .map(|n| (Some(n), Uuid::nil()))
+        .collect();
+    wanted.extend(req.topics.into_iter().map(|t| (t.name, t.topic_id)));
+    let mut responses = Vec::with_capacity(wanted.len());
+    for (name, id) in wanted {
+        let topic = match &name {
+            Some(n) => broker.topics.get(n),
+            None => broker.topics.get_by_id(&id),
+        };
+        let base = DeletableTopicResult::default()
+            .with_name(name.clone())
+            .with_topic_id(id);
+        let Some(topic) = topic else {
+            let error = if name.is_some() {
+                ResponseError::UnknownTopicOrPartition
+            } else {
+                ResponseError::UnknownTopicId
+            };
+            responses.push(base.with_error_code(error.code()));
+            continue;
+        };
+        let base = base
+            .with_name(Some(TopicName(StrBytes::from_string(
+                topic.meta.name.clone(),
+            ))))
+            .with_topic_id(topic.meta.id);
+        responses.push(match broker.topics.delete(&topic.meta.name).await {
+            Ok(_) => base,
+            Err(e) => base
+                .with_error_code(host_error(&e).code())
+                .with_error_message(Some(StrBytes::from_string(e.to_string()))),
+        });
+    }
+    for r in &mut responses {
+        if ctx.version < 5 {
+            r.error_message = None;
+        }
+        if ctx.version < 6 {
+            r.topic_id = Uuid::nil();
+        }
+    }
+    ready(DeleteTopicsResponse::default().with_responses(responses))
+}

@@ -1,0 +1,491 @@
+//! `SegmentLog`: the embedded host's [`Log`], a directory of segment files.
+//!
+//! Appends go to the last (active) segment under a short lock; a segment that would grow past
+//! `segment_bytes` is sealed (fsynced, index persisted) and a new ledger begins. Reads take a
+//! snapshot of one segment's file and valid length under the lock and read outside it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::future::{self, BoxFuture, FutureExt};
+
+use super::config::{FlushPolicy, LogConfig};
+use super::segment::{EntryHeader, Recovery, Segment, SegmentReader, HEADER_LEN};
+use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position};
+
+/// A partition log stored as segment files in one directory.
+pub struct SegmentLog {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: Mutex<Vec<Segment>>,
+    start_offset: AtomicI64,
+    end_offset: AtomicI64,
+    dirty: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl SegmentLog {
+    /// Opens (or creates) the log in `dir`, recovering the active segment from a crash.
+    pub fn open(dir: &Path, config: LogConfig) -> HostResult<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut ids: Vec<u64> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        let interval = config.index_interval_bytes;
+        let mut segments: Vec<Segment> = Vec::with_capacity(ids.len().max(1));
+        for (i, &id) in ids.iter().enumerate() {
+            let expected = segments.last().map(|s| s.next_offset);
+            let is_active = i + 1 == ids.len();
+            let sealed = if is_active {
+                None
+            } else {
+                Segment::open_sealed(dir, id, interval)?
+            };
+            let segment = match sealed {
+                Some(s) if expected.is_none_or(|e| e == s.base_offset) => s,
+                _ => {
+                    let (segment, recovery) = Segment::recover(dir, id, expected, interval)?;
+                    if let Recovery::Truncated { at, dropped } = recovery {
+                        tracing::warn!(dir = %dir.display(), ledger = id, at, dropped,
+                            "cut a torn or corrupt tail off a segment");
+                    }
+                    if is_active {
+                        // The active segment will grow, so an index left by an earlier seal is stale.
+                        let _ = std::fs::remove_file(super::segment::index_path(dir, id));
+                    } else {
+                        segment.seal(dir)?;
+                    }
+                    segment
+                }
+            };
+            segments.push(segment);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, 1, 0, interval)?);
+        }
+        let start = segments[0].base_offset;
+        let end = segments.last().map_or(0, |s| s.next_offset);
+        Ok(SegmentLog {
+            dir: dir.to_path_buf(),
+            config,
+            segments: Mutex::new(segments),
+            start_offset: AtomicI64::new(start),
+            end_offset: AtomicI64::new(end),
+            dirty: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Segment>> {
+        // A panic while holding the lock leaves segments consistent (every mutation is a single
+        // push/remove or an append that updates state only after the write), so keep going.
+        self.segments.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn append_now(&self, batch: &[u8], meta: BatchMeta) -> HostResult<Appended> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(HostError::Closed);
+        }
+        if batch.len() < 8 {
+            return Err(HostError::Invalid("an entry must be a record batch".into()));
+        }
+        let mut segments = self.lock();
+        let Some(active) = segments.last() else {
+            return Err(HostError::Closed);
+        };
+        let base_offset = active.next_offset;
+        let last_offset = base_offset + i64::from(meta.record_count.max(1)) - 1;
+        let stored_len = (HEADER_LEN + batch.len()) as u64;
+        if !active.is_empty() && active.size + stored_len > self.config.segment_bytes {
+            active.seal(&self.dir)?;
+            let next = Segment::create(
+                &self.dir,
+                active.ledger_id + 1,
+                base_offset,
+                self.config.index_interval_bytes,
+            )?;
+            segments.push(next);
+        }
+        let mut entry = BytesMut::with_capacity(stored_len as usize);
+        // The stored batch carries its real base offset, so reads serve it unchanged.
+        let header = {
+            entry.put_bytes(0, HEADER_LEN);
+            entry.put_i64(base_offset);
+            entry.put_slice(&batch[8..]);
+            let header = EntryHeader::for_batch(
+                &entry[HEADER_LEN..],
+                base_offset,
+                last_offset,
+                meta.max_timestamp,
+            );
+            let mut head = BytesMut::with_capacity(HEADER_LEN);
+            header.put(&mut head);
+            entry[..HEADER_LEN].copy_from_slice(&head);
+            header
+        };
+        let active = segments.last_mut().ok_or(HostError::Closed)?;
+        let pos = active.append(&header, &entry)?;
+        let position = Position {
+            ledger_id: active.ledger_id,
+            entry_id: pos,
+        };
+        self.end_offset.store(last_offset + 1, Ordering::Release);
+        self.dirty.store(true, Ordering::Release);
+        Ok(Appended {
+            position,
+            base_offset,
+        })
+    }
+
+    fn reader_for(&self, from: Position) -> Option<(u64, u64, SegmentReader)> {
+        let segments = self.lock();
+        let mut i = segments.partition_point(|s| s.ledger_id < from.ledger_id);
+        let mut pos = from.entry_id;
+        if segments
+            .get(i)
+            .is_some_and(|s| s.ledger_id != from.ledger_id)
+        {
+            pos = 0; // the ledger was trimmed away; continue at the oldest one still stored
+        }
+        while let Some(s) = segments.get(i) {
+            if pos < s.size || i + 1 == segments.len() {
+                return Some((s.ledger_id, pos, s.reader()));
+            }
+            i += 1;
+            pos = 0;
+        }
+        None
+    }
+
+    /// Flushes the active segment if anything was written since the last flush.
+    pub fn flush(&self) -> HostResult<()> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let file = self.lock().last().map(|s| s.reader());
+        if let Some(reader) = file {
+            reader.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes sealed segments beyond the time or size retention; returns how many went.
+    pub fn enforce_retention(&self, now_ms: i64) -> HostResult<usize> {
+        let mut segments = self.lock();
+        let mut removed = 0;
+        let mut total: u64 = segments.iter().map(|s| s.size).sum();
+        while segments.len() > 1 {
+            let oldest = &segments[0];
+            let expired = self.config.retention_ms >= 0
+                && oldest.max_timestamp != i64::MIN
+                && oldest.max_timestamp < now_ms.saturating_sub(self.config.retention_ms);
+            let oversize = self.config.retention_bytes >= 0
+                && total.saturating_sub(oldest.size) >= self.config.retention_bytes as u64;
+            if !(expired || oversize) {
+                break;
+            }
+            total -= oldest.size;
+            self.remove_oldest(&mut segments)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    fn remove_oldest(&self, segments: &mut Vec<Segment>) -> HostResult<()> {
+        let oldest = segments.remove(0);
+        oldest.remove_files(&self.dir)?;
+        self.start_offset
+            .store(segments[0].base_offset, Ordering::Release);
+        Ok(())
+    }
+
+    /// Stops accepting appends (the topic is being deleted).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// The flush policy this log was opened with.
+    pub fn flush_policy(&self) -> FlushPolicy {
+        self.config.flush
+    }
+}
+
+fn to_entry(ledger_id: u64, (pos, header, data): (u64, EntryHeader, Bytes)) -> Entry {
+    Entry {
+        position: Position {
+            ledger_id,
+            entry_id: pos,
+        },
+        base_offset: header.base_offset,
+        last_offset: header.last_offset,
+        max_timestamp: header.max_timestamp,
+        data,
+    }
+}
+
+impl Log for SegmentLog {
+    fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>> {
+        let appended = self.append_now(&batch, meta);
+        match (appended, self.config.flush) {
+            (Ok(appended), FlushPolicy::Always) => {
+                let reader = self.lock().last().map(|s| s.reader());
+                async move {
+                    if let Some(reader) = reader {
+                        tokio::task::spawn_blocking(move || reader.sync())
+                            .await
+                            .map_err(|e| HostError::Storage(std::io::Error::other(e)))??;
+                    }
+                    Ok(appended)
+                }
+                .boxed()
+            }
+            (result, _) => future::ready(result).boxed(),
+        }
+    }
+
+    fn read(
+        &self,
+        from: Position,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
+        let result = match self.reader_for(from) {
+            None => Ok(Vec::new()),
+            Some((ledger_id, pos, reader)) => reader
+                .read_entries(pos, max_entries, max_bytes)
+                .map(|v| v.into_iter().map(|e| to_entry(ledger_id, e)).collect())
+                .map_err(HostError::from),
+        };
+        future::ready(result).boxed()
+    }
+
+    fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>> {
+        if offset < self.start_offset() || offset >= self.end_offset() {
+            return future::ready(Ok(None)).boxed();
+        }
+        let found = {
+            let segments = self.lock();
+            let i = segments.partition_point(|s| s.base_offset <= offset);
+            i.checked_sub(1).map(|i| {
+                let s = &segments[i];
+                (s.ledger_id, s.scan_start_for_offset(offset), s.reader())
+            })
+        };
+        let result = match found {
+            None => Ok(None),
+            Some((ledger_id, start, reader)) => reader
+                .scan(start, |h| h.last_offset >= offset)
+                .map(|hit| {
+                    hit.map(|(pos, _)| Position {
+                        ledger_id,
+                        entry_id: pos,
+                    })
+                })
+                .map_err(HostError::from),
+        };
+        future::ready(result).boxed()
+    }
+
+    fn find_by_timestamp(&self, timestamp: i64) -> BoxFuture<'static, HostResult<Option<Entry>>> {
+        let found = {
+            let segments = self.lock();
+            segments
+                .iter()
+                .find(|s| s.max_timestamp >= timestamp && !s.is_empty())
+                .map(|s| {
+                    (
+                        s.ledger_id,
+                        s.scan_start_for_timestamp(timestamp),
+                        s.reader(),
+                    )
+                })
+        };
+        let result = (|| {
+            let Some((ledger_id, start, reader)) = found else {
+                return Ok(None);
+            };
+            let Some((pos, _)) = reader.scan(start, |h| h.max_timestamp >= timestamp)? else {
+                return Ok(None);
+            };
+            Ok(reader
+                .read_entries(pos, 1, 0)?
+                .into_iter()
+                .next()
+                .map(|e| to_entry(ledger_id, e)))
+        })();
+        future::ready(result).boxed()
+    }
+
+    fn start_offset(&self) -> i64 {
+        self.start_offset.load(Ordering::Acquire)
+    }
+
+    fn end_offset(&self) -> i64 {
+        self.end_offset.load(Ordering::Acquire)
+    }
+
+    fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let segments = self.lock();
+        segments
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| (s.max_timestamp, s.max_timestamp_offset))
+            .fold(None, |best, cur| match best {
+                Some(b) if b.0 >= cur.0 => Some(b),
+                _ => Some(cur),
+            })
+    }
+
+    fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {
+        let result = (|| {
+            let mut segments = self.lock();
+            while segments.len() > 1 && segments[0].next_offset <= offset {
+                self.remove_oldest(&mut segments)?;
+            }
+            Ok(self.start_offset())
+        })();
+        future::ready(result).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::OpenOptions;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn config(segment_bytes: u64) -> LogConfig {
+        LogConfig {
+            segment_bytes,
+            retention_ms: -1,
+            retention_bytes: -1,
+            index_interval_bytes: 256,
+            flush: FlushPolicy::Interval(Duration::from_secs(1)),
+        }
+    }
+
+    /// A fake batch: what the log stores does not depend on the records inside.
+    fn batch(tag: u8, len: usize) -> Bytes {
+        let mut b = vec![tag; len.max(16)];
+        b[..8].copy_from_slice(&0i64.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    fn append(log: &SegmentLog, tag: u8, records: u32, ts: i64) -> Appended {
+        futures::executor::block_on(log.append(batch(tag, 100), BatchMeta { record_count: records, max_timestamp: ts }))
+            .expect("append")
+    }
+
+    fn read_all(log: &SegmentLog) -> Vec<Entry> {
+        let mut out = Vec::new();
+        let mut next = log.start_offset();
+        while next < log.end_offset() {
+            let pos = futures::executor::block_on(log.find_position(next)).unwrap().expect("position");
+            let entries = futures::executor::block_on(log.read(pos, usize::MAX, 1 << 20)).unwrap();
+            next = entries.last().expect("progress").last_offset + 1;
+            out.extend(entries);
+        }
+        out
+    }
+
+    #[test]
+    fn assigns_offsets_and_reads_back_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SegmentLog::open(dir.path(), config(1000)).unwrap();
+        for i in 0..30u8 {
+            let appended = append(&log, i, 3, 1000 + i64::from(i));
+            assert_eq!(appended.base_offset, i64::from(i) * 3);
+        }
+        assert_eq!(log.end_offset(), 90);
+        let entries = read_all(&log);
+        assert_eq!(entries.len(), 30);
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(e.base_offset, i as i64 * 3);
+            assert_eq!(crate::protocol::batch::base_offset_of(&e.data), Some(e.base_offset));
+            assert_eq!(e.data[20], i as u8);
+        }
+        assert!(log.lock().len() > 3, "small segments roll");
+        let mid = futures::executor::block_on(log.find_position(44)).unwrap().unwrap();
+        let e = futures::executor::block_on(log.read(mid, 1, 0)).unwrap();
+        assert_eq!((e[0].base_offset, e[0].last_offset), (42, 44));
+        assert_eq!(log.max_timestamp(), Some((1029, 89)));
+        let by_time = futures::executor::block_on(log.find_by_timestamp(1017)).unwrap().unwrap();
+        assert_eq!(by_time.base_offset, 51);
+    }
+
+    #[test]
+    fn reopens_from_persisted_indexes_and_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = SegmentLog::open(dir.path(), config(1000)).unwrap();
+            for i in 0..20u8 {
+                append(&log, i, 1, 0);
+            }
+        }
+        let log = SegmentLog::open(dir.path(), config(1000)).unwrap();
+        assert_eq!(log.end_offset(), 20);
+        assert_eq!(append(&log, 99, 1, 0).base_offset, 20);
+        assert_eq!(read_all(&log).len(), 21);
+    }
+
+    #[test]
+    fn cuts_a_torn_tail_and_keeps_everything_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
+            for i in 0..5u8 {
+                append(&log, i, 2, 0);
+            }
+        }
+        let path = super::super::segment::segment_path(dir.path(), 1);
+        let len = std::fs::metadata(&path).unwrap().len();
+        // A crash mid-write: the last entry is only partly on disk.
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 37).unwrap();
+        let log = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
+        assert_eq!(log.end_offset(), 8);
+        assert_eq!(read_all(&log).len(), 4);
+        assert_eq!(append(&log, 7, 1, 0).base_offset, 8);
+    }
+
+    #[test]
+    fn a_corrupt_entry_ends_the_log_at_the_last_good_one() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
+            for i in 0..5u8 {
+                append(&log, i, 1, 0);
+            }
+        }
+        let path = super::super::segment::segment_path(dir.path(), 1);
+        let mut raw = std::fs::read(&path).unwrap();
+        let third = 2 * (HEADER_LEN + 100) + HEADER_LEN + 50;
+        raw[third] ^= 0xff;
+        std::fs::write(&path, &raw).unwrap();
+        let log = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
+        assert_eq!(log.end_offset(), 2);
+    }
+
+    #[test]
+    fn retention_drops_whole_old_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(300);
+        cfg.retention_bytes = 600;
+        let log = SegmentLog::open(dir.path(), cfg).unwrap();
+        for i in 0..10u8 {
+            append(&log, i, 1, 0);
+        }
+        let removed = log.enforce_retention(0).unwrap();
+        assert!(removed > 0);
+        assert!(log.start_offset() > 0);
+        let entries = read_all(&log);
+        assert_eq!(entries.first().unwrap().base_offset, log.start_offset());
+        assert_eq!(entries.last().unwrap().last_offset, 9);
+        // Trimming works in whole segments: offset 8 shares a segment with 9 and stays.
+        assert_eq!(futures::executor::block_on(log.trim(9)).unwrap(), 8);
+    }
+}

@@ -1,0 +1,181 @@
+//! The seam between the Kafka core and whatever stores the data.
+//!
+//! A host gives the core two things: a [`Log`] per partition, shaped like Pulsar's ManagedLedger
+//! (ordered entries, each one record batch, addressed by a [`Position`]), and a [`TopicStore`] that
+//! creates, deletes and opens topics. The embedded host keeps segment files on local disk; the Pulsar
+//! host (through the Java shim) maps the same calls onto ManagedLedgers. Handlers never know which.
+
+pub mod embedded;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use uuid::Uuid;
+
+/// Where an entry sits in a log: `(ledger_id, entry_id)`, ordered by ledger then entry.
+///
+/// The core treats the pair as opaque and ordered; only the host knows what the numbers mean
+/// (a Pulsar entry id, or a byte position in an embedded segment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// The ledger (Pulsar) or segment (embedded) holding the entry.
+    pub ledger_id: u64,
+    /// The entry within that ledger.
+    pub entry_id: u64,
+}
+
+/// One stored record batch as read back from a log.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Where the entry is stored.
+    pub position: Position,
+    /// Kafka offset of the first record in the batch.
+    pub base_offset: i64,
+    /// Kafka offset of the last record in the batch.
+    pub last_offset: i64,
+    /// The largest record timestamp in the batch.
+    pub max_timestamp: i64,
+    /// The batch bytes exactly as stored. The batch header's base offset may still hold the value
+    /// the producer sent; [`crate::protocol::batch::with_base_offset`] patches it for the wire.
+    pub data: Bytes,
+}
+
+/// The facts about a batch that the log needs to index it, taken from its validated header.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchMeta {
+    /// Number of records in the batch (`lastOffsetDelta + 1`).
+    pub record_count: u32,
+    /// The largest record timestamp in the batch.
+    pub max_timestamp: i64,
+}
+
+/// What an append returns once the entry is stored (and, for `acks`, as durable as the host
+/// promises).
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    /// Where the entry landed.
+    pub position: Position,
+    /// The Kafka offset assigned to the batch's first record.
+    pub base_offset: i64,
+}
+
+/// Errors a host reports. Each maps to one Kafka error code in [`crate::protocol::errors`].
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The topic does not exist.
+    #[error("unknown topic {0}")]
+    UnknownTopic(String),
+    /// The topic exists already.
+    #[error("topic {0} already exists")]
+    TopicExists(String),
+    /// The request names a topic or partition count the host cannot accept.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// A topic config is unknown or has a bad value.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// The log is closed or deleted (the topic went away under the request).
+    #[error("log closed")]
+    Closed,
+    /// This broker does not own the partition (Pulsar host: another broker owns the bundle).
+    #[error("not the owner of {0}")]
+    NotOwner(String),
+    /// The storage failed to persist or read.
+    #[error("storage error: {0}")]
+    Storage(#[from] std::io::Error),
+    /// Stored data failed a consistency check.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias for host calls.
+pub type HostResult<T> = Result<T, HostError>;
+
+/// The partition log: a ManagedLedger-shaped, append-only sequence of record batches.
+///
+/// Offsets are assigned by the log in append order: the batch's first record gets
+/// [`Log::end_offset`] at the time of the call. Calls return futures so a host can complete them
+/// later (the Pulsar host from a broker callback); the order of entries is the order of the
+/// `append` calls, not of completion.
+pub trait Log: Send + Sync {
+    /// Appends one batch. The entry's order is fixed when this returns, before the future resolves.
+    fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>>;
+
+    /// Reads whole entries starting at `from`, up to `max_entries` and about `max_bytes`; the first
+    /// entry is returned even when it alone is larger than `max_bytes`.
+    fn read(
+        &self,
+        from: Position,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'static, HostResult<Vec<Entry>>>;
+
+    /// The position of the entry holding `offset`, or `None` if no stored entry holds it.
+    fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>>;
+
+    /// The first entry whose max timestamp is at least `timestamp`, or `None`.
+    fn find_by_timestamp(&self, timestamp: i64) -> BoxFuture<'static, HostResult<Option<Entry>>>;
+
+    /// The offset of the oldest record still stored (Kafka's log start offset).
+    fn start_offset(&self) -> i64;
+
+    /// The offset the next appended record will get (Kafka's log end offset).
+    fn end_offset(&self) -> i64;
+
+    /// The largest timestamp in the log and the offset that carries it, if the log has records.
+    fn max_timestamp(&self) -> Option<(i64, i64)>;
+
+    /// Drops stored data below `offset` in whole storage units (segments, ledgers), so the new
+    /// start offset, which is returned, may stay below `offset`.
+    fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>>;
+}
+
+/// A topic's durable description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicMeta {
+    /// Kafka topic name.
+    pub name: String,
+    /// Kafka topic id (Metadata v10+, Fetch v13+).
+    pub id: Uuid,
+    /// Number of partitions.
+    pub partitions: u32,
+    /// Topic-level configs as given at creation (`retention.ms`, ...).
+    pub configs: BTreeMap<String, String>,
+}
+
+/// An open topic: its description and one log per partition.
+#[derive(Clone)]
+pub struct OpenTopic {
+    /// What the topic is.
+    pub meta: TopicMeta,
+    /// Partition logs, indexed by partition number.
+    pub logs: Vec<Arc<dyn Log>>,
+}
+
+/// What it takes to create a topic.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    /// Kafka topic name, already validated by the core.
+    pub name: String,
+    /// Number of partitions (at least 1).
+    pub partitions: u32,
+    /// Topic-level configs.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// Topic lifecycle on the host.
+pub trait TopicStore: Send + Sync {
+    /// All topics the host knows, opened.
+    fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>>;
+
+    /// Checks a spec the way `create` would, without creating anything (CreateTopics validate_only).
+    fn validate(&self, spec: &TopicSpec) -> HostResult<()>;
+
+    /// Creates and opens a topic.
+    fn create(&self, spec: TopicSpec) -> BoxFuture<'static, HostResult<OpenTopic>>;
+
+    /// Deletes a topic and its data.
+    fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>>;
+}

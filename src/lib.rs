@@ -1,0 +1,15 @@
+//! kop: the Kafka protocol on Apache Pulsar's storage model, in Rust.
+//!
+//! One Kafka core, two hosts. [`server`] accepts Kafka clients and frames requests; [`handlers`]
+//! answer them, one module per API group; [`partition`] holds the Kafka rules over each log; the
+//! [`host`] traits are the seam to storage: the embedded host ([`host::embedded`], segment files
+//! on local disk) for `kop serve`, and the Pulsar host reached through the Java shim.
+
+pub mod broker;
+pub mod config;
+pub mod handlers;
+pub mod host;
+pub mod partition;
+pub mod protocol;
+pub mod server;
+pub mod topic_config;

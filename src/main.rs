@@ -1,0 +1,143 @@
+//! `kop`: the standalone Kafka broker on the embedded storage engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use kop::broker::{Broker, StartError};
+use kop::config::Config;
+use kop::host::embedded::EmbeddedHost;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "kop",
+    version,
+    about = "Kafka on Pulsar: a Kafka-compatible broker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a standalone broker storing data in local segment files.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to accept Kafka clients on (`host:port`); overrides `kafkaListeners`.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Address announced to clients (`host:port`); overrides `kafkaAdvertisedListeners`.
+    #[arg(long)]
+    advertised_listener: Option<String>,
+    /// Data directory; overrides `dataDir` (default ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML config file with KoP-style keys (`kafkaListeners`, `defaultNumPartitions`, ...).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let Command::Serve(args) = Cli::parse().command;
+    let config = match load_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kop")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(args: ServeArgs) -> Result<Config, kop::config::ConfigError> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.kafka_listeners = listen;
+    }
+    if let Some(adv) = args.advertised_listener {
+        config.kafka_advertised_listeners = Some(adv);
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn serve(config: Config) -> Result<(), StartError> {
+    let addr = config.listen_addr()?;
+    let host = EmbeddedHost::new(&config)?;
+    let broker = Broker::open(config, Arc::clone(&host) as _).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    tracing::info!(listen = %local, advertised = %format!("{}:{}", broker.advertised.host, broker.advertised.port),
+        data_dir = %broker.config.data_dir.display(), topics = broker.topics.all().len(), "kop is serving Kafka");
+
+    let (stop, stopped) = watch::channel(false);
+    let maintenance = tokio::spawn(Arc::clone(&host).run_maintenance(wait_for(stopped.clone())));
+    kop::server::run(listener, broker, shutdown_signal()).await;
+    let _ = stop.send(true);
+    if let Err(e) = maintenance.await {
+        tracing::error!("maintenance task failed: {e}");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,171 @@
+//! Partitions and topics as the handlers see them: a log plus the Kafka rules around it
+//! (offset ranges, base-offset patching on reads, waking long polls on appends).
+
+pub mod registry;
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
+use kafka_protocol::error::ResponseError;
+use tokio::sync::watch;
+
+use crate::host::{Appended, BatchMeta, HostResult, Log};
+use crate::protocol::batch;
+use crate::protocol::errors::host_error;
+use crate::topic_config::TopicConfig;
+
+pub use registry::{Topic, TopicRegistry};
+
+/// How many read calls one fetch of one partition may make while filling its byte budget.
+const MAX_READS_PER_FETCH: usize = 16;
+
+/// One partition of a topic.
+pub struct Partition {
+    /// Partition number.
+    pub index: i32,
+    log: Arc<dyn Log>,
+    appended: Arc<watch::Sender<u64>>,
+}
+
+/// Stored data handed to a fetch.
+#[derive(Debug, Default)]
+pub struct ReadResult {
+    /// Whole record batches, base offsets set, ready for the wire.
+    pub records: Bytes,
+    /// The high watermark (log end offset: one replica).
+    pub high_watermark: i64,
+    /// The log start offset.
+    pub log_start_offset: i64,
+}
+
+impl Partition {
+    /// Wraps a host log; `appended` is bumped after every append anywhere, waking long polls.
+    pub fn new(index: i32, log: Arc<dyn Log>, appended: Arc<watch::Sender<u64>>) -> Self {
+        Partition {
+            index,
+            log,
+            appended,
+        }
+    }
+
+    /// Appends a validated batch. The entry's place in the log is fixed before this returns.
+    pub fn append(
+        &self,
+        batch: Bytes,
+        meta: BatchMeta,
+    ) -> BoxFuture<'static, HostResult<Appended>> {
+        let pending = self.log.append(batch, meta);
+        let appended = Arc::clone(&self.appended);
+        Box::pin(async move {
+            let result = pending.await;
+            if result.is_ok() {
+                appended.send_modify(|n| *n = n.wrapping_add(1));
+            }
+            result
+        })
+    }
+
+    /// Log start offset.
+    pub fn start_offset(&self) -> i64 {
+        self.log.start_offset()
+    }
+
+    /// Log end offset, which is also the high watermark.
+    pub fn end_offset(&self) -> i64 {
+        self.log.end_offset()
+    }
+
+    /// Reads whole batches from `offset`, about `max_bytes` of them (at least one batch if any).
+    pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, ResponseError> {
+        let (start, end) = (self.log.start_offset(), self.log.end_offset());
+        let mut result = ReadResult {
+            records: Bytes::new(),
+            high_watermark: end,
+            log_start_offset: start,
+        };
+        if offset < start || offset > end {
+            return Err(ResponseError::OffsetOutOfRange);
+        }
+        let mut batches: Vec<(i64, Bytes)> = Vec::new();
+        let mut total = 0usize;
+        let mut next = offset;
+        for _ in 0..MAX_READS_PER_FETCH {
+            if next >= end || (total >= max_bytes && !batches.is_empty()) {
+                break;
+            }
+            let Some(position) = self
+                .log
+                .find_position(next)
+                .await
+                .map_err(|e| host_error(&e))?
+            else {
+                break;
+            };
+            let budget = max_bytes.saturating_sub(total);
+            let entries = self
+                .log
+                .read(position, usize::MAX, budget)
+                .await
+                .map_err(|e| host_error(&e))?;
+            let Some(last) = entries.last() else { break };
+            next = last.last_offset + 1;
+            for entry in entries {
+                if !batches.is_empty() && total + entry.data.len() > max_bytes {
+                    next = end; // budget spent
+                    break;
+                }
+                total += entry.data.len();
+                batches.push((entry.base_offset, entry.data));
+            }
+        }
+        result.records = concat_batches(batches, total);
+        Ok(result)
+    }
+
+    /// The earliest record with timestamp `>= timestamp` as `(offset, timestamp)`.
+    pub async fn offset_for_time(
+        &self,
+        timestamp: i64,
+    ) -> Result<Option<(i64, i64)>, ResponseError> {
+        let Some(entry) = self
+            .log
+            .find_by_timestamp(timestamp)
+            .await
+            .map_err(|e| host_error(&e))?
+        else {
+            return Ok(None);
+        };
+        Ok(
+            batch::first_record_at_or_after(&entry.data, entry.base_offset, timestamp)
+                .or(Some((entry.base_offset, entry.max_timestamp))),
+        )
+    }
+
+    /// The largest timestamp stored and the offset carrying it.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        self.log.max_timestamp()
+    }
+}
+
+/// Joins batches into one buffer for the wire, setting each base offset; no copy for one batch
+/// that is already right.
+fn concat_batches(batches: Vec<(i64, Bytes)>, total: usize) -> Bytes {
+    if batches.len() == 1 {
+        let (base, data) = batches.into_iter().next().unwrap_or_default();
+        return batch::with_base_offset(data, base);
+    }
+    let mut out = BytesMut::with_capacity(total);
+    for (base, data) in batches {
+        batch::put_with_base_offset(&mut out, &data, base);
+    }
+    out.freeze()
+}
+
+/// Effective topic configs for `meta`'s stored configs over `defaults`.
+pub fn resolve_config(
+    defaults: TopicConfig,
+    configs: &std::collections::BTreeMap<String, String>,
+) -> TopicConfig {
+    TopicConfig::resolve(defaults, configs).unwrap_or(defaults)
+}

@@ -1,0 +1,205 @@
+//! The topics this broker serves, opened once and looked up by name or id on every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{watch, Mutex};
+use uuid::Uuid;
+
+use super::Partition;
+use crate::host::{HostError, HostResult, OpenTopic, TopicMeta, TopicSpec, TopicStore};
+use crate::topic_config::TopicConfig;
+
+/// Longest legal Kafka topic name.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// An open topic.
+pub struct Topic {
+    /// Name, id, partition count, configs.
+    pub meta: TopicMeta,
+    /// Effective configs.
+    pub config: TopicConfig,
+    /// Partitions by index.
+    pub partitions: Vec<Arc<Partition>>,
+}
+
+impl Topic {
+    /// The partition with this index, if it exists.
+    pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+}
+
+#[derive(Default)]
+struct Maps {
+    by_name: HashMap<String, Arc<Topic>>,
+    by_id: HashMap<Uuid, Arc<Topic>>,
+}
+
+/// Every open topic, over the host's [`TopicStore`].
+pub struct TopicRegistry {
+    store: Arc<dyn TopicStore>,
+    defaults: TopicConfig,
+    maps: RwLock<Maps>,
+    appended: Arc<watch::Sender<u64>>,
+    // Creates and deletes run one at a time so "exists" checks and the host agree.
+    admin: Mutex<()>,
+}
+
+/// Whether `name` is a legal Kafka topic name.
+pub fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_TOPIC_NAME_LEN
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+impl TopicRegistry {
+    /// Opens every topic the store has.
+    pub async fn load(store: Arc<dyn TopicStore>, defaults: TopicConfig) -> HostResult<Self> {
+        let registry = TopicRegistry {
+            store: Arc::clone(&store),
+            defaults,
+            maps: RwLock::new(Maps::default()),
+            appended: Arc::new(watch::channel(0).0),
+            admin: Mutex::new(()),
+        };
+        for open in store.load().await? {
+            registry.insert(open);
+        }
+        Ok(registry)
+    }
+
+    fn insert(&self, open: OpenTopic) -> Arc<Topic> {
+        let config = super::resolve_config(self.defaults, &open.meta.configs);
+        let partitions = open
+            .logs
+            .into_iter()
+            .enumerate()
+            .map(|(i, log)| Arc::new(Partition::new(i as i32, log, Arc::clone(&self.appended))))
+            .collect();
+        let topic = Arc::new(Topic {
+            meta: open.meta,
+            config,
+            partitions,
+        });
+        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        maps.by_id.insert(topic.meta.id, Arc::clone(&topic));
+        maps.by_name
+            .insert(topic.meta.name.clone(), Arc::clone(&topic));
+        topic
+    }
+
+    /// The topic called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.maps
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_name
+            .get(name)
+            .cloned()
+    }
+
+    /// The topic with id `id`.
+    pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
+        self.maps
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .get(id)
+            .cloned()
+    }
+
+    /// All topics, sorted by name.
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        let mut all: Vec<_> = self
+            .maps
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_name
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+        all
+    }
+
+    /// A receiver that changes after every successful append, for long polls.
+    pub fn appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// Checks a create without doing it.
+    pub fn validate(&self, spec: &TopicSpec) -> HostResult<()> {
+        if !valid_topic_name(&spec.name) {
+            return Err(HostError::Invalid(format!(
+                "'{}' is not a legal topic name",
+                spec.name
+            )));
+        }
+        if self.get(&spec.name).is_some() {
+            return Err(HostError::TopicExists(spec.name.clone()));
+        }
+        self.store.validate(spec)
+    }
+
+    /// Creates a topic.
+    pub async fn create(&self, spec: TopicSpec) -> HostResult<Arc<Topic>> {
+        let _admin = self.admin.lock().await;
+        self.validate(&spec)?;
+        let open = self.store.create(spec).await?;
+        tracing::info!(topic = %open.meta.name, partitions = open.meta.partitions, "created topic");
+        Ok(self.insert(open))
+    }
+
+    /// Returns the topic, creating it with default settings if it does not exist.
+    pub async fn get_or_create(&self, name: &str, partitions: u32) -> HostResult<Arc<Topic>> {
+        if let Some(topic) = self.get(name) {
+            return Ok(topic);
+        }
+        let spec = TopicSpec {
+            name: name.to_string(),
+            partitions,
+            configs: Default::default(),
+        };
+        match self.create(spec).await {
+            Err(HostError::TopicExists(_)) => self
+                .get(name)
+                .ok_or_else(|| HostError::UnknownTopic(name.into())),
+            other => other,
+        }
+    }
+
+    /// Deletes a topic and its data.
+    pub async fn delete(&self, name: &str) -> HostResult<TopicMeta> {
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .get(name)
+            .ok_or_else(|| HostError::UnknownTopic(name.to_string()))?;
+        self.store.delete(name).await?;
+        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        maps.by_name.remove(name);
+        maps.by_id.remove(&topic.meta.id);
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic.meta.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_topic_name;
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert!(valid_topic_name("orders.v1_EU-2"));
+        for bad in ["", ".", "..", "a b", "a/b", "ü", &"x".repeat(250)] {
+            assert!(!valid_topic_name(bad), "{bad:?}");
+        }
+        assert!(valid_topic_name(&"x".repeat(249)));
+    }
+}

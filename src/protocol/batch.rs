@@ -1,0 +1,282 @@
+//! Kafka record batches (magic v2) on the produce and fetch paths, without decoding records.
+//!
+//! Produce validates the header and the CRC32C and hands the bytes to the log unchanged; the log
+//! assigns offsets. Fetch serves stored bytes; only the 8-byte base offset (outside the CRC) may
+//! need patching when a host stores batches with the producer's base offset.
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::records::RecordBatchDecoder;
+
+/// Bytes before the first record of a v2 batch.
+pub const BATCH_HEADER_LEN: usize = 61;
+const LENGTH_FIELD_END: usize = 12;
+const MAGIC_AT: usize = 16;
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+
+/// What produce needs to know about a batch, read from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchInfo {
+    /// Records in the batch.
+    pub record_count: u32,
+    /// Largest record timestamp.
+    pub max_timestamp: i64,
+    /// Producer id, -1 for a plain producer.
+    pub producer_id: i64,
+    /// Whether the batch belongs to a transaction.
+    pub transactional: bool,
+}
+
+/// Why a produced batch was refused; each variant is one Kafka error code.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BatchError {
+    /// Structurally broken: too short, lengths disagree, CRC mismatch, unknown compression.
+    #[error("corrupt record batch: {0}")]
+    Corrupt(&'static str),
+    /// Well-formed but not acceptable (old magic, several batches, bad counts, control batch).
+    #[error("invalid record batch: {0}")]
+    Invalid(&'static str),
+    /// Larger than the topic's `max.message.bytes`.
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    TooLarge {
+        /// Batch size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl BatchError {
+    /// The Kafka error this becomes in a produce response.
+    pub fn response_error(&self) -> ResponseError {
+        match self {
+            BatchError::Corrupt(_) => ResponseError::CorruptMessage,
+            BatchError::Invalid(_) => ResponseError::InvalidRecord,
+            BatchError::TooLarge { .. } => ResponseError::MessageTooLarge,
+        }
+    }
+}
+
+/// Checks that `records` is exactly one intact v2 batch of at most `max_size` bytes.
+pub fn validate(records: &[u8], max_size: usize) -> Result<BatchInfo, BatchError> {
+    if records.is_empty() {
+        return Err(BatchError::Invalid(
+            "produce needs exactly one record batch per partition",
+        ));
+    }
+    if records.len() < BATCH_HEADER_LEN {
+        return Err(BatchError::Corrupt("shorter than a batch header"));
+    }
+    let mut h = records;
+    let _base_offset = h.get_i64();
+    let batch_length = h.get_i32();
+    let declared = usize::try_from(batch_length)
+        .ok()
+        .and_then(|l| l.checked_add(LENGTH_FIELD_END));
+    match declared {
+        Some(total) if total == records.len() => {}
+        Some(total) if total < records.len() => {
+            return Err(BatchError::Invalid(
+                "produce needs exactly one record batch per partition",
+            ))
+        }
+        _ => return Err(BatchError::Corrupt("batch length disagrees with the data")),
+    }
+    if records[MAGIC_AT] != 2 {
+        return Err(BatchError::Invalid(
+            "only magic v2 record batches are accepted",
+        ));
+    }
+    if records.len() > max_size {
+        return Err(BatchError::TooLarge {
+            size: records.len(),
+            max: max_size,
+        });
+    }
+    let mut crc_field = &records[CRC_AT..ATTRIBUTES_AT];
+    if crc32c::crc32c(&records[ATTRIBUTES_AT..]) != crc_field.get_u32() {
+        return Err(BatchError::Corrupt("CRC mismatch"));
+    }
+    let mut h = &records[ATTRIBUTES_AT..];
+    let attributes = h.get_i16();
+    let last_offset_delta = h.get_i32();
+    let base_timestamp = h.get_i64();
+    let max_timestamp = h.get_i64();
+    let producer_id = h.get_i64();
+    let _producer_epoch = h.get_i16();
+    let _base_sequence = h.get_i32();
+    let record_count = h.get_i32();
+    if attributes & 0x07 > 4 {
+        return Err(BatchError::Corrupt("unknown compression codec"));
+    }
+    if attributes & 0x20 != 0 {
+        return Err(BatchError::Invalid(
+            "clients may not produce control batches",
+        ));
+    }
+    if record_count <= 0 || last_offset_delta != record_count - 1 {
+        return Err(BatchError::Invalid(
+            "record count disagrees with the last offset delta",
+        ));
+    }
+    Ok(BatchInfo {
+        record_count: record_count as u32,
+        max_timestamp: max_timestamp.max(base_timestamp),
+        producer_id,
+        transactional: attributes & 0x10 != 0,
+    })
+}
+
+/// The base offset written in a stored batch.
+pub fn base_offset_of(batch: &[u8]) -> Option<i64> {
+    batch.get(..8).map(|mut b| b.get_i64())
+}
+
+/// Appends `batch` to `out` with its base offset set to `base_offset`.
+pub fn put_with_base_offset(out: &mut BytesMut, batch: &[u8], base_offset: i64) {
+    if batch.len() < 8 {
+        return;
+    }
+    out.extend_from_slice(&base_offset.to_be_bytes());
+    out.extend_from_slice(&batch[8..]);
+}
+
+/// `batch` with its base offset set to `base_offset`, copying only if it differs.
+pub fn with_base_offset(batch: Bytes, base_offset: i64) -> Bytes {
+    if base_offset_of(&batch) == Some(base_offset) {
+        return batch;
+    }
+    let mut out = BytesMut::with_capacity(batch.len());
+    put_with_base_offset(&mut out, &batch, base_offset);
+    out.freeze()
+}
+
+/// The offset and timestamp of the first record at or after `timestamp` in a stored batch whose
+/// first record has `base_offset`. Decompresses the batch: only ListOffsets by time calls this.
+pub fn first_record_at_or_after(
+    batch: &Bytes,
+    base_offset: i64,
+    timestamp: i64,
+) -> Option<(i64, i64)> {
+    let mut buf = with_base_offset(batch.clone(), base_offset);
+    let set = RecordBatchDecoder::decode(&mut buf).ok()?;
+    set.records
+        .iter()
+        .find(|r| r.timestamp >= timestamp)
+        .map(|r| (r.offset, r.timestamp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    fn record(offset: i64, ts: i64) -> Record {
+        Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: offset as i32,
+            timestamp: ts,
+            key: None,
+            value: Some(Bytes::from(format!("v{offset}"))),
+            headers: Default::default(),
+            delete_horizon: false,
+        }
+    }
+
+    fn batch(n: i64, compression: Compression) -> Bytes {
+        let records: Vec<_> = (0..n).map(|i| record(i, 1000 + i * 10)).collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression,
+            },
+        )
+        .expect("encode");
+        buf.freeze()
+    }
+
+    #[test]
+    fn accepts_a_valid_batch() {
+        let info = validate(&batch(3, Compression::None), 1 << 20).unwrap();
+        assert_eq!(info.record_count, 3);
+        assert_eq!(info.max_timestamp, 1020);
+        assert_eq!(info.producer_id, -1);
+    }
+
+    #[test]
+    fn rejects_damage_with_the_right_error() {
+        let good = batch(2, Compression::Gzip).to_vec();
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        assert_eq!(
+            validate(&flipped, 1 << 20),
+            Err(BatchError::Corrupt("CRC mismatch"))
+        );
+        assert!(matches!(
+            validate(&good[..40], 1 << 20),
+            Err(BatchError::Corrupt(_))
+        ));
+        assert!(matches!(
+            validate(&good[..good.len() - 1], 1 << 20),
+            Err(BatchError::Corrupt(_))
+        ));
+        let mut two = good.clone();
+        two.extend_from_slice(&good);
+        assert!(matches!(
+            validate(&two, 1 << 20),
+            Err(BatchError::Invalid(_))
+        ));
+        assert!(matches!(
+            validate(&good, 10),
+            Err(BatchError::TooLarge { .. }) | Err(BatchError::Corrupt(_))
+        ));
+        assert!(matches!(
+            validate(&good, good.len() - 1),
+            Err(BatchError::TooLarge { .. })
+        ));
+        let mut old_magic = good.clone();
+        old_magic[MAGIC_AT] = 1;
+        assert!(matches!(
+            validate(&old_magic, 1 << 20),
+            Err(BatchError::Invalid(_))
+        ));
+        assert!(matches!(
+            validate(&[], 1 << 20),
+            Err(BatchError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn patches_base_offset_without_breaking_the_crc() {
+        let original = batch(2, Compression::Lz4);
+        let patched = with_base_offset(original.clone(), 4242);
+        assert_eq!(base_offset_of(&patched), Some(4242));
+        assert!(validate(&patched, 1 << 20).is_ok());
+        let same = with_base_offset(patched.clone(), 4242);
+        assert_eq!(
+            same.as_ptr(),
+            patched.as_ptr(),
+            "no copy when already right"
+        );
+    }
+
+    #[test]
+    fn finds_records_by_time_inside_compressed_batches() {
+        let b = batch(5, Compression::Zstd);
+        assert_eq!(first_record_at_or_after(&b, 100, 1015), Some((102, 1020)));
+        assert_eq!(first_record_at_or_after(&b, 100, 5000), None);
+    }
+}

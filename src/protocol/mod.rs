@@ -1,0 +1,7 @@
+//! The Kafka wire format: framing, response encoding, record batches and error codes.
+//! Request and response bodies themselves come from the `kafka-protocol` crate.
+
+pub mod batch;
+pub mod errors;
+pub mod frame;
+pub mod response;

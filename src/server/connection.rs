@@ -1,0 +1,120 @@
+//! One client connection: a reader that decodes requests and runs their ordered part, and a
+//! writer that sends responses in request order as they complete.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use futures::future::FutureExt;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::Decodable;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use crate::broker::Broker;
+use crate::handlers::{self, api_versions, Completion, DispatchError};
+use crate::protocol::frame::{FrameError, FrameReader};
+use crate::protocol::response::{self, EncodeError};
+
+/// Why a connection was closed by us.
+#[derive(Debug, thiserror::Error)]
+enum CloseReason {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    #[error("malformed request header: {0}")]
+    Header(anyhow::Error),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// Serves `socket` until the client leaves, sends something we must refuse, or `shutdown` fires.
+pub async fn serve(
+    broker: Arc<Broker>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if let Err(e) = socket.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+    }
+    let (read, write) = socket.into_split();
+    let (queue, pending) = mpsc::channel::<Completion>(broker.config.max_queued_requests);
+    let writer = tokio::spawn(write_responses(write, pending, peer));
+    let mut frames = FrameReader::new(read, broker.config.max_request_size);
+    loop {
+        let frame = tokio::select! {
+            frame = frames.next() => frame,
+            _ = shutdown.changed() => break,
+        };
+        let completion = match frame {
+            Ok(None) => break,
+            Ok(Some(frame)) => handle_frame(&broker, frame).await,
+            Err(e) => Err(e.into()),
+        };
+        match completion {
+            Ok(completion) => {
+                if queue.send(completion).await.is_err() {
+                    break; // the writer is gone: the client stopped reading
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(%peer, %reason, "closing connection");
+                break;
+            }
+        }
+    }
+    drop(queue);
+    if let Err(e) = writer.await {
+        tracing::error!(%peer, error = %e, "response writer failed");
+    }
+}
+
+async fn handle_frame(broker: &Arc<Broker>, frame: Bytes) -> Result<Completion, CloseReason> {
+    let mut peek = &frame[..];
+    let (api_key, version, correlation_id) = (peek.get_i16(), peek.get_i16(), peek.get_i32());
+    if api_key == ApiKey::ApiVersions as i16 && version > api_versions::VERSIONS.max {
+        // A newer client: answer in v0 with the versions we have, so it can pick one.
+        let body = api_versions::response(ResponseError::UnsupportedVersion.code());
+        let encoded = response::encode(ApiKey::ApiVersions, 0, correlation_id, &body)?;
+        return Ok(futures::future::ready(Ok(Some(encoded))).boxed());
+    }
+    let unsupported = || DispatchError::Unsupported { api_key, version };
+    let api = ApiKey::try_from(api_key).map_err(|_| unsupported())?;
+    let mut body = frame;
+    let header = RequestHeader::decode(&mut body, api.request_header_version(version))
+        .map_err(CloseReason::Header)?;
+    Ok(handlers::dispatch(broker, header, body).await?)
+}
+
+async fn write_responses(
+    write: OwnedWriteHalf,
+    mut pending: mpsc::Receiver<Completion>,
+    peer: SocketAddr,
+) {
+    let mut out = BufWriter::with_capacity(64 * 1024, write);
+    while let Some(completion) = pending.recv().await {
+        let result = match completion.await {
+            Ok(Some(frame)) => out.write_all(&frame).await,
+            Ok(None) => Ok(()),
+            Err(e) => {
+                tracing::error!(%peer, error = %e, "cannot encode response; closing connection");
+                break;
+            }
+        };
+        let result = match result {
+            Ok(()) if pending.is_empty() => out.flush().await,
+            other => other,
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "client went away");
+            return;
+        }
+    }
+    let _ = out.flush().await;
+    let _ = out.shutdown().await;
+}
