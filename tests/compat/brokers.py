@@ -1,0 +1,118 @@
+"""The broker under test, as a fixture-friendly object.
+
+Every compat test talks to a `Broker` through its `bootstrap` address only, so the same tests run
+against each host: `standalone` (`kop serve` on the embedded engine) and, once it exists, `pulsar`
+(the Java shim inside the stand-in broker). Pick one with KOP_TEST_HOST.
+"""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KOP_BIN = Path(os.environ.get("KOP_BIN", ROOT / "target" / "release" / "kop"))
+HOST = os.environ.get("KOP_TEST_HOST", "standalone")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api_versions_ok(port, timeout=1.0):
+    """True once the port answers an ApiVersions v0 request."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(struct.pack(">ihhih", 10, 18, 0, 1, -1))
+            head = s.recv(4)
+            return len(head) == 4
+    except OSError:
+        return False
+
+
+class StandaloneBroker:
+    """`kop serve` with its own data directory; can be stopped, killed and restarted."""
+
+    durable = True
+
+    def __init__(self, workdir: Path, config: dict | None = None):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = self.workdir / "data"
+        self.port = free_port()
+        self.config = config or {}
+        self.proc = None
+        self.log_path = self.workdir / "kop.log"
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def _config_file(self):
+        path = self.workdir / "kop.toml"
+        lines = []
+        for key, value in self.config.items():
+            if isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            elif isinstance(value, (int, float)):
+                lines.append(f"{key} = {value}")
+            else:
+                lines.append(f'{key} = "{value}"')
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self, timeout=30):
+        if not KOP_BIN.exists():
+            raise RuntimeError(f"{KOP_BIN} is missing: run `cargo build --release` first")
+        args = [str(KOP_BIN), "serve", "--listen", self.bootstrap, "--data-dir", str(self.data_dir),
+                "--config", str(self._config_file())]
+        log = open(self.log_path, "ab")
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kop exited with {self.proc.returncode}:\n{self.log()}")
+            if api_versions_ok(self.port):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"kop did not come up in {timeout}s:\n{self.log()}")
+
+    def stop(self, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError("kop did not stop on SIGTERM")
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+
+def make_broker(workdir, config=None):
+    if HOST == "standalone":
+        return StandaloneBroker(workdir, config)
+    raise RuntimeError(f"unknown KOP_TEST_HOST {HOST!r} (expected: standalone)")

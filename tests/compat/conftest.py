@@ -1,0 +1,39 @@
+import uuid
+
+import pytest
+
+from brokers import HOST, make_broker
+
+
+def pytest_report_header(config):
+    return f"kop host under test: {HOST}"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """One broker shared by the tests that need no special config or restarts."""
+    b = make_broker(tmp_path_factory.mktemp("shared-broker")).start()
+    yield b
+    code = b.stop()
+    assert code == 0, f"kop did not shut down cleanly ({code}):\n{b.log()}"
+
+
+@pytest.fixture
+def fresh_broker(tmp_path):
+    """A broker of the test's own, for config variants, crashes and restarts."""
+    started = []
+
+    def start(config=None):
+        b = make_broker(tmp_path / f"broker{len(started)}", config).start()
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        if b.alive():
+            b.stop()
+
+
+@pytest.fixture
+def topic_name():
+    return f"t-{uuid.uuid4().hex[:10]}"
