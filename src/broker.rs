@@ -1,6 +1,8 @@
 //! The broker core: configuration and the topics it serves, shared by every connection.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, ConfigError, Endpoint};
 use crate::host::TopicStore;
@@ -15,6 +17,7 @@ pub struct Broker {
     pub advertised: Endpoint,
     /// Open topics.
     pub topics: TopicRegistry,
+    next_producer_id: AtomicI64,
 }
 
 /// A broker that could not start.
@@ -42,11 +45,16 @@ impl Broker {
         config.validate()?;
         let advertised = config.advertised()?;
         let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
-        Ok(Arc::new(Broker {
-            config,
-            advertised,
-            topics,
-        }))
+        // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
+        // without storing a counter.
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let next_producer_id = AtomicI64::new(now_ms << 10);
+        Ok(Arc::new(Broker { config, advertised, topics, next_producer_id }))
+    }
+
+    /// A producer id never handed out before.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// This broker's Kafka node id, the leader of every partition it serves.

@@ -130,24 +130,13 @@ pub struct Endpoint {
 impl Config {
     /// Reads a TOML file; keys missing from it keep their defaults.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.into(),
-            source: Box::new(source),
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source: Box::new(source) })
     }
 
     /// Checks cross-field rules and value ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, reason: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                reason: reason.into(),
-            })
-        };
+        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
         self.listen_addr()?;
         self.advertised()?;
         if self.default_num_partitions == 0 {
@@ -157,10 +146,7 @@ impl Config {
             return invalid("maxRequestSize", "must be at least 64 bytes");
         }
         if self.max_message_size == 0 || self.max_message_size > self.max_request_size {
-            return invalid(
-                "maxMessageSize",
-                "must be positive and at most maxRequestSize",
-            );
+            return invalid("maxMessageSize", "must be positive and at most maxRequestSize");
         }
         if self.log_segment_bytes < 1024 {
             return invalid("logSegmentBytes", "must be at least 1024");
@@ -177,12 +163,10 @@ impl Config {
     /// The socket address to bind.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         let endpoint = parse_listener(&self.kafka_listeners, "kafkaListeners")?;
-        format!("{}:{}", endpoint.host, endpoint.port)
-            .parse()
-            .map_err(|_| ConfigError::Invalid {
-                key: "kafkaListeners",
-                reason: format!("'{}' is not an IP address and port", self.kafka_listeners),
-            })
+        format!("{}:{}", endpoint.host, endpoint.port).parse().map_err(|_| ConfigError::Invalid {
+            key: "kafkaListeners",
+            reason: format!("'{}' is not an IP address and port", self.kafka_listeners),
+        })
     }
 
     /// The endpoint announced to clients.
@@ -205,27 +189,18 @@ fn parse_listener(value: &str, key: &'static str) -> Result<Endpoint, ConfigErro
     let addr = match first.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("PLAINTEXT") => rest,
         Some((scheme, _)) => {
-            return Err(ConfigError::Invalid {
-                key,
-                reason: format!("listener scheme {scheme} is not supported yet"),
-            })
+            return Err(ConfigError::Invalid { key, reason: format!("listener scheme {scheme} is not supported yet") })
         }
         None => first,
     };
-    let bad = || ConfigError::Invalid {
-        key,
-        reason: format!("'{value}' is not host:port"),
-    };
+    let bad = || ConfigError::Invalid { key, reason: format!("'{value}' is not host:port") };
     let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = port.parse().map_err(|_| bad())?;
     if host.is_empty() {
         return Err(bad());
     }
-    Ok(Endpoint {
-        host: host.to_string(),
-        port,
-    })
+    Ok(Endpoint { host: host.to_string(), port })
 }
 
 #[cfg(test)]
@@ -235,13 +210,7 @@ mod tests {
     #[test]
     fn listeners_parse_with_and_without_scheme() {
         let e = parse_listener("PLAINTEXT://0.0.0.0:9092", "k").unwrap();
-        assert_eq!(
-            e,
-            Endpoint {
-                host: "0.0.0.0".into(),
-                port: 9092
-            }
-        );
+        assert_eq!(e, Endpoint { host: "0.0.0.0".into(), port: 9092 });
         assert_eq!(parse_listener("localhost:19092", "k").unwrap().port, 19092);
         assert!(parse_listener("SSL://a:1", "k").is_err());
         assert!(parse_listener("nohost", "k").is_err());
@@ -249,10 +218,8 @@ mod tests {
 
     #[test]
     fn toml_uses_kop_key_names() {
-        let c: Config = toml::from_str(
-            "kafkaListeners = \"PLAINTEXT://127.0.0.1:1234\"\ndefaultNumPartitions = 3",
-        )
-        .unwrap();
+        let c: Config =
+            toml::from_str("kafkaListeners = \"PLAINTEXT://127.0.0.1:1234\"\ndefaultNumPartitions = 3").unwrap();
         assert_eq!(c.listen_addr().unwrap().port(), 1234);
         assert_eq!(c.default_num_partitions, 3);
         assert!(toml::from_str::<Config>("noSuchKey = 1").is_err());

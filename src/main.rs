@@ -13,11 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 #[derive(Parser)]
-#[command(
-    name = "kop",
-    version,
-    about = "Kafka on Pulsar: a Kafka-compatible broker"
-)]
+#[command(name = "kop", version, about = "Kafka on Pulsar: a Kafka-compatible broker")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,9 +43,7 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let Command::Serve(args) = Cli::parse().command;
     let config = match load_config(args) {
@@ -59,11 +53,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("kop")
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("kop").build() {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot start runtime: {e}");
@@ -101,12 +91,8 @@ async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.listen_addr()?;
     let host = EmbeddedHost::new(&config)?;
     let broker = Broker::open(config, Arc::clone(&host) as _).await?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
     tracing::info!(listen = %local, advertised = %format!("{}:{}", broker.advertised.host, broker.advertised.port),
         data_dir = %broker.config.data_dir.display(), topics = broker.topics.all().len(), "kop is serving Kafka");
 

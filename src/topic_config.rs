@@ -18,12 +18,7 @@ pub struct TopicConfig {
 }
 
 /// Configs we accept and act on.
-const APPLIED: &[&str] = &[
-    "retention.ms",
-    "retention.bytes",
-    "segment.bytes",
-    "max.message.bytes",
-];
+const APPLIED: &[&str] = &["retention.ms", "retention.bytes", "segment.bytes", "max.message.bytes"];
 
 /// Configs we accept and store, whose only meaningful value here is the one we already have
 /// (a single-replica log, producer-chosen compression, delete retention).
@@ -52,41 +47,20 @@ impl TopicConfig {
     }
 
     /// Applies a topic's configs over `defaults`, rejecting unknown names and bad values.
-    pub fn resolve(
-        defaults: TopicConfig,
-        configs: &BTreeMap<String, String>,
-    ) -> Result<Self, InvalidConfig> {
+    pub fn resolve(defaults: TopicConfig, configs: &BTreeMap<String, String>) -> Result<Self, InvalidConfig> {
         let mut out = defaults;
         for (key, value) in configs {
             let bad = || InvalidConfig(format!("invalid value '{value}' for config '{key}'"));
             match key.as_str() {
-                "retention.ms" => {
-                    out.retention_ms = value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|v| *v >= -1)
-                        .ok_or_else(bad)?
-                }
+                "retention.ms" => out.retention_ms = value.parse::<i64>().ok().filter(|v| *v >= -1).ok_or_else(bad)?,
                 "retention.bytes" => {
-                    out.retention_bytes = value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|v| *v >= -1)
-                        .ok_or_else(bad)?
+                    out.retention_bytes = value.parse::<i64>().ok().filter(|v| *v >= -1).ok_or_else(bad)?
                 }
                 "segment.bytes" => {
-                    out.segment_bytes = value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|v| *v >= 14)
-                        .ok_or_else(bad)?
+                    out.segment_bytes = value.parse::<u64>().ok().filter(|v| *v >= 14).ok_or_else(bad)?
                 }
                 "max.message.bytes" => {
-                    out.max_message_bytes = value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|v| *v > 0)
-                        .ok_or_else(bad)?
+                    out.max_message_bytes = value.parse::<usize>().ok().filter(|v| *v > 0).ok_or_else(bad)?
                 }
                 other => match ACCEPTED.iter().find(|(name, _)| *name == other) {
                     Some((_, values)) if values.contains(&value.as_str()) => {}

@@ -27,13 +27,8 @@ pub fn response(error_code: i16) -> ApiVersionsResponse {
     let api_keys = super::supported_apis()
         .into_iter()
         .map(|(key, range)| {
-            ApiVersion::default()
-                .with_api_key(key as i16)
-                .with_min_version(range.min)
-                .with_max_version(range.max)
+            ApiVersion::default().with_api_key(key as i16).with_min_version(range.min).with_max_version(range.max)
         })
         .collect();
-    ApiVersionsResponse::default()
-        .with_error_code(error_code)
-        .with_api_keys(api_keys)
+    ApiVersionsResponse::default().with_error_code(error_code).with_api_keys(api_keys)
 }

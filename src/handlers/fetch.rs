@@ -22,11 +22,7 @@ pub const VERSIONS: VersionRange = VersionRange { min: 4, max: 17 };
 const TOPIC_ID_VERSION: i16 = 13;
 
 /// Starts the fetch; the returned future holds the long poll.
-pub async fn handle(
-    broker: &Arc<Broker>,
-    ctx: &RequestContext,
-    req: FetchRequest,
-) -> Pending<FetchResponse> {
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchRequest) -> Pending<FetchResponse> {
     let broker = Arc::clone(broker);
     let version = ctx.version;
     Box::pin(async move { Some(fetch(&broker, req, version).await) })
@@ -35,8 +31,7 @@ pub async fn handle(
 async fn fetch(broker: &Broker, req: FetchRequest, version: i16) -> FetchResponse {
     if version >= 7 && req.session_id != 0 {
         // We never hand out fetch sessions, so any id a client names is unknown.
-        return FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
     let topics: Vec<(Option<Arc<Topic>>, FetchTopic)> = req
         .topics
@@ -81,11 +76,7 @@ async fn read_round(
     max_bytes: usize,
     read_committed: bool,
 ) -> Round {
-    let mut round = Round {
-        responses: Vec::with_capacity(topics.len()),
-        bytes: 0,
-        errors: false,
-    };
+    let mut round = Round { responses: Vec::with_capacity(topics.len()), bytes: 0, errors: false };
     for (topic, wanted) in topics {
         let missing = if version >= TOPIC_ID_VERSION {
             ResponseError::UnknownTopicId
@@ -103,9 +94,7 @@ async fn read_round(
                 partitions.push(base.with_error_code(missing.code()).with_high_watermark(-1));
                 continue;
             };
-            let budget = usize::try_from(p.partition_max_bytes)
-                .unwrap_or(0)
-                .min(max_bytes.saturating_sub(round.bytes));
+            let budget = usize::try_from(p.partition_max_bytes).unwrap_or(0).min(max_bytes.saturating_sub(round.bytes));
             let result = if budget == 0 && round.bytes > 0 {
                 Ok(Default::default())
             } else {

@@ -4,15 +4,10 @@
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::list_offsets_response::{
-    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
-};
-use kafka_protocol::messages::offset_for_leader_epoch_response::{
-    EpochEndOffset, OffsetForLeaderTopicResult,
-};
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use kafka_protocol::messages::{
-    ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest,
-    OffsetForLeaderEpochResponse,
+    ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
 };
 use kafka_protocol::protocol::VersionRange;
 
@@ -43,8 +38,7 @@ pub async fn handle(
         let topic = broker.topics.get(&wanted.name);
         let mut partitions = Vec::with_capacity(wanted.partitions.len());
         for p in wanted.partitions {
-            let base =
-                ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+            let base = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
             let found = topic.as_ref().and_then(|t| t.partition(p.partition_index));
             partitions.push(match found {
                 None => base
@@ -56,18 +50,11 @@ pub async fn handle(
                         .with_timestamp(timestamp)
                         .with_offset(offset)
                         .with_leader_epoch(if ctx.version >= 4 { 0 } else { -1 }),
-                    Err(e) => base
-                        .with_error_code(e.code())
-                        .with_timestamp(-1)
-                        .with_offset(-1),
+                    Err(e) => base.with_error_code(e.code()).with_timestamp(-1).with_offset(-1),
                 },
             });
         }
-        topics.push(
-            ListOffsetsTopicResponse::default()
-                .with_name(wanted.name)
-                .with_partitions(partitions),
-        );
+        topics.push(ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions));
     }
     ready(ListOffsetsResponse::default().with_topics(topics))
 }
@@ -108,16 +95,14 @@ pub async fn leader_epoch(
                         Some(_) if p.current_leader_epoch > 0 => {
                             base.with_error_code(ResponseError::UnknownLeaderEpoch.code())
                         }
-                        Some(partition) if p.leader_epoch <= 0 => base
-                            .with_leader_epoch(0)
-                            .with_end_offset(partition.end_offset()),
+                        Some(partition) if p.leader_epoch <= 0 => {
+                            base.with_leader_epoch(0).with_end_offset(partition.end_offset())
+                        }
                         Some(_) => base.with_leader_epoch(-1).with_end_offset(-1),
                     }
                 })
                 .collect();
-            OffsetForLeaderTopicResult::default()
-                .with_topic(wanted.topic)
-                .with_partitions(partitions)
+            OffsetForLeaderTopicResult::default().with_topic(wanted.topic).with_partitions(partitions)
         })
         .collect();
     ready(OffsetForLeaderEpochResponse::default().with_topics(topics))

@@ -21,13 +21,8 @@ use crate::protocol::errors::host_error;
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
 
 /// Answers with the requested topics (all when the list is null, or empty at v0).
-pub async fn handle(
-    broker: &Arc<Broker>,
-    ctx: &RequestContext,
-    req: MetadataRequest,
-) -> Pending<MetadataResponse> {
-    let auto_create = broker.config.allow_auto_topic_creation
-        && (ctx.version < 4 || req.allow_auto_topic_creation);
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Pending<MetadataResponse> {
+    let auto_create = broker.config.allow_auto_topic_creation && (ctx.version < 4 || req.allow_auto_topic_creation);
     let topics = match req.topics {
         None => all_topics(broker, ctx.version),
         Some(list) if list.is_empty() && ctx.version == 0 => all_topics(broker, ctx.version),
@@ -59,20 +54,10 @@ pub async fn handle(
 }
 
 fn all_topics(broker: &Broker, version: i16) -> Vec<MetadataResponseTopic> {
-    broker
-        .topics
-        .all()
-        .iter()
-        .map(|t| describe(broker, t, version))
-        .collect()
+    broker.topics.all().iter().map(|t| describe(broker, t, version)).collect()
 }
 
-async fn by_name(
-    broker: &Broker,
-    name: &str,
-    auto_create: bool,
-    version: i16,
-) -> MetadataResponseTopic {
+async fn by_name(broker: &Broker, name: &str, auto_create: bool, version: i16) -> MetadataResponseTopic {
     let failed = |e: ResponseError| {
         MetadataResponseTopic::default()
             .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))))
@@ -87,11 +72,7 @@ async fn by_name(
     if !auto_create {
         return failed(ResponseError::UnknownTopicOrPartition);
     }
-    match broker
-        .topics
-        .get_or_create(name, broker.config.default_num_partitions)
-        .await
-    {
+    match broker.topics.get_or_create(name, broker.config.default_num_partitions).await {
         Ok(topic) => describe(broker, &topic, version),
         Err(HostError::Invalid(_)) => failed(ResponseError::InvalidTopicException),
         Err(e) => {
@@ -104,9 +85,9 @@ async fn by_name(
 fn by_id(broker: &Broker, id: Uuid, version: i16) -> MetadataResponseTopic {
     match broker.topics.get_by_id(&id) {
         Some(topic) => describe(broker, &topic, version),
-        None => MetadataResponseTopic::default()
-            .with_topic_id(id)
-            .with_error_code(ResponseError::UnknownTopicId.code()),
+        None => {
+            MetadataResponseTopic::default().with_topic_id(id).with_error_code(ResponseError::UnknownTopicId.code())
+        }
     }
 }
 
@@ -126,14 +107,8 @@ fn describe(broker: &Broker, topic: &Topic, version: i16) -> MetadataResponseTop
         })
         .collect();
     MetadataResponseTopic::default()
-        .with_name(Some(TopicName(StrBytes::from_string(
-            topic.meta.name.clone(),
-        ))))
-        .with_topic_id(if version >= 10 {
-            topic.meta.id
-        } else {
-            Uuid::nil()
-        })
+        .with_name(Some(TopicName(StrBytes::from_string(topic.meta.name.clone()))))
+        .with_topic_id(if version >= 10 { topic.meta.id } else { Uuid::nil() })
         .with_is_internal(version >= 1 && topic.meta.name.starts_with("__"))
         .with_partitions(partitions)
 }

@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
+pub mod producer_id;
 pub mod topics;
 
 use std::sync::Arc;
@@ -114,6 +115,7 @@ api_table! {
     ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle;
     CreateTopics => CreateTopicsRequest, topics::CREATE_VERSIONS, topics::create;
     DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete;
+    InitProducerId => InitProducerIdRequest, producer_id::VERSIONS, producer_id::handle;
     OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, list_offsets::EPOCH_VERSIONS, list_offsets::leader_epoch;
 }
 

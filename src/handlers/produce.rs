@@ -11,29 +11,19 @@ use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::{Pending, RequestContext};
 use crate::broker::Broker;
-use crate::host::{Appended, BatchMeta, HostResult};
 use crate::partition::Topic;
 use crate::protocol::batch;
-use crate::protocol::errors::host_error;
 
 /// Versions served (v13 addresses topics by id only).
 pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 12 };
 
 enum Outcome {
     Done(PartitionProduceResponse),
-    Appending {
-        index: i32,
-        start_offset: i64,
-        pending: BoxFuture<'static, HostResult<Appended>>,
-    },
+    Appending { index: i32, start_offset: i64, pending: BoxFuture<'static, Result<i64, ResponseError>> },
 }
 
 /// Issues every append in request order, then waits for them in the returned future.
-pub async fn handle(
-    broker: &Arc<Broker>,
-    ctx: &RequestContext,
-    req: ProduceRequest,
-) -> Pending<ProduceResponse> {
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequest) -> Pending<ProduceResponse> {
     let acks = req.acks;
     let version = ctx.version;
     let acks_valid = matches!(acks, -1..=1);
@@ -45,12 +35,7 @@ pub async fn handle(
             .into_iter()
             .map(|data| {
                 if !acks_valid {
-                    return Outcome::Done(failed(
-                        version,
-                        data.index,
-                        ResponseError::InvalidRequiredAcks,
-                        None,
-                    ));
+                    return Outcome::Done(failed(version, data.index, ResponseError::InvalidRequiredAcks, None));
                 }
                 append(version, topic.as_deref(), data)
             })
@@ -65,23 +50,16 @@ pub async fn handle(
                 partitions.push(match outcome {
                     Outcome::Done(resp) => resp,
                     Outcome::Appending { index, start_offset, pending } => match pending.await {
-                        Ok(appended) => PartitionProduceResponse::default()
+                        Ok(base_offset) => PartitionProduceResponse::default()
                             .with_index(index)
-                            .with_base_offset(appended.base_offset)
+                            .with_base_offset(base_offset)
                             .with_log_append_time_ms(-1)
                             .with_log_start_offset(if version >= 5 { start_offset } else { -1 }),
-                        Err(e) => {
-                            tracing::warn!(topic = %name.0, partition = index, error = %e, "append failed");
-                            failed(version, index, host_error(&e), Some(e.to_string()))
-                        }
+                        Err(e) => failed(version, index, e, None),
                     },
                 });
             }
-            responses.push(
-                TopicProduceResponse::default()
-                    .with_name(name)
-                    .with_partition_responses(partitions),
-            );
+            responses.push(TopicProduceResponse::default().with_name(name).with_partition_responses(partitions));
         }
         (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
     })
@@ -90,43 +68,22 @@ pub async fn handle(
 fn append(version: i16, topic: Option<&Topic>, data: PartitionProduceData) -> Outcome {
     let index = data.index;
     let Some(partition) = topic.and_then(|t| t.partition(index)) else {
-        return Outcome::Done(failed(
-            version,
-            index,
-            ResponseError::UnknownTopicOrPartition,
-            None,
-        ));
+        return Outcome::Done(failed(version, index, ResponseError::UnknownTopicOrPartition, None));
     };
     let max = topic.map_or(0, |t| t.config.max_message_bytes);
     let records = data.records.unwrap_or_default();
     match batch::validate(&records, max) {
-        Err(e) => Outcome::Done(failed(
-            version,
-            index,
-            e.response_error(),
-            Some(e.to_string()),
-        )),
+        Err(e) => Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
         Ok(info) => Outcome::Appending {
             index,
             start_offset: partition.start_offset(),
-            pending: partition.append(
-                records,
-                BatchMeta {
-                    record_count: info.record_count,
-                    max_timestamp: info.max_timestamp,
-                },
-            ),
+            pending: partition.append(records, &info),
         },
     }
 }
 
 /// A failed partition; the error message exists from v8.
-fn failed(
-    version: i16,
-    index: i32,
-    error: ResponseError,
-    message: Option<String>,
-) -> PartitionProduceResponse {
+fn failed(version: i16, index: i32, error: ResponseError, message: Option<String>) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
         .with_index(index)
         .with_error_code(error.code())

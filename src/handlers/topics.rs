@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::create_topics_response::{
-    CreatableTopicConfigs, CreatableTopicResult,
-};
+use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
     CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
@@ -34,20 +32,13 @@ pub async fn create(
     req: CreateTopicsRequest,
 ) -> Pending<CreateTopicsResponse> {
     let mut seen = HashSet::new();
-    let duplicated: HashSet<TopicName> = req
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.clone()))
-        .map(|t| t.name.clone())
-        .collect();
+    let duplicated: HashSet<TopicName> =
+        req.topics.iter().filter(|t| !seen.insert(t.name.clone())).map(|t| t.name.clone()).collect();
     let mut results = Vec::with_capacity(req.topics.len());
     for topic in req.topics {
         let name = topic.name.clone();
         let result = if duplicated.contains(&name) {
-            Err((
-                ResponseError::InvalidRequest,
-                "topic named more than once in one request".to_string(),
-            ))
+            Err((ResponseError::InvalidRequest, "topic named more than once in one request".to_string()))
         } else {
             create_one(broker, topic, req.validate_only).await
         };
@@ -76,31 +67,18 @@ async fn create_one(
         (-1, n) => n as u32,
         (n, 0) if n > 0 => n as u32,
         _ => {
-            return Err((
-                ResponseError::InvalidPartitions,
-                "partitions must be positive, or -1 for the default".into(),
-            ))
+            return Err((ResponseError::InvalidPartitions, "partitions must be positive, or -1 for the default".into()))
         }
     };
     let node = broker.node_id();
     if !matches!(topic.replication_factor, -1 | 1) && topic.assignments.is_empty() {
         return Err((
             ResponseError::InvalidReplicationFactor,
-            format!(
-                "replication factor {} is larger than the 1 broker available",
-                topic.replication_factor
-            ),
+            format!("replication factor {} is larger than the 1 broker available", topic.replication_factor),
         ));
     }
-    if topic
-        .assignments
-        .iter()
-        .any(|a| a.broker_ids.iter().any(|b| b.0 != node) || a.broker_ids.len() != 1)
-    {
-        return Err((
-            ResponseError::InvalidReplicaAssignment,
-            format!("every replica must be broker {node}"),
-        ));
+    if topic.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != node) || a.broker_ids.len() != 1) {
+        return Err((ResponseError::InvalidReplicaAssignment, format!("every replica must be broker {node}")));
     }
     let mut configs = BTreeMap::new();
     for c in &topic.configs {
@@ -109,11 +87,7 @@ async fn create_one(
             None => configs.remove(c.name.as_str()),
         };
     }
-    let spec = TopicSpec {
-        name: name.clone(),
-        partitions,
-        configs,
-    };
+    let spec = TopicSpec { name: name.clone(), partitions, configs };
     let outcome = if validate_only {
         broker.topics.validate(&spec).map(|()| Uuid::nil())
     } else {
@@ -167,11 +141,8 @@ pub async fn delete(
     ctx: &RequestContext,
     req: DeleteTopicsRequest,
 ) -> Pending<DeleteTopicsResponse> {
-    let mut wanted: Vec<(Option<TopicName>, Uuid)> = req
-        .topic_names
-        .into_iter()
-        .map(|n| (Some(n), Uuid::nil()))
-        .collect();
+    let mut wanted: Vec<(Option<TopicName>, Uuid)> =
+        req.topic_names.into_iter().map(|n| (Some(n), Uuid::nil())).collect();
     wanted.extend(req.topics.into_iter().map(|t| (t.name, t.topic_id)));
     let mut responses = Vec::with_capacity(wanted.len());
     for (name, id) in wanted {
@@ -179,22 +150,15 @@ pub async fn delete(
             Some(n) => broker.topics.get(n),
             None => broker.topics.get_by_id(&id),
         };
-        let base = DeletableTopicResult::default()
-            .with_name(name.clone())
-            .with_topic_id(id);
+        let base = DeletableTopicResult::default().with_name(name.clone()).with_topic_id(id);
         let Some(topic) = topic else {
-            let error = if name.is_some() {
-                ResponseError::UnknownTopicOrPartition
-            } else {
-                ResponseError::UnknownTopicId
-            };
+            let error =
+                if name.is_some() { ResponseError::UnknownTopicOrPartition } else { ResponseError::UnknownTopicId };
             responses.push(base.with_error_code(error.code()));
             continue;
         };
         let base = base
-            .with_name(Some(TopicName(StrBytes::from_string(
-                topic.meta.name.clone(),
-            ))))
+            .with_name(Some(TopicName(StrBytes::from_string(topic.meta.name.clone()))))
             .with_topic_id(topic.meta.id);
         responses.push(match broker.topics.delete(&topic.meta.name).await {
             Ok(_) => base,

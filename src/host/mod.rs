@@ -105,12 +105,7 @@ pub trait Log: Send + Sync {
 
     /// Reads whole entries starting at `from`, up to `max_entries` and about `max_bytes`; the first
     /// entry is returned even when it alone is larger than `max_bytes`.
-    fn read(
-        &self,
-        from: Position,
-        max_entries: usize,
-        max_bytes: usize,
-    ) -> BoxFuture<'static, HostResult<Vec<Entry>>>;
+    fn read(&self, from: Position, max_entries: usize, max_bytes: usize) -> BoxFuture<'static, HostResult<Vec<Entry>>>;
 
     /// The position of the entry holding `offset`, or `None` if no stored entry holds it.
     fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>>;

@@ -1,20 +1,22 @@
 //! Partitions and topics as the handlers see them: a log plus the Kafka rules around it
 //! (offset ranges, base-offset patching on reads, waking long polls on appends).
 
+pub mod producer_state;
 pub mod registry;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
-use futures::future::BoxFuture;
+use futures::future::{self, BoxFuture, FutureExt};
 use kafka_protocol::error::ResponseError;
 use tokio::sync::watch;
 
-use crate::host::{Appended, BatchMeta, HostResult, Log};
-use crate::protocol::batch;
+use crate::host::{BatchMeta, Log};
+use crate::protocol::batch::{self, BatchInfo};
 use crate::protocol::errors::host_error;
 use crate::topic_config::TopicConfig;
 
+use producer_state::{last_seq, Check, ProducerStates};
 pub use registry::{Topic, TopicRegistry};
 
 /// How many read calls one fetch of one partition may make while filling its byte budget.
@@ -26,6 +28,7 @@ pub struct Partition {
     pub index: i32,
     log: Arc<dyn Log>,
     appended: Arc<watch::Sender<u64>>,
+    producers: Arc<Mutex<ProducerStates>>,
 }
 
 /// Stored data handed to a fetch.
@@ -42,27 +45,57 @@ pub struct ReadResult {
 impl Partition {
     /// Wraps a host log; `appended` is bumped after every append anywhere, waking long polls.
     pub fn new(index: i32, log: Arc<dyn Log>, appended: Arc<watch::Sender<u64>>) -> Self {
-        Partition {
-            index,
-            log,
-            appended,
+        Partition { index, log, appended, producers: Arc::default() }
+    }
+
+    /// Appends a validated batch and resolves to its base offset. The entry's place in the log is
+    /// fixed before this returns. Batches of idempotent producers are checked for sequence gaps,
+    /// and a retried batch resolves to the offset it got the first time instead of being stored
+    /// again.
+    pub fn append(&self, batch: Bytes, info: &BatchInfo) -> BoxFuture<'static, Result<i64, ResponseError>> {
+        let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
+        if info.producer_id < 0 {
+            return self.append_to_log(batch, meta);
+        }
+        let (id, epoch, first) = (info.producer_id, info.producer_epoch, info.base_sequence);
+        let last = last_seq(first, info.record_count);
+        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        match producers.check(id, epoch, first, last) {
+            Check::Reject(e) => future::ready(Err(e)).boxed(),
+            Check::Duplicate(outcome) => outcome.boxed(),
+            Check::Append => {
+                let states = Arc::clone(&self.producers);
+                let pending = self.append_to_log(batch, meta);
+                let outcome = async move {
+                    let result = pending.await;
+                    if result.is_err() {
+                        states.lock().unwrap_or_else(|e| e.into_inner()).forget(id);
+                    }
+                    result
+                }
+                .boxed()
+                .shared();
+                producers.record(id, epoch, first, last, outcome.clone());
+                outcome.boxed()
+            }
         }
     }
 
-    /// Appends a validated batch. The entry's place in the log is fixed before this returns.
-    pub fn append(
-        &self,
-        batch: Bytes,
-        meta: BatchMeta,
-    ) -> BoxFuture<'static, HostResult<Appended>> {
+    fn append_to_log(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let pending = self.log.append(batch, meta);
         let appended = Arc::clone(&self.appended);
+        let index = self.index;
         Box::pin(async move {
-            let result = pending.await;
-            if result.is_ok() {
-                appended.send_modify(|n| *n = n.wrapping_add(1));
+            match pending.await {
+                Ok(done) => {
+                    appended.send_modify(|n| *n = n.wrapping_add(1));
+                    Ok(done.base_offset)
+                }
+                Err(e) => {
+                    tracing::warn!(partition = index, error = %e, "append failed");
+                    Err(host_error(&e))
+                }
             }
-            result
         })
     }
 
@@ -79,11 +112,7 @@ impl Partition {
     /// Reads whole batches from `offset`, about `max_bytes` of them (at least one batch if any).
     pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, ResponseError> {
         let (start, end) = (self.log.start_offset(), self.log.end_offset());
-        let mut result = ReadResult {
-            records: Bytes::new(),
-            high_watermark: end,
-            log_start_offset: start,
-        };
+        let mut result = ReadResult { records: Bytes::new(), high_watermark: end, log_start_offset: start };
         if offset < start || offset > end {
             return Err(ResponseError::OffsetOutOfRange);
         }
@@ -94,20 +123,11 @@ impl Partition {
             if next >= end || (total >= max_bytes && !batches.is_empty()) {
                 break;
             }
-            let Some(position) = self
-                .log
-                .find_position(next)
-                .await
-                .map_err(|e| host_error(&e))?
-            else {
+            let Some(position) = self.log.find_position(next).await.map_err(|e| host_error(&e))? else {
                 break;
             };
             let budget = max_bytes.saturating_sub(total);
-            let entries = self
-                .log
-                .read(position, usize::MAX, budget)
-                .await
-                .map_err(|e| host_error(&e))?;
+            let entries = self.log.read(position, usize::MAX, budget).await.map_err(|e| host_error(&e))?;
             let Some(last) = entries.last() else { break };
             next = last.last_offset + 1;
             for entry in entries {
@@ -124,22 +144,12 @@ impl Partition {
     }
 
     /// The earliest record with timestamp `>= timestamp` as `(offset, timestamp)`.
-    pub async fn offset_for_time(
-        &self,
-        timestamp: i64,
-    ) -> Result<Option<(i64, i64)>, ResponseError> {
-        let Some(entry) = self
-            .log
-            .find_by_timestamp(timestamp)
-            .await
-            .map_err(|e| host_error(&e))?
-        else {
+    pub async fn offset_for_time(&self, timestamp: i64) -> Result<Option<(i64, i64)>, ResponseError> {
+        let Some(entry) = self.log.find_by_timestamp(timestamp).await.map_err(|e| host_error(&e))? else {
             return Ok(None);
         };
-        Ok(
-            batch::first_record_at_or_after(&entry.data, entry.base_offset, timestamp)
-                .or(Some((entry.base_offset, entry.max_timestamp))),
-        )
+        Ok(batch::first_record_at_or_after(&entry.data, entry.base_offset, timestamp)
+            .or(Some((entry.base_offset, entry.max_timestamp))))
     }
 
     /// The largest timestamp stored and the offset carrying it.
@@ -163,9 +173,6 @@ fn concat_batches(batches: Vec<(i64, Bytes)>, total: usize) -> Bytes {
 }
 
 /// Effective topic configs for `meta`'s stored configs over `defaults`.
-pub fn resolve_config(
-    defaults: TopicConfig,
-    configs: &std::collections::BTreeMap<String, String>,
-) -> TopicConfig {
+pub fn resolve_config(defaults: TopicConfig, configs: &std::collections::BTreeMap<String, String>) -> TopicConfig {
     TopicConfig::resolve(defaults, configs).unwrap_or(defaults)
 }

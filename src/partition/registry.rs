@@ -26,9 +26,7 @@ pub struct Topic {
 impl Topic {
     /// The partition with this index, if it exists.
     pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.partitions.get(i))
+        usize::try_from(index).ok().and_then(|i| self.partitions.get(i))
     }
 }
 
@@ -54,9 +52,7 @@ pub fn valid_topic_name(name: &str) -> bool {
         && name.len() <= MAX_TOPIC_NAME_LEN
         && name != "."
         && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 impl TopicRegistry {
@@ -83,48 +79,26 @@ impl TopicRegistry {
             .enumerate()
             .map(|(i, log)| Arc::new(Partition::new(i as i32, log, Arc::clone(&self.appended))))
             .collect();
-        let topic = Arc::new(Topic {
-            meta: open.meta,
-            config,
-            partitions,
-        });
+        let topic = Arc::new(Topic { meta: open.meta, config, partitions });
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         maps.by_id.insert(topic.meta.id, Arc::clone(&topic));
-        maps.by_name
-            .insert(topic.meta.name.clone(), Arc::clone(&topic));
+        maps.by_name.insert(topic.meta.name.clone(), Arc::clone(&topic));
         topic
     }
 
     /// The topic called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
-        self.maps
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_name
-            .get(name)
-            .cloned()
+        self.maps.read().unwrap_or_else(|e| e.into_inner()).by_name.get(name).cloned()
     }
 
     /// The topic with id `id`.
     pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
-        self.maps
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_id
-            .get(id)
-            .cloned()
+        self.maps.read().unwrap_or_else(|e| e.into_inner()).by_id.get(id).cloned()
     }
 
     /// All topics, sorted by name.
     pub fn all(&self) -> Vec<Arc<Topic>> {
-        let mut all: Vec<_> = self
-            .maps
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_name
-            .values()
-            .cloned()
-            .collect();
+        let mut all: Vec<_> = self.maps.read().unwrap_or_else(|e| e.into_inner()).by_name.values().cloned().collect();
         all.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
         all
     }
@@ -137,10 +111,7 @@ impl TopicRegistry {
     /// Checks a create without doing it.
     pub fn validate(&self, spec: &TopicSpec) -> HostResult<()> {
         if !valid_topic_name(&spec.name) {
-            return Err(HostError::Invalid(format!(
-                "'{}' is not a legal topic name",
-                spec.name
-            )));
+            return Err(HostError::Invalid(format!("'{}' is not a legal topic name", spec.name)));
         }
         if self.get(&spec.name).is_some() {
             return Err(HostError::TopicExists(spec.name.clone()));
@@ -162,15 +133,9 @@ impl TopicRegistry {
         if let Some(topic) = self.get(name) {
             return Ok(topic);
         }
-        let spec = TopicSpec {
-            name: name.to_string(),
-            partitions,
-            configs: Default::default(),
-        };
+        let spec = TopicSpec { name: name.to_string(), partitions, configs: Default::default() };
         match self.create(spec).await {
-            Err(HostError::TopicExists(_)) => self
-                .get(name)
-                .ok_or_else(|| HostError::UnknownTopic(name.into())),
+            Err(HostError::TopicExists(_)) => self.get(name).ok_or_else(|| HostError::UnknownTopic(name.into())),
             other => other,
         }
     }
@@ -178,9 +143,7 @@ impl TopicRegistry {
     /// Deletes a topic and its data.
     pub async fn delete(&self, name: &str) -> HostResult<TopicMeta> {
         let _admin = self.admin.lock().await;
-        let topic = self
-            .get(name)
-            .ok_or_else(|| HostError::UnknownTopic(name.to_string()))?;
+        let topic = self.get(name).ok_or_else(|| HostError::UnknownTopic(name.to_string()))?;
         self.store.delete(name).await?;
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         maps.by_name.remove(name);

@@ -24,6 +24,10 @@ pub struct BatchInfo {
     pub max_timestamp: i64,
     /// Producer id, -1 for a plain producer.
     pub producer_id: i64,
+    /// Producer epoch.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, for idempotent producers.
+    pub base_sequence: i32,
     /// Whether the batch belongs to a transaction.
     pub transactional: bool,
 }
@@ -61,9 +65,7 @@ impl BatchError {
 /// Checks that `records` is exactly one intact v2 batch of at most `max_size` bytes.
 pub fn validate(records: &[u8], max_size: usize) -> Result<BatchInfo, BatchError> {
     if records.is_empty() {
-        return Err(BatchError::Invalid(
-            "produce needs exactly one record batch per partition",
-        ));
+        return Err(BatchError::Invalid("produce needs exactly one record batch per partition"));
     }
     if records.len() < BATCH_HEADER_LEN {
         return Err(BatchError::Corrupt("shorter than a batch header"));
@@ -71,28 +73,19 @@ pub fn validate(records: &[u8], max_size: usize) -> Result<BatchInfo, BatchError
     let mut h = records;
     let _base_offset = h.get_i64();
     let batch_length = h.get_i32();
-    let declared = usize::try_from(batch_length)
-        .ok()
-        .and_then(|l| l.checked_add(LENGTH_FIELD_END));
+    let declared = usize::try_from(batch_length).ok().and_then(|l| l.checked_add(LENGTH_FIELD_END));
     match declared {
         Some(total) if total == records.len() => {}
         Some(total) if total < records.len() => {
-            return Err(BatchError::Invalid(
-                "produce needs exactly one record batch per partition",
-            ))
+            return Err(BatchError::Invalid("produce needs exactly one record batch per partition"))
         }
         _ => return Err(BatchError::Corrupt("batch length disagrees with the data")),
     }
     if records[MAGIC_AT] != 2 {
-        return Err(BatchError::Invalid(
-            "only magic v2 record batches are accepted",
-        ));
+        return Err(BatchError::Invalid("only magic v2 record batches are accepted"));
     }
     if records.len() > max_size {
-        return Err(BatchError::TooLarge {
-            size: records.len(),
-            max: max_size,
-        });
+        return Err(BatchError::TooLarge { size: records.len(), max: max_size });
     }
     let mut crc_field = &records[CRC_AT..ATTRIBUTES_AT];
     if crc32c::crc32c(&records[ATTRIBUTES_AT..]) != crc_field.get_u32() {
@@ -104,26 +97,24 @@ pub fn validate(records: &[u8], max_size: usize) -> Result<BatchInfo, BatchError
     let base_timestamp = h.get_i64();
     let max_timestamp = h.get_i64();
     let producer_id = h.get_i64();
-    let _producer_epoch = h.get_i16();
-    let _base_sequence = h.get_i32();
+    let producer_epoch = h.get_i16();
+    let base_sequence = h.get_i32();
     let record_count = h.get_i32();
     if attributes & 0x07 > 4 {
         return Err(BatchError::Corrupt("unknown compression codec"));
     }
     if attributes & 0x20 != 0 {
-        return Err(BatchError::Invalid(
-            "clients may not produce control batches",
-        ));
+        return Err(BatchError::Invalid("clients may not produce control batches"));
     }
     if record_count <= 0 || last_offset_delta != record_count - 1 {
-        return Err(BatchError::Invalid(
-            "record count disagrees with the last offset delta",
-        ));
+        return Err(BatchError::Invalid("record count disagrees with the last offset delta"));
     }
     Ok(BatchInfo {
         record_count: record_count as u32,
         max_timestamp: max_timestamp.max(base_timestamp),
         producer_id,
+        producer_epoch,
+        base_sequence,
         transactional: attributes & 0x10 != 0,
     })
 }
@@ -154,25 +145,16 @@ pub fn with_base_offset(batch: Bytes, base_offset: i64) -> Bytes {
 
 /// The offset and timestamp of the first record at or after `timestamp` in a stored batch whose
 /// first record has `base_offset`. Decompresses the batch: only ListOffsets by time calls this.
-pub fn first_record_at_or_after(
-    batch: &Bytes,
-    base_offset: i64,
-    timestamp: i64,
-) -> Option<(i64, i64)> {
+pub fn first_record_at_or_after(batch: &Bytes, base_offset: i64, timestamp: i64) -> Option<(i64, i64)> {
     let mut buf = with_base_offset(batch.clone(), base_offset);
     let set = RecordBatchDecoder::decode(&mut buf).ok()?;
-    set.records
-        .iter()
-        .find(|r| r.timestamp >= timestamp)
-        .map(|r| (r.offset, r.timestamp))
+    set.records.iter().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
     fn record(offset: i64, ts: i64) -> Record {
         Record {
@@ -195,15 +177,8 @@ mod tests {
     fn batch(n: i64, compression: Compression) -> Bytes {
         let records: Vec<_> = (0..n).map(|i| record(i, 1000 + i * 10)).collect();
         let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression,
-            },
-        )
-        .expect("encode");
+        RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression })
+            .expect("encode");
         buf.freeze()
     }
 
@@ -221,42 +196,18 @@ mod tests {
         let mut flipped = good.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 0xff;
-        assert_eq!(
-            validate(&flipped, 1 << 20),
-            Err(BatchError::Corrupt("CRC mismatch"))
-        );
-        assert!(matches!(
-            validate(&good[..40], 1 << 20),
-            Err(BatchError::Corrupt(_))
-        ));
-        assert!(matches!(
-            validate(&good[..good.len() - 1], 1 << 20),
-            Err(BatchError::Corrupt(_))
-        ));
+        assert_eq!(validate(&flipped, 1 << 20), Err(BatchError::Corrupt("CRC mismatch")));
+        assert!(matches!(validate(&good[..40], 1 << 20), Err(BatchError::Corrupt(_))));
+        assert!(matches!(validate(&good[..good.len() - 1], 1 << 20), Err(BatchError::Corrupt(_))));
         let mut two = good.clone();
         two.extend_from_slice(&good);
-        assert!(matches!(
-            validate(&two, 1 << 20),
-            Err(BatchError::Invalid(_))
-        ));
-        assert!(matches!(
-            validate(&good, 10),
-            Err(BatchError::TooLarge { .. }) | Err(BatchError::Corrupt(_))
-        ));
-        assert!(matches!(
-            validate(&good, good.len() - 1),
-            Err(BatchError::TooLarge { .. })
-        ));
+        assert!(matches!(validate(&two, 1 << 20), Err(BatchError::Invalid(_))));
+        assert!(matches!(validate(&good, 10), Err(BatchError::TooLarge { .. }) | Err(BatchError::Corrupt(_))));
+        assert!(matches!(validate(&good, good.len() - 1), Err(BatchError::TooLarge { .. })));
         let mut old_magic = good.clone();
         old_magic[MAGIC_AT] = 1;
-        assert!(matches!(
-            validate(&old_magic, 1 << 20),
-            Err(BatchError::Invalid(_))
-        ));
-        assert!(matches!(
-            validate(&[], 1 << 20),
-            Err(BatchError::Invalid(_))
-        ));
+        assert!(matches!(validate(&old_magic, 1 << 20), Err(BatchError::Invalid(_))));
+        assert!(matches!(validate(&[], 1 << 20), Err(BatchError::Invalid(_))));
     }
 
     #[test]
@@ -266,11 +217,7 @@ mod tests {
         assert_eq!(base_offset_of(&patched), Some(4242));
         assert!(validate(&patched, 1 << 20).is_ok());
         let same = with_base_offset(patched.clone(), 4242);
-        assert_eq!(
-            same.as_ptr(),
-            patched.as_ptr(),
-            "no copy when already right"
-        );
+        assert_eq!(same.as_ptr(), patched.as_ptr(), "no copy when already right");
     }
 
     #[test]

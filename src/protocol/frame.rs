@@ -35,11 +35,7 @@ const MIN_FRAME: usize = 8;
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Wraps a reader; frames above `max_size` are refused.
     pub fn new(reader: R, max_size: usize) -> Self {
-        FrameReader {
-            reader,
-            buf: BytesMut::with_capacity(64 * 1024),
-            max_size,
-        }
+        FrameReader { reader, buf: BytesMut::with_capacity(64 * 1024), max_size }
     }
 
     /// The next frame's payload, or `None` when the peer closed cleanly between frames.
@@ -47,14 +43,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         loop {
             if self.buf.len() >= 4 {
                 let size = (&self.buf[..4]).get_i32();
-                let len = usize::try_from(size)
-                    .ok()
-                    .filter(|l| (MIN_FRAME..=self.max_size).contains(l));
+                let len = usize::try_from(size).ok().filter(|l| (MIN_FRAME..=self.max_size).contains(l));
                 let Some(len) = len else {
-                    return Err(FrameError::BadSize {
-                        size,
-                        max: self.max_size,
-                    });
+                    return Err(FrameError::BadSize { size, max: self.max_size });
                 };
                 if self.buf.len() >= 4 + len {
                     self.buf.advance(4);
@@ -65,11 +56,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 self.buf.reserve(64 * 1024);
             }
             if self.reader.read_buf(&mut self.buf).await? == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(FrameError::Truncated)
-                };
+                return if self.buf.is_empty() { Ok(None) } else { Err(FrameError::Truncated) };
             }
         }
     }
@@ -92,19 +79,10 @@ mod tests {
         assert!(r.next().await.unwrap().is_none());
 
         let big = 1000i32.to_be_bytes();
-        assert!(matches!(
-            FrameReader::new(&big[..], 100).next().await,
-            Err(FrameError::BadSize { .. })
-        ));
+        assert!(matches!(FrameReader::new(&big[..], 100).next().await, Err(FrameError::BadSize { .. })));
         let neg = (-5i32).to_be_bytes();
-        assert!(matches!(
-            FrameReader::new(&neg[..], 100).next().await,
-            Err(FrameError::BadSize { .. })
-        ));
+        assert!(matches!(FrameReader::new(&neg[..], 100).next().await, Err(FrameError::BadSize { .. })));
         let cut = [0u8, 0, 0, 20, 1, 2, 3];
-        assert!(matches!(
-            FrameReader::new(&cut[..], 100).next().await,
-            Err(FrameError::Truncated)
-        ));
+        assert!(matches!(FrameReader::new(&cut[..], 100).next().await, Err(FrameError::Truncated)));
     }
 }

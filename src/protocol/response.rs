@@ -23,15 +23,10 @@ pub fn encode<R: Encodable + HeaderVersion>(
     correlation_id: i32,
     body: &R,
 ) -> Result<Bytes, EncodeError> {
-    let fail = |source| EncodeError {
-        api,
-        version,
-        source,
-    };
+    let fail = |source| EncodeError { api, version, source };
     let header_version = R::header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let size = header.compute_size(header_version).map_err(fail)?
-        + body.compute_size(version).map_err(fail)?;
+    let size = header.compute_size(header_version).map_err(fail)? + body.compute_size(version).map_err(fail)?;
     let mut buf = BytesMut::with_capacity(4 + size);
     buf.put_i32(size as i32);
     header.encode(&mut buf, header_version).map_err(fail)?;

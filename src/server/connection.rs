@@ -33,12 +33,7 @@ enum CloseReason {
 }
 
 /// Serves `socket` until the client leaves, sends something we must refuse, or `shutdown` fires.
-pub async fn serve(
-    broker: Arc<Broker>,
-    socket: TcpStream,
-    peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn serve(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
     if let Err(e) = socket.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
@@ -86,16 +81,11 @@ async fn handle_frame(broker: &Arc<Broker>, frame: Bytes) -> Result<Completion, 
     let unsupported = || DispatchError::Unsupported { api_key, version };
     let api = ApiKey::try_from(api_key).map_err(|_| unsupported())?;
     let mut body = frame;
-    let header = RequestHeader::decode(&mut body, api.request_header_version(version))
-        .map_err(CloseReason::Header)?;
+    let header = RequestHeader::decode(&mut body, api.request_header_version(version)).map_err(CloseReason::Header)?;
     Ok(handlers::dispatch(broker, header, body).await?)
 }
 
-async fn write_responses(
-    write: OwnedWriteHalf,
-    mut pending: mpsc::Receiver<Completion>,
-    peer: SocketAddr,
-) {
+async fn write_responses(write: OwnedWriteHalf, mut pending: mpsc::Receiver<Completion>, peer: SocketAddr) {
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     while let Some(completion) = pending.recv().await {
         let result = match completion.await {

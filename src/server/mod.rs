@@ -61,10 +61,7 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Futu
     tracing::info!("shutting down: no new connections");
     let _ = stop.send(true);
     drop(alive);
-    if tokio::time::timeout(DRAIN_TIMEOUT, all_done.recv())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(DRAIN_TIMEOUT, all_done.recv()).await.is_err() {
         tracing::warn!("some connections did not finish in time");
     }
 }

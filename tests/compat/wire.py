@@ -57,9 +57,10 @@ def closed_by_peer(s, timeout=10):
         return False
 
 
-def record_batch(values, timestamp=1_700_000_000_000):
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0, producer_id=-1,
-                                        producer_epoch=-1, base_sequence=-1, batch_size=1 << 30)
+def record_batch(values, timestamp=1_700_000_000_000, producer_id=-1, producer_epoch=-1, base_sequence=-1):
+    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0, producer_id=producer_id,
+                                        producer_epoch=producer_epoch, base_sequence=base_sequence,
+                                        batch_size=1 << 30)
     for i, v in enumerate(values):
         builder.append(i, timestamp=timestamp + i, key=None, value=v, headers=[])
     return bytes(builder.build())
@@ -111,3 +112,13 @@ def parse_fetch_v4(body):
     (n_records,) = struct.unpack_from(">i", body, at)
     at += 4
     return error, hw, body[at:at + max(n_records, 0)]
+
+
+def init_producer_id_v0():
+    return string(None) + struct.pack(">i", 60000)
+
+
+def parse_init_producer_id_v0(body):
+    """(error_code, producer_id, epoch)."""
+    _throttle, error, producer_id, epoch = struct.unpack(">ihqh", body[:16])
+    return error, producer_id, epoch

@@ -62,20 +62,9 @@ pub fn decode(raw: &[u8]) -> Option<Summary> {
         return None;
     }
     let points = (0..count)
-        .map(|_| IndexPoint {
-            offset: buf.get_i64(),
-            pos: buf.get_u64(),
-            max_ts_before: buf.get_i64(),
-        })
+        .map(|_| IndexPoint { offset: buf.get_i64(), pos: buf.get_u64(), max_ts_before: buf.get_i64() })
         .collect();
-    Some(Summary {
-        base_offset,
-        next_offset,
-        size,
-        max_timestamp,
-        max_timestamp_offset,
-        points,
-    })
+    Some(Summary { base_offset, next_offset, size, max_timestamp, max_timestamp_offset, points })
 }
 
 #[cfg(test)]
@@ -91,16 +80,8 @@ mod tests {
             max_timestamp: 1_700_000_000_000,
             max_timestamp_offset: 41,
             points: vec![
-                IndexPoint {
-                    offset: 10,
-                    pos: 0,
-                    max_ts_before: i64::MIN,
-                },
-                IndexPoint {
-                    offset: 30,
-                    pos: 4100,
-                    max_ts_before: 5,
-                },
+                IndexPoint { offset: 10, pos: 0, max_ts_before: i64::MIN },
+                IndexPoint { offset: 30, pos: 4100, max_ts_before: 5 },
             ],
         };
         let mut raw = encode(&summary);

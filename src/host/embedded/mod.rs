@@ -75,11 +75,7 @@ impl EmbeddedHost {
             }
             std::fs::create_dir_all(&dir)?;
         }
-        Ok(Arc::new(EmbeddedHost {
-            root,
-            broker: broker.clone(),
-            logs: Mutex::new(HashMap::new()),
-        }))
+        Ok(Arc::new(EmbeddedHost { root, broker: broker.clone(), logs: Mutex::new(HashMap::new()) }))
     }
 
     fn topic_dir(&self, name: &str) -> PathBuf {
@@ -96,10 +92,7 @@ impl EmbeddedHost {
         let config = self.log_config(&file.configs)?;
         let mut logs = Vec::with_capacity(file.partitions as usize);
         for p in 0..file.partitions {
-            logs.push(Arc::new(SegmentLog::open(
-                &dir.join(p.to_string()),
-                config,
-            )?));
+            logs.push(Arc::new(SegmentLog::open(&dir.join(p.to_string()), config)?));
         }
         let opened = OpenTopic {
             meta: TopicMeta {
@@ -145,10 +138,7 @@ impl EmbeddedHost {
         if target.exists() {
             return Err(HostError::TopicExists(spec.name));
         }
-        let staging =
-            self.root
-                .join("staging")
-                .join(format!("{}-{}", spec.name, Uuid::new_v4().simple()));
+        let staging = self.root.join("staging").join(format!("{}-{}", spec.name, Uuid::new_v4().simple()));
         std::fs::create_dir_all(&staging)?;
         let file = TopicFile {
             name: spec.name.clone(),
@@ -156,8 +146,7 @@ impl EmbeddedHost {
             partitions: spec.partitions,
             configs: spec.configs,
         };
-        let json =
-            serde_json::to_vec_pretty(&file).map_err(|e| HostError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| HostError::Corrupt(e.to_string()))?;
         atomic_write(&staging.join("topic.json"), &json)?;
         std::fs::rename(&staging, &target)?;
         std::fs::File::open(self.root.join("topics"))?.sync_all()?;
@@ -172,10 +161,7 @@ impl EmbeddedHost {
         if let Some(logs) = self.lock_logs().remove(name) {
             logs.iter().for_each(|l| l.close());
         }
-        let trash = self
-            .root
-            .join("trash")
-            .join(format!("{name}-{}", Uuid::new_v4().simple()));
+        let trash = self.root.join("trash").join(format!("{name}-{}", Uuid::new_v4().simple()));
         std::fs::rename(&dir, &trash)?;
         std::fs::File::open(self.root.join("topics"))?.sync_all()?;
         // Readers may still hold segment files open; unlinking is safe for them on Unix.
@@ -185,16 +171,13 @@ impl EmbeddedHost {
 
     /// Runs the flush and retention tasks until `shutdown` resolves, then flushes once more.
     pub async fn run_maintenance(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        let flush_every =
-            match LogConfig::new(&self.broker, &TopicConfig::defaults(&self.broker)).flush {
-                FlushPolicy::Interval(d) => Some(d),
-                _ => None,
-            };
-        let mut flush_tick =
-            tokio::time::interval(flush_every.unwrap_or(Duration::from_secs(3600)));
-        let mut retention_tick = tokio::time::interval(Duration::from_millis(
-            self.broker.log_retention_check_interval_ms,
-        ));
+        let flush_every = match LogConfig::new(&self.broker, &TopicConfig::defaults(&self.broker)).flush {
+            FlushPolicy::Interval(d) => Some(d),
+            _ => None,
+        };
+        let mut flush_tick = tokio::time::interval(flush_every.unwrap_or(Duration::from_secs(3600)));
+        let mut retention_tick =
+            tokio::time::interval(Duration::from_millis(self.broker.log_retention_check_interval_ms));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -223,9 +206,7 @@ impl EmbeddedHost {
 
     async fn enforce_retention(&self) {
         let logs = self.all_logs();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let joined = tokio::task::spawn_blocking(move || {
             for log in logs {
                 match log.enforce_retention(now) {
@@ -248,9 +229,7 @@ impl TopicStore for EmbeddedHost {
 
     fn validate(&self, spec: &TopicSpec) -> HostResult<()> {
         if spec.partitions == 0 {
-            return Err(HostError::Invalid(
-                "a topic needs at least one partition".into(),
-            ));
+            return Err(HostError::Invalid("a topic needs at least one partition".into()));
         }
         self.log_config(&spec.configs).map(|_| ())
     }

@@ -42,13 +42,7 @@ pub struct EntryHeader {
 impl EntryHeader {
     /// Builds the header for `batch`, computing its CRC.
     pub fn for_batch(batch: &[u8], base_offset: i64, last_offset: i64, max_timestamp: i64) -> Self {
-        let mut header = EntryHeader {
-            len: batch.len() as u32,
-            crc: 0,
-            base_offset,
-            last_offset,
-            max_timestamp,
-        };
+        let mut header = EntryHeader { len: batch.len() as u32, crc: 0, base_offset, last_offset, max_timestamp };
         header.crc = header.checksum(batch);
         header
     }
@@ -157,18 +151,9 @@ pub enum Recovery {
 
 impl Segment {
     /// Creates an empty segment file.
-    pub fn create(
-        dir: &Path,
-        ledger_id: u64,
-        base_offset: i64,
-        index_interval: u64,
-    ) -> io::Result<Self> {
+    pub fn create(dir: &Path, ledger_id: u64, base_offset: i64, index_interval: u64) -> io::Result<Self> {
         let path = segment_path(dir, ledger_id);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
         Ok(Segment {
             ledger_id,
             path,
@@ -239,10 +224,7 @@ impl Segment {
         let recovery = if pos < file_len {
             segment.file.set_len(pos)?;
             segment.file.sync_all()?;
-            Recovery::Truncated {
-                at: pos,
-                dropped: file_len - pos,
-            }
+            Recovery::Truncated { at: pos, dropped: file_len - pos }
         } else {
             Recovery::Clean
         };
@@ -250,11 +232,7 @@ impl Segment {
     }
 
     /// Opens a sealed segment from its persisted index, if the index is present and matches.
-    pub fn open_sealed(
-        dir: &Path,
-        ledger_id: u64,
-        index_interval: u64,
-    ) -> io::Result<Option<Self>> {
+    pub fn open_sealed(dir: &Path, ledger_id: u64, index_interval: u64) -> io::Result<Option<Self>> {
         let Ok(raw) = std::fs::read(index_path(dir, ledger_id)) else {
             return Ok(None);
         };
@@ -297,11 +275,7 @@ impl Segment {
 
     fn note_appended(&mut self, header: &EntryHeader, pos: u64) {
         if self.index.is_empty() || self.bytes_since_index >= self.index_interval {
-            self.index.push(IndexPoint {
-                offset: header.base_offset,
-                pos,
-                max_ts_before: self.max_timestamp,
-            });
+            self.index.push(IndexPoint { offset: header.base_offset, pos, max_ts_before: self.max_timestamp });
             self.bytes_since_index = 0;
         }
         self.bytes_since_index += header.stored_len();
@@ -332,10 +306,7 @@ impl Segment {
 
     /// A handle for reading outside the log's lock.
     pub fn reader(&self) -> SegmentReader {
-        SegmentReader {
-            file: Arc::clone(&self.file),
-            limit: self.size,
-        }
+        SegmentReader { file: Arc::clone(&self.file), limit: self.size }
     }
 
     /// Flushes written data to the device.
@@ -394,11 +365,7 @@ impl SegmentReader {
     }
 
     /// Finds the first entry at or after `pos` for which `stop` is true, reading headers only.
-    pub fn scan(
-        &self,
-        mut pos: u64,
-        stop: impl Fn(&EntryHeader) -> bool,
-    ) -> io::Result<Option<(u64, EntryHeader)>> {
+    pub fn scan(&self, mut pos: u64, stop: impl Fn(&EntryHeader) -> bool) -> io::Result<Option<(u64, EntryHeader)>> {
         while let Some(header) = self.header_at(pos)? {
             if stop(&header) {
                 return Ok(Some((pos, header)));
@@ -433,8 +400,7 @@ impl SegmentReader {
             raw.copy_from_slice(&buf[at..at + HEADER_LEN]);
             let header = EntryHeader::parse(&raw);
             let end = at + header.stored_len() as usize;
-            if end > buf.len() || (!out.is_empty() && data_bytes + header.len as usize > max_bytes)
-            {
+            if end > buf.len() || (!out.is_empty() && data_bytes + header.len as usize > max_bytes) {
                 break;
             }
             data_bytes += header.len as usize;

@@ -40,11 +40,7 @@ impl SegmentLog {
         for (i, &id) in ids.iter().enumerate() {
             let expected = segments.last().map(|s| s.next_offset);
             let is_active = i + 1 == ids.len();
-            let sealed = if is_active {
-                None
-            } else {
-                Segment::open_sealed(dir, id, interval)?
-            };
+            let sealed = if is_active { None } else { Segment::open_sealed(dir, id, interval)? };
             let segment = match sealed {
                 Some(s) if expected.is_none_or(|e| e == s.base_offset) => s,
                 _ => {
@@ -102,12 +98,7 @@ impl SegmentLog {
         let stored_len = (HEADER_LEN + batch.len()) as u64;
         if !active.is_empty() && active.size + stored_len > self.config.segment_bytes {
             active.seal(&self.dir)?;
-            let next = Segment::create(
-                &self.dir,
-                active.ledger_id + 1,
-                base_offset,
-                self.config.index_interval_bytes,
-            )?;
+            let next = Segment::create(&self.dir, active.ledger_id + 1, base_offset, self.config.index_interval_bytes)?;
             segments.push(next);
         }
         let mut entry = BytesMut::with_capacity(stored_len as usize);
@@ -116,12 +107,7 @@ impl SegmentLog {
             entry.put_bytes(0, HEADER_LEN);
             entry.put_i64(base_offset);
             entry.put_slice(&batch[8..]);
-            let header = EntryHeader::for_batch(
-                &entry[HEADER_LEN..],
-                base_offset,
-                last_offset,
-                meta.max_timestamp,
-            );
+            let header = EntryHeader::for_batch(&entry[HEADER_LEN..], base_offset, last_offset, meta.max_timestamp);
             let mut head = BytesMut::with_capacity(HEADER_LEN);
             header.put(&mut head);
             entry[..HEADER_LEN].copy_from_slice(&head);
@@ -129,26 +115,17 @@ impl SegmentLog {
         };
         let active = segments.last_mut().ok_or(HostError::Closed)?;
         let pos = active.append(&header, &entry)?;
-        let position = Position {
-            ledger_id: active.ledger_id,
-            entry_id: pos,
-        };
+        let position = Position { ledger_id: active.ledger_id, entry_id: pos };
         self.end_offset.store(last_offset + 1, Ordering::Release);
         self.dirty.store(true, Ordering::Release);
-        Ok(Appended {
-            position,
-            base_offset,
-        })
+        Ok(Appended { position, base_offset })
     }
 
     fn reader_for(&self, from: Position) -> Option<(u64, u64, SegmentReader)> {
         let segments = self.lock();
         let mut i = segments.partition_point(|s| s.ledger_id < from.ledger_id);
         let mut pos = from.entry_id;
-        if segments
-            .get(i)
-            .is_some_and(|s| s.ledger_id != from.ledger_id)
-        {
+        if segments.get(i).is_some_and(|s| s.ledger_id != from.ledger_id) {
             pos = 0; // the ledger was trimmed away; continue at the oldest one still stored
         }
         while let Some(s) = segments.get(i) {
@@ -198,8 +175,7 @@ impl SegmentLog {
     fn remove_oldest(&self, segments: &mut Vec<Segment>) -> HostResult<()> {
         let oldest = segments.remove(0);
         oldest.remove_files(&self.dir)?;
-        self.start_offset
-            .store(segments[0].base_offset, Ordering::Release);
+        self.start_offset.store(segments[0].base_offset, Ordering::Release);
         Ok(())
     }
 
@@ -216,10 +192,7 @@ impl SegmentLog {
 
 fn to_entry(ledger_id: u64, (pos, header, data): (u64, EntryHeader, Bytes)) -> Entry {
     Entry {
-        position: Position {
-            ledger_id,
-            entry_id: pos,
-        },
+        position: Position { ledger_id, entry_id: pos },
         base_offset: header.base_offset,
         last_offset: header.last_offset,
         max_timestamp: header.max_timestamp,
@@ -247,12 +220,7 @@ impl Log for SegmentLog {
         }
     }
 
-    fn read(
-        &self,
-        from: Position,
-        max_entries: usize,
-        max_bytes: usize,
-    ) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
+    fn read(&self, from: Position, max_entries: usize, max_bytes: usize) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
         let result = match self.reader_for(from) {
             None => Ok(Vec::new()),
             Some((ledger_id, pos, reader)) => reader
@@ -279,12 +247,7 @@ impl Log for SegmentLog {
             None => Ok(None),
             Some((ledger_id, start, reader)) => reader
                 .scan(start, |h| h.last_offset >= offset)
-                .map(|hit| {
-                    hit.map(|(pos, _)| Position {
-                        ledger_id,
-                        entry_id: pos,
-                    })
-                })
+                .map(|hit| hit.map(|(pos, _)| Position { ledger_id, entry_id: pos }))
                 .map_err(HostError::from),
         };
         future::ready(result).boxed()
@@ -296,13 +259,7 @@ impl Log for SegmentLog {
             segments
                 .iter()
                 .find(|s| s.max_timestamp >= timestamp && !s.is_empty())
-                .map(|s| {
-                    (
-                        s.ledger_id,
-                        s.scan_start_for_timestamp(timestamp),
-                        s.reader(),
-                    )
-                })
+                .map(|s| (s.ledger_id, s.scan_start_for_timestamp(timestamp), s.reader()))
         };
         let result = (|| {
             let Some((ledger_id, start, reader)) = found else {
@@ -311,11 +268,7 @@ impl Log for SegmentLog {
             let Some((pos, _)) = reader.scan(start, |h| h.max_timestamp >= timestamp)? else {
                 return Ok(None);
             };
-            Ok(reader
-                .read_entries(pos, 1, 0)?
-                .into_iter()
-                .next()
-                .map(|e| to_entry(ledger_id, e)))
+            Ok(reader.read_entries(pos, 1, 0)?.into_iter().next().map(|e| to_entry(ledger_id, e)))
         })();
         future::ready(result).boxed()
     }
@@ -330,14 +283,13 @@ impl Log for SegmentLog {
 
     fn max_timestamp(&self) -> Option<(i64, i64)> {
         let segments = self.lock();
-        segments
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| (s.max_timestamp, s.max_timestamp_offset))
-            .fold(None, |best, cur| match best {
+        segments.iter().filter(|s| !s.is_empty()).map(|s| (s.max_timestamp, s.max_timestamp_offset)).fold(
+            None,
+            |best, cur| match best {
                 Some(b) if b.0 >= cur.0 => Some(b),
                 _ => Some(cur),
-            })
+            },
+        )
     }
 
     fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {

@@ -1,0 +1,138 @@
+//! Idempotent-producer state of one partition: the latest epoch and the last few batches of each
+//! producer id, so a retried batch is answered with its first offset instead of being stored twice,
+//! and a gap in sequence numbers is refused.
+//!
+//! The state lives in memory. After a broker restart a producer is unknown and its next batch is
+//! accepted whatever its sequence (as Kafka does for a producer whose state has expired).
+
+use std::collections::{HashMap, VecDeque};
+
+use futures::future::{BoxFuture, Shared};
+use kafka_protocol::error::ResponseError;
+
+/// Batches remembered per producer, as Kafka does (`max.in.flight.requests.per.connection` <= 5).
+const REMEMBERED_BATCHES: usize = 5;
+
+/// The outcome of an append shared between the original request and its retries: the base offset.
+pub type SharedAppend = Shared<BoxFuture<'static, Result<i64, ResponseError>>>;
+
+struct Batch {
+    first_seq: i32,
+    last_seq: i32,
+    outcome: SharedAppend,
+}
+
+struct Producer {
+    epoch: i16,
+    batches: VecDeque<Batch>,
+}
+
+/// What to do with an incoming idempotent batch.
+pub enum Check {
+    /// New and in sequence: append it, then [`ProducerStates::record`] it.
+    Append,
+    /// A retry of a batch already appended (or being appended): answer with its outcome.
+    Duplicate(SharedAppend),
+    /// Refuse it with this error.
+    Reject(ResponseError),
+}
+
+/// Producer ids seen on one partition.
+#[derive(Default)]
+pub struct ProducerStates {
+    producers: HashMap<i64, Producer>,
+}
+
+/// The sequence after `seq`, wrapping as Kafka does.
+fn next_seq(seq: i32) -> i32 {
+    if seq == i32::MAX {
+        0
+    } else {
+        seq + 1
+    }
+}
+
+/// The last sequence of a batch of `count` records starting at `first`.
+pub fn last_seq(first: i32, count: u32) -> i32 {
+    let last = i64::from(first) + i64::from(count) - 1;
+    (last % (i64::from(i32::MAX) + 1)) as i32
+}
+
+impl ProducerStates {
+    /// Classifies a batch from `producer_id` at `epoch` with sequences `first..=last`.
+    pub fn check(&self, producer_id: i64, epoch: i16, first: i32, last: i32) -> Check {
+        let Some(producer) = self.producers.get(&producer_id) else {
+            return Check::Append;
+        };
+        if epoch < producer.epoch {
+            return Check::Reject(ResponseError::InvalidProducerEpoch);
+        }
+        if epoch > producer.epoch {
+            return if first == 0 { Check::Append } else { Check::Reject(ResponseError::OutOfOrderSequenceNumber) };
+        }
+        if let Some(dup) = producer.batches.iter().find(|b| b.first_seq == first && b.last_seq == last) {
+            return Check::Duplicate(dup.outcome.clone());
+        }
+        match producer.batches.back() {
+            Some(latest) if first != next_seq(latest.last_seq) => {
+                Check::Reject(ResponseError::OutOfOrderSequenceNumber)
+            }
+            _ => Check::Append,
+        }
+    }
+
+    /// Remembers an appended batch (its outcome may still be pending).
+    pub fn record(&mut self, producer_id: i64, epoch: i16, first: i32, last: i32, outcome: SharedAppend) {
+        let producer = self.producers.entry(producer_id).or_insert(Producer { epoch, batches: VecDeque::new() });
+        if epoch != producer.epoch {
+            producer.epoch = epoch;
+            producer.batches.clear();
+        }
+        if producer.batches.len() == REMEMBERED_BATCHES {
+            producer.batches.pop_front();
+        }
+        producer.batches.push_back(Batch { first_seq: first, last_seq: last, outcome });
+    }
+
+    /// Forgets a producer whose append failed, so its retry is judged afresh.
+    pub fn forget(&mut self, producer_id: i64) {
+        self.producers.remove(&producer_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::future::FutureExt;
+
+    use super::*;
+
+    fn done(offset: i64) -> SharedAppend {
+        futures::future::ready(Ok(offset)).boxed().shared()
+    }
+
+    #[test]
+    fn sequences_are_checked_and_retries_answered() {
+        let mut s = ProducerStates::default();
+        assert!(matches!(s.check(7, 0, 0, 4), Check::Append));
+        s.record(7, 0, 0, 4, done(100));
+        match s.check(7, 0, 0, 4) {
+            Check::Duplicate(outcome) => assert_eq!(outcome.now_or_never(), Some(Ok(100))),
+            _ => panic!("a retry must be a duplicate"),
+        }
+        assert!(matches!(s.check(7, 0, 6, 6), Check::Reject(ResponseError::OutOfOrderSequenceNumber)));
+        assert!(matches!(s.check(7, 0, 5, 9), Check::Append));
+        assert!(matches!(s.check(7, 1, 3, 3), Check::Reject(ResponseError::OutOfOrderSequenceNumber)));
+        assert!(matches!(s.check(7, 1, 0, 0), Check::Append));
+        s.record(7, 1, 0, 0, done(200));
+        assert!(matches!(s.check(7, 0, 5, 9), Check::Reject(ResponseError::InvalidProducerEpoch)));
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        assert_eq!(last_seq(i32::MAX, 2), 0);
+        assert_eq!(next_seq(i32::MAX), 0);
+        let mut s = ProducerStates::default();
+        s.record(1, 0, i32::MAX - 1, i32::MAX, done(0));
+        assert!(matches!(s.check(1, 0, 0, 3), Check::Append));
+    }
+}
