@@ -130,7 +130,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let deadline = start + Duration::from_secs(300);
     while consumed < args.messages && Instant::now() < deadline {
         if let Some(msg) = consumer.poll(Duration::from_millis(500)) {
-            use rdkafka::message::Message as _;
             let msg = msg?;
             bytes += msg.payload_len();
             consumed += 1;
