@@ -2,15 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use kop::broker::{Broker, StartError};
+use kop::broker::StartError;
 use kop::config::Config;
-use kop::host::embedded::EmbeddedHost;
-use tokio::net::TcpListener;
+use kop::standalone::Ready;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
 
 #[derive(Parser)]
 #[command(name = "kop", version, about = "Kafka on Pulsar: a Kafka-compatible broker")]
@@ -88,27 +85,8 @@ fn load_config(args: ServeArgs) -> Result<Config, kop::config::ConfigError> {
 }
 
 async fn serve(config: Config) -> Result<(), StartError> {
-    let addr = config.listen_addr()?;
-    let host = EmbeddedHost::new(&config)?;
-    let broker = Broker::open(config, Arc::clone(&host) as _).await?;
-    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-    let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
-    tracing::info!(listen = %local, advertised = %format!("{}:{}", broker.advertised.host, broker.advertised.port),
-        data_dir = %broker.config.data_dir.display(), topics = broker.topics.all().len(), "kop is serving Kafka");
-
-    let (stop, stopped) = watch::channel(false);
-    let maintenance = tokio::spawn(Arc::clone(&host).run_maintenance(wait_for(stopped.clone())));
-    kop::server::run(listener, broker, shutdown_signal()).await;
-    let _ = stop.send(true);
-    if let Err(e) = maintenance.await {
-        tracing::error!("maintenance task failed: {e}");
-    }
-    tracing::info!("stopped");
+    Ready::open(config).await?.serve(shutdown_signal()).await;
     Ok(())
-}
-
-async fn wait_for(mut stopped: watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// Resolves on SIGINT or SIGTERM.

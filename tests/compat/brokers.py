@@ -15,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 KOP_BIN = Path(os.environ.get("KOP_BIN", ROOT / "target" / "release" / "kop"))
+SHIM_BUILD = ROOT / "java-shim" / "build"
+NETTY_JARS = [f"/usr/share/java/{j}.jar" for j in ("netty-buffer", "netty-common", "netty-transport")]
 HOST = os.environ.get("KOP_TEST_HOST", "standalone")
 
 
@@ -39,6 +41,8 @@ class StandaloneBroker:
     """`kop serve` with its own data directory; can be stopped, killed and restarted."""
 
     durable = True
+    name = "kop serve"
+    clean_exit_codes = (0,)
 
     def __init__(self, workdir: Path, config: dict | None = None):
         self.workdir = Path(workdir)
@@ -66,22 +70,25 @@ class StandaloneBroker:
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def start(self, timeout=30):
+    def command(self):
         if not KOP_BIN.exists():
             raise RuntimeError(f"{KOP_BIN} is missing: run `cargo build --release` first")
-        args = [str(KOP_BIN), "serve", "--listen", self.bootstrap, "--data-dir", str(self.data_dir),
+        return [str(KOP_BIN), "serve", "--listen", self.bootstrap, "--data-dir", str(self.data_dir),
                 "--config", str(self._config_file())]
+
+    def start(self, timeout=30):
+        args = self.command()
         log = open(self.log_path, "ab")
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"kop exited with {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
             if api_versions_ok(self.port):
                 return self
             time.sleep(0.05)
-        raise RuntimeError(f"kop did not come up in {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"{self.name} did not come up in {timeout}s:\n{self.log()}")
 
     def stop(self, timeout=20):
         if self.proc and self.proc.poll() is None:
@@ -91,7 +98,7 @@ class StandaloneBroker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise RuntimeError("kop did not stop on SIGTERM")
+                raise RuntimeError(f"{self.name} did not stop on SIGTERM")
         return self.proc.returncode if self.proc else None
 
     def kill9(self):
@@ -112,7 +119,38 @@ class StandaloneBroker:
             return ""
 
 
+class StandInBroker(StandaloneBroker):
+    """The NAR loaded by the stand-in Pulsar broker (a JVM), which runs the shim's lifecycle.
+
+    The shim currently runs the core over the embedded engine (in `kopDataDir`); the ManagedLedger
+    bridge replaces that, and then this host keeps data in the stand-in's memory.
+    """
+
+    durable = True
+    name = "stand-in broker"
+    # The JVM exits with 128+SIGTERM after its shutdown hooks (which close the handler) complete.
+    clean_exit_codes = (0, 143)
+
+    def command(self):
+        nar = SHIM_BUILD / "kop.nar"
+        if not nar.exists():
+            raise RuntimeError(f"{nar} is missing: run java-shim/build.sh first")
+        classpath = ":".join([str(SHIM_BUILD / "pulsar-api-stubs.jar"), str(SHIM_BUILD / "standin.jar"), *NETTY_JARS])
+        args = ["java", "-Xmx512m", "-cp", classpath, "io.kop.standin.StandInBroker", "--nar", str(nar),
+                "--extract-dir", str(self.workdir / "nar"),
+                "--prop", f"kafkaListeners=PLAINTEXT://{self.bootstrap}",
+                "--prop", f"kopDataDir={self.data_dir}"]
+        for key, value in self.config.items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            args += ["--prop", f"{key}={value}"]
+        return args
+
+
+HOSTS = {"standalone": StandaloneBroker, "standin": StandInBroker}
+
+
 def make_broker(workdir, config=None):
-    if HOST == "standalone":
-        return StandaloneBroker(workdir, config)
-    raise RuntimeError(f"unknown KOP_TEST_HOST {HOST!r} (expected: standalone)")
+    if HOST not in HOSTS:
+        raise RuntimeError(f"unknown KOP_TEST_HOST {HOST!r} (expected one of {sorted(HOSTS)})")
+    return HOSTS[HOST](workdir, config)

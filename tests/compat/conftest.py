@@ -15,7 +15,8 @@ def broker(tmp_path_factory):
     b = make_broker(tmp_path_factory.mktemp("shared-broker")).start()
     yield b
     code = b.stop()
-    assert code == 0, f"kop did not shut down cleanly ({code}):\n{b.log()}"
+    assert code in b.clean_exit_codes, f"{b.name} did not shut down cleanly ({code}):\n{b.log()}"
+    assert "stopped" in b.log(), f"{b.name} did not drain and flush:\n{b.log()}"
 
 
 @pytest.fixture

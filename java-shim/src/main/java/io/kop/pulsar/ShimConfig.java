@@ -1,0 +1,89 @@
+package io.kop.pulsar;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The broker properties the kop core reads, checked once at {@code initialize} so a bad value
+ * stops the broker with a clear message instead of failing later.
+ */
+final class ShimConfig {
+    /** Keys passed to the core, with the kind of value each takes. */
+    private static final Map<String, Kind> KEYS = new LinkedHashMap<>();
+
+    private enum Kind { STRING, BOOL, INT }
+
+    static {
+        KEYS.put("kafkaListeners", Kind.STRING);
+        KEYS.put("kafkaAdvertisedListeners", Kind.STRING);
+        KEYS.put("allowAutoTopicCreation", Kind.BOOL);
+        KEYS.put("defaultNumPartitions", Kind.INT);
+        KEYS.put("maxMessageSize", Kind.INT);
+        KEYS.put("kopDataDir", Kind.STRING);
+    }
+
+    private final Map<String, String> values;
+
+    private ShimConfig(Map<String, String> values) {
+        this.values = values;
+    }
+
+    static ShimConfig from(Properties props) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (Map.Entry<String, Kind> key : KEYS.entrySet()) {
+            String raw = props.getProperty(key.getKey());
+            if (raw == null || raw.trim().isEmpty()) {
+                continue;
+            }
+            String value = raw.trim();
+            switch (key.getValue()) {
+                case BOOL:
+                    if (!value.equals("true") && !value.equals("false")) {
+                        throw bad(key.getKey(), value, "true or false");
+                    }
+                    break;
+                case INT:
+                    try {
+                        if (Long.parseLong(value) < 1) {
+                            throw bad(key.getKey(), value, "a positive integer");
+                        }
+                    } catch (NumberFormatException e) {
+                        throw bad(key.getKey(), value, "a positive integer");
+                    }
+                    break;
+                default:
+                    break;
+            }
+            values.put(key.getKey(), value);
+        }
+        if (!values.containsKey("kafkaListeners")) {
+            throw new IllegalArgumentException("kafkaListeners must be set, e.g. PLAINTEXT://0.0.0.0:9092");
+        }
+        return new ShimConfig(values);
+    }
+
+    private static IllegalArgumentException bad(String key, String value, String expected) {
+        return new IllegalArgumentException(key + "=" + value + " is invalid: expected " + expected);
+    }
+
+    String advertisedListeners() {
+        return values.getOrDefault("kafkaAdvertisedListeners", values.get("kafkaListeners"));
+    }
+
+    /** The core's configuration, in its TOML form. */
+    String toToml() {
+        StringBuilder out = new StringBuilder();
+        for (Map.Entry<String, String> e : values.entrySet()) {
+            String key = e.getKey().equals("kopDataDir") ? "dataDir" : e.getKey();
+            out.append(key).append(" = ");
+            if (KEYS.get(e.getKey()) == Kind.STRING) {
+                out.append('"').append(e.getValue().replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+            } else {
+                out.append(e.getValue());
+            }
+            out.append('\n');
+        }
+        return out.toString();
+    }
+}

@@ -1,0 +1,96 @@
+//! JNI entry points for the Java shim (`io.kop.pulsar.NativeCore`).
+//!
+//! `start` builds the core's own tokio runtime, binds the Kafka listener and returns a handle;
+//! `stop` drains and frees it. Nothing here blocks a tokio worker: both run on the broker's
+//! calling thread. A Rust panic never unwinds into the JVM; it becomes an `IllegalStateException`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use jni::objects::{JClass, JString};
+use jni::sys::jlong;
+use jni::JNIEnv;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::standalone::Ready;
+
+/// A running core, owned by the Java handler through the handle `start` returned.
+struct Running {
+    runtime: tokio::runtime::Runtime,
+    stop: oneshot::Sender<()>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+/// How long `stop` waits for connections to drain and logs to flush.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn start(config_toml: &str) -> Result<jlong, String> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .try_init();
+    let config: Config = toml::from_str(config_toml).map_err(|e| format!("bad kop configuration: {e}"))?;
+    config.validate().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kop")
+        .build()
+        .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
+    let ready = runtime.block_on(Ready::open(config)).map_err(|e| e.to_string())?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (finished, done) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        ready
+            .serve(async {
+                let _ = stopped.await;
+            })
+            .await;
+        let _ = finished.send(());
+    });
+    Ok(Box::into_raw(Box::new(Running { runtime, stop, done })) as jlong)
+}
+
+fn stop(handle: jlong) {
+    // SAFETY: `handle` came from `Box::into_raw` in `start`, and the shim passes it to `stop`
+    // exactly once (it clears its copy first).
+    let running = unsafe { Box::from_raw(handle as *mut Running) };
+    let Running { runtime, stop, done } = *running;
+    let _ = stop.send(());
+    if done.recv_timeout(STOP_TIMEOUT).is_err() {
+        tracing::warn!("kop did not stop in time; dropping its runtime");
+    }
+    runtime.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// `static native long start(String configToml)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_start<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    config: JString<'local>,
+) -> jlong {
+    let config: Result<String, String> = env.get_string(&config).map(Into::into).map_err(|e| e.to_string());
+    let outcome = catch_unwind(AssertUnwindSafe(|| config.and_then(|c| start(&c))));
+    let message = match outcome {
+        Ok(Ok(handle)) => return handle,
+        Ok(Err(message)) => message,
+        Err(_) => "the kop core panicked while starting".to_string(),
+    };
+    let _ = env.throw_new("java/lang/IllegalStateException", message);
+    0
+}
+
+/// `static native void stop(long handle)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_stop<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    if handle == 0 {
+        return;
+    }
+    if catch_unwind(AssertUnwindSafe(|| stop(handle))).is_err() {
+        let _ = env.throw_new("java/lang/IllegalStateException", "the kop core panicked while stopping");
+    }
+}

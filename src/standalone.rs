@@ -1,0 +1,56 @@
+//! Running the core on the embedded engine: bind, serve until told to stop, flush.
+//! Used by `kop serve` and, until the ManagedLedger bridge lands, by the Pulsar shim.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::broker::{Broker, StartError};
+use crate::config::Config;
+use crate::host::embedded::EmbeddedHost;
+
+/// A broker that has bound its listener and opened its topics, ready to serve.
+pub struct Ready {
+    host: Arc<EmbeddedHost>,
+    broker: Arc<Broker>,
+    listener: TcpListener,
+}
+
+impl Ready {
+    /// Opens the data directory and binds the listener, reporting either failure at once.
+    pub async fn open(config: Config) -> Result<Self, StartError> {
+        let addr = config.listen_addr()?;
+        let host = EmbeddedHost::new(&config)?;
+        let broker = Broker::open(config, Arc::clone(&host) as _).await?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Ready { host, broker, listener })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves until `shutdown` resolves, then drains connections and flushes every log.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let Ready { host, broker, listener } = self;
+        tracing::info!(listen = ?listener.local_addr().ok(),
+            advertised = %format!("{}:{}", broker.advertised.host, broker.advertised.port),
+            data_dir = %broker.config.data_dir.display(), topics = broker.topics.all().len(), "kop is serving Kafka");
+        let (stop, stopped) = watch::channel(false);
+        let maintenance = tokio::spawn(Arc::clone(&host).run_maintenance(wait_for(stopped)));
+        crate::server::run(listener, broker, shutdown).await;
+        let _ = stop.send(true);
+        if let Err(e) = maintenance.await {
+            tracing::error!("maintenance task failed: {e}");
+        }
+        tracing::info!("stopped");
+    }
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
