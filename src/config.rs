@@ -30,6 +30,10 @@ pub struct Config {
     pub kafka_listeners: String,
     /// The address given to clients in Metadata/FindCoordinator; defaults to the listener.
     pub kafka_advertised_listeners: Option<String>,
+    /// Pulsar tenant of Kafka topics (Pulsar host).
+    pub kafka_tenant: String,
+    /// Pulsar namespace of Kafka topics (Pulsar host).
+    pub kafka_namespace: String,
     /// Root directory of the embedded host's data.
     pub data_dir: PathBuf,
     /// Kafka cluster id reported in Metadata.
@@ -69,6 +73,8 @@ impl Default for Config {
         Config {
             kafka_listeners: "PLAINTEXT://127.0.0.1:9092".into(),
             kafka_advertised_listeners: None,
+            kafka_tenant: "public".into(),
+            kafka_namespace: "default".into(),
             data_dir: PathBuf::from("./data"),
             cluster_id: "kop-standalone".into(),
             broker_id: 0,

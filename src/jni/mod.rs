@@ -1,19 +1,26 @@
 //! JNI entry points for the Java shim (`io.kop.pulsar.NativeCore`).
 //!
-//! `start` builds the core's own tokio runtime, binds the Kafka listener and returns a handle;
-//! `stop` drains and frees it. Nothing here blocks a tokio worker: both run on the broker's
-//! calling thread. A Rust panic never unwinds into the JVM; it becomes an `IllegalStateException`.
+//! `start` builds the core's own tokio runtime over the Pulsar host, binds the Kafka listener and
+//! returns a handle; `stop` drains and frees it. Both run on the broker's calling thread, never on
+//! a tokio worker. A Rust panic never unwinds into the JVM; it becomes an `IllegalStateException`.
+
+pub mod bridge;
+mod callbacks;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Duration;
 
-use jni::objects::{JClass, JString};
+use jni::objects::{JClass, JObject, JString};
 use jni::sys::jlong;
 use jni::JNIEnv;
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::broker::{Broker, StartError};
 use crate::config::Config;
-use crate::standalone::Ready;
+use crate::host::pulsar::PulsarHost;
+use bridge::Bridge;
 
 /// A running core, owned by the Java handler through the handle `start` returned.
 struct Running {
@@ -25,7 +32,7 @@ struct Running {
 /// How long `stop` waits for connections to drain and logs to flush.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn start(config_toml: &str) -> Result<jlong, String> {
+fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .try_init();
@@ -36,18 +43,28 @@ fn start(config_toml: &str) -> Result<jlong, String> {
         .thread_name("kop")
         .build()
         .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
-    let ready = runtime.block_on(Ready::open(config)).map_err(|e| e.to_string())?;
+    let (broker, listener) = runtime.block_on(open(config, bridge)).map_err(|e| e.to_string())?;
+    tracing::info!(listen = ?listener.local_addr().ok(), topics = broker.topics.all().len(),
+        "kop is serving Kafka from the Pulsar broker");
     let (stop, stopped) = oneshot::channel::<()>();
     let (finished, done) = std::sync::mpsc::channel();
     runtime.spawn(async move {
-        ready
-            .serve(async {
-                let _ = stopped.await;
-            })
-            .await;
+        crate::server::run(listener, broker, async {
+            let _ = stopped.await;
+        })
+        .await;
+        tracing::info!("stopped");
         let _ = finished.send(());
     });
     Ok(Box::into_raw(Box::new(Running { runtime, stop, done })) as jlong)
+}
+
+async fn open(config: Config, bridge: Bridge) -> Result<(Arc<Broker>, TcpListener), StartError> {
+    let addr = config.listen_addr()?;
+    let host = Arc::new(PulsarHost::new(bridge, &config));
+    let broker = Broker::open(config, host).await?;
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+    Ok((broker, listener))
 }
 
 fn stop(handle: jlong) {
@@ -62,15 +79,17 @@ fn stop(handle: jlong) {
     runtime.shutdown_timeout(Duration::from_secs(5));
 }
 
-/// `static native long start(String configToml)`
+/// `static native long start(String configToml, PulsarBridge bridge)`
 #[no_mangle]
 pub extern "system" fn Java_io_kop_pulsar_NativeCore_start<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
     config: JString<'local>,
+    bridge: JObject<'local>,
 ) -> jlong {
     let config: Result<String, String> = env.get_string(&config).map(Into::into).map_err(|e| e.to_string());
-    let outcome = catch_unwind(AssertUnwindSafe(|| config.and_then(|c| start(&c))));
+    let bridge = Bridge::new(&mut env, &bridge).map_err(|e| format!("cannot hold the broker bridge: {e}"));
+    let outcome = catch_unwind(AssertUnwindSafe(|| config.and_then(|c| start(&c, bridge?))));
     let message = match outcome {
         Ok(Ok(handle)) => return handle,
         Ok(Err(message)) => message,

@@ -120,26 +120,29 @@ class StandaloneBroker:
 
 
 class StandInBroker(StandaloneBroker):
-    """The NAR loaded by the stand-in Pulsar broker (a JVM), which runs the shim's lifecycle.
+    """The NAR loaded by the stand-in Pulsar broker (a JVM): the shim's lifecycle, and every record
+    stored through the broker's publish path into in-memory managed ledgers, which do not outlive
+    the JVM. Files in `fault_dir` make the ledgers fail (`fail-appends`, `fail-reads`)."""
 
-    The shim currently runs the core over the embedded engine (in `kopDataDir`); the ManagedLedger
-    bridge replaces that, and then this host keeps data in the stand-in's memory.
-    """
-
-    durable = True
+    durable = False
     name = "stand-in broker"
     # The JVM exits with 128+SIGTERM after its shutdown hooks (which close the handler) complete.
     clean_exit_codes = (0, 143)
+
+    @property
+    def fault_dir(self):
+        return self.workdir / "faults"
 
     def command(self):
         nar = SHIM_BUILD / "kop.nar"
         if not nar.exists():
             raise RuntimeError(f"{nar} is missing: run java-shim/build.sh first")
-        classpath = ":".join([str(SHIM_BUILD / "pulsar-api-stubs.jar"), str(SHIM_BUILD / "standin.jar"), *NETTY_JARS])
+        # The stand-in's runtime classes come first and shadow the compile-only stubs.
+        classpath = ":".join([str(SHIM_BUILD / "standin.jar"), str(SHIM_BUILD / "pulsar-api-stubs.jar"), *NETTY_JARS])
+        self.fault_dir.mkdir(parents=True, exist_ok=True)
         args = ["java", "-Xmx512m", "-cp", classpath, "io.kop.standin.StandInBroker", "--nar", str(nar),
-                "--extract-dir", str(self.workdir / "nar"),
-                "--prop", f"kafkaListeners=PLAINTEXT://{self.bootstrap}",
-                "--prop", f"kopDataDir={self.data_dir}"]
+                "--extract-dir", str(self.workdir / "nar"), "--fault-dir", str(self.fault_dir),
+                "--prop", f"kafkaListeners=PLAINTEXT://{self.bootstrap}"]
         for key, value in self.config.items():
             if isinstance(value, bool):
                 value = "true" if value else "false"

@@ -69,8 +69,8 @@ def cited_members():
     cited = set()
     for src in STUB_SOURCES.rglob("*.java"):
         text = src.read_text()
-        for m in re.finditer(r"//\s*source:\s*\S+\s*\n\s*(?:@\w+\s*)*(?:public\s+)?[^\n]*?(\w+)\s*\(", text):
-            cited.add(m.group(1))
+        for m in re.finditer(r"//\s*source:\s*\S+\s*\n\s*(?:@\w+\s*)*([^\n(;=]*)", text):
+            cited.add(m.group(1).split()[-1])
     return cited
 
 

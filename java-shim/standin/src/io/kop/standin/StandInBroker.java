@@ -21,7 +21,10 @@ import org.apache.pulsar.broker.protocol.ProtocolHandler;
  * {@code close} on SIGTERM.
  *
  * <pre>java -cp pulsar-api-stubs.jar:standin.jar:netty... io.kop.standin.StandInBroker \
- *     --nar kop.nar --extract-dir DIR [--prop key=value]...</pre>
+ *     --nar kop.nar --extract-dir DIR [--fault-dir DIR] [--prop key=value]...</pre>
+ *
+ * <p>With {@code --fault-dir}, a file {@code fail-appends} or {@code fail-reads} there makes the
+ * in-memory ledgers fail adds or reads while it exists.
  */
 public final class StandInBroker {
     private static final String DESCRIPTOR = "META-INF/services/pulsar-protocol-handler.yml";
@@ -31,12 +34,14 @@ public final class StandInBroker {
 
     public static void main(String[] args) throws Exception {
         Path nar = null;
+        Path faults = null;
         Path extract = Paths.get(System.getProperty("java.io.tmpdir"));
         Properties props = new Properties();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--nar" -> nar = Paths.get(args[++i]);
                 case "--extract-dir" -> extract = Paths.get(args[++i]);
+                case "--fault-dir" -> faults = Paths.get(args[++i]);
                 case "--prop" -> {
                     String[] kv = args[++i].split("=", 2);
                     props.setProperty(kv[0], kv.length > 1 ? kv[1] : "");
@@ -68,7 +73,7 @@ public final class StandInBroker {
             return null;
         });
         String advertised = inLoader(loader, handler::getProtocolDataToAdvertise);
-        StandInBrokerService service = new StandInBrokerService(conf);
+        StandInBrokerService service = new StandInBrokerService(conf, faults);
         inLoader(loader, () -> {
             handler.start(service);
             return null;

@@ -20,7 +20,8 @@ final class ShimConfig {
         KEYS.put("allowAutoTopicCreation", Kind.BOOL);
         KEYS.put("defaultNumPartitions", Kind.INT);
         KEYS.put("maxMessageSize", Kind.INT);
-        KEYS.put("kopDataDir", Kind.STRING);
+        KEYS.put("kafkaTenant", Kind.STRING);
+        KEYS.put("kafkaNamespace", Kind.STRING);
     }
 
     private final Map<String, String> values;
@@ -67,6 +68,11 @@ final class ShimConfig {
         return new IllegalArgumentException(key + "=" + value + " is invalid: expected " + expected);
     }
 
+    /** The Pulsar namespace holding Kafka topics, {@code tenant/namespace}. */
+    String namespace() {
+        return values.getOrDefault("kafkaTenant", "public") + "/" + values.getOrDefault("kafkaNamespace", "default");
+    }
+
     String advertisedListeners() {
         return values.getOrDefault("kafkaAdvertisedListeners", values.get("kafkaListeners"));
     }
@@ -75,8 +81,7 @@ final class ShimConfig {
     String toToml() {
         StringBuilder out = new StringBuilder();
         for (Map.Entry<String, String> e : values.entrySet()) {
-            String key = e.getKey().equals("kopDataDir") ? "dataDir" : e.getKey();
-            out.append(key).append(" = ");
+            out.append(e.getKey()).append(" = ");
             if (KEYS.get(e.getKey()) == Kind.STRING) {
                 out.append('"').append(e.getValue().replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
             } else {

@@ -1,5 +1,7 @@
 package org.apache.pulsar.broker.service;
 
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.apache.pulsar.broker.PulsarService;
 
 /**
@@ -7,6 +9,14 @@ import org.apache.pulsar.broker.PulsarService;
  * (pulsar-broker/src/main/java/org/apache/pulsar/broker/service/BrokerService.java).
  */
 public class BrokerService {
+    public CompletableFuture<Optional<Topic>> getTopicIfExists(String topic) {
+        throw new UnsupportedOperationException("compile-only stub");
+    }
+
+    public CompletableFuture<Optional<Topic>> getTopic(String topic, boolean createIfMissing) {
+        throw new UnsupportedOperationException("compile-only stub");
+    }
+
     public PulsarService pulsar() {
         throw new UnsupportedOperationException("compile-only stub");
     }

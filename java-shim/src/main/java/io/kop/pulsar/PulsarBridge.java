@@ -1,0 +1,343 @@
+package io.kop.pulsar;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.bookkeeper.mledger.AsyncCallbacks;
+import org.apache.bookkeeper.mledger.Entry;
+import org.apache.bookkeeper.mledger.ManagedCursor;
+import org.apache.bookkeeper.mledger.ManagedLedger;
+import org.apache.bookkeeper.mledger.ManagedLedgerException;
+import org.apache.bookkeeper.mledger.Position;
+import org.apache.bookkeeper.mledger.PositionFactory;
+import org.apache.pulsar.broker.intercept.ManagedLedgerInterceptorImpl;
+import org.apache.pulsar.broker.service.BrokerService;
+import org.apache.pulsar.broker.service.Topic;
+import org.apache.pulsar.broker.service.persistent.PersistentTopic;
+import org.apache.pulsar.client.admin.Topics;
+
+/**
+ * What the Rust core calls in the broker. Every method returns at once and completes its call id
+ * later through {@link NativeCore}; none blocks the caller. Names are full Pulsar topic names.
+ */
+final class PulsarBridge {
+    /** How many bytes of an entry's start carry its Pulsar headers and the Kafka batch header. */
+    private static final int HEAD_BYTES = 512;
+
+    private final BrokerService service;
+    private final String namespace;
+    private final Map<String, PersistentTopic> open = new ConcurrentHashMap<>();
+
+    PulsarBridge(BrokerService service, String namespace) {
+        this.service = service;
+        this.namespace = namespace;
+    }
+
+    private Topics admin() throws Exception {
+        return service.getPulsar().getAdminClient().topics();
+    }
+
+    void listTopics(long call) {
+        try {
+            admin().getPartitionedTopicListAsync(namespace).thenCompose(names -> {
+                List<CompletableFuture<Integer>> counts = new ArrayList<>();
+                List<CompletableFuture<String>> configs = new ArrayList<>();
+                for (String name : names) {
+                    counts.add(partitions(name));
+                    configs.add(configs(name));
+                }
+                List<CompletableFuture<?>> all = new ArrayList<>(counts);
+                all.addAll(configs);
+                return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0])).thenApply(v -> {
+                    int[] parts = new int[names.size()];
+                    String[] props = new String[names.size()];
+                    for (int i = 0; i < parts.length; i++) {
+                        parts[i] = counts.get(i).join();
+                        props[i] = configs.get(i).join();
+                    }
+                    return new Object[] {names.toArray(new String[0]), parts, props};
+                });
+            }).whenComplete((result, error) -> {
+                if (error != null) {
+                    fail(call, error);
+                } else {
+                    NativeCore.completeTopics(call, (String[]) result[0], (int[]) result[1], (String[]) result[2]);
+                }
+            });
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
+    private CompletableFuture<Integer> partitions(String topic) {
+        try {
+            return admin().getPartitionedTopicMetadataAsync(topic).thenApply(m -> m.partitions);
+        } catch (Exception e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** The topic's Kafka configs, kept as its properties, as {@code key=value} lines. */
+    private CompletableFuture<String> configs(String topic) {
+        try {
+            return admin().getPropertiesAsync(topic).thenApply(props -> {
+                StringBuilder out = new StringBuilder();
+                if (props != null) {
+                    props.forEach((k, v) -> out.append(k).append('=').append(v).append('\n'));
+                }
+                return out.toString();
+            });
+        } catch (Exception e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    void createTopic(String topic, int partitions, String[] keys, String[] values, long call) {
+        try {
+            Map<String, String> props = new java.util.HashMap<>();
+            for (int i = 0; i < keys.length; i++) {
+                props.put(keys[i], values[i]);
+            }
+            admin().createPartitionedTopicAsync(topic, partitions, props).whenComplete((v, error) -> done(call, error));
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
+    void deleteTopic(String topic, long call) {
+        try {
+            admin().deletePartitionedTopicAsync(topic, true).whenComplete((v, error) -> {
+                open.keySet().removeIf(name -> name.startsWith(topic + "-partition-"));
+                done(call, error);
+            });
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
+    /** Loads a partition on this broker and reports its index and first and last entries. */
+    void openPartition(String partition, long call) {
+        service.getTopic(partition, true).whenComplete((topic, error) -> {
+            if (error != null) {
+                fail(call, error);
+                return;
+            }
+            PersistentTopic persistent = persistent(topic);
+            if (persistent == null) {
+                NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not served by this broker");
+                return;
+            }
+            open.put(partition, persistent);
+            ManagedLedger ml = persistent.getManagedLedger();
+            long lastIndex = ((ManagedLedgerInterceptorImpl) ml.getManagedLedgerInterceptor()).getIndex();
+            if (ml.getNumberOfEntries() == 0) {
+                NativeCore.completeOpen(call, lastIndex, null, null);
+                return;
+            }
+            Position first = ml.getNextValidPosition(ml.getFirstPosition());
+            readHead(ml, first).thenCombine(readHead(ml, ml.getLastConfirmedEntry()), (a, b) -> new byte[][] {a, b})
+                .whenComplete((heads, e) -> {
+                    if (e != null) {
+                        fail(call, e);
+                    } else {
+                        NativeCore.completeOpen(call, lastIndex, heads[0], heads[1]);
+                    }
+                });
+        });
+    }
+
+    private static PersistentTopic persistent(Optional<Topic> topic) {
+        return topic.filter(t -> t instanceof PersistentTopic).map(t -> (PersistentTopic) t).orElse(null);
+    }
+
+    private static CompletableFuture<byte[]> readHead(ManagedLedger ml, Position position) {
+        CompletableFuture<byte[]> result = new CompletableFuture<>();
+        ml.asyncReadEntry(position, new AsyncCallbacks.ReadEntryCallback() {
+            @Override
+            public void readEntryComplete(Entry entry, Object ctx) {
+                try {
+                    result.complete(head(entry.getDataBuffer()));
+                } finally {
+                    entry.release();
+                }
+            }
+
+            @Override
+            public void readEntryFailed(ManagedLedgerException exception, Object ctx) {
+                result.completeExceptionally(exception);
+            }
+        }, null);
+        return result;
+    }
+
+    private static byte[] head(ByteBuf data) {
+        byte[] head = new byte[Math.min(HEAD_BYTES, data.readableBytes())];
+        data.getBytes(data.readerIndex(), head);
+        return head;
+    }
+
+    /** Publishes one entry; {@code data} (Rust memory) is copied before this returns. */
+    void append(String partition, ByteBuffer data, int records, long call) {
+        PersistentTopic topic = open.get(partition);
+        if (topic == null) {
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not open on this broker");
+            return;
+        }
+        ByteBuf buf = Unpooled.directBuffer(data.remaining());
+        buf.writeBytes(data);
+        topic.publishMessage(buf, new Topic.PublishContext() {
+            private byte[] head;
+
+            @Override
+            public long getNumberOfMessages() {
+                return records;
+            }
+
+            @Override
+            public void setMetadataFromEntryData(ByteBuf entryData) {
+                head = head(entryData);
+            }
+
+            @Override
+            public void completed(Exception e, long ledgerId, long entryId) {
+                if (e != null) {
+                    fail(call, e);
+                } else if (ledgerId < 0 || head == null) {
+                    NativeCore.fail(call, NativeCore.STORAGE,
+                        "the broker dropped the entry as a duplicate; disable Pulsar deduplication for Kafka topics");
+                } else {
+                    NativeCore.completeAppend(call, ledgerId, entryId, head);
+                }
+            }
+        });
+    }
+
+    /** Reads entries starting at {@code (ledgerId, entryId)} with a throw-away non-durable cursor. */
+    void read(String partition, long ledgerId, long entryId, int maxEntries, long maxBytes, long call) {
+        PersistentTopic topic = open.get(partition);
+        if (topic == null) {
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not open on this broker");
+            return;
+        }
+        ManagedLedger ml = topic.getManagedLedger();
+        ManagedCursor cursor;
+        try {
+            Position start = ml.getPreviousPosition(PositionFactory.create(ledgerId, entryId));
+            cursor = ml.newNonDurableCursor(start, "kop-read-" + UUID.randomUUID());
+        } catch (Exception e) {
+            fail(call, e);
+            return;
+        }
+        cursor.asyncReadEntries(maxEntries, maxBytes, new AsyncCallbacks.ReadEntriesCallback() {
+            @Override
+            public void readEntriesComplete(List<Entry> entries, Object ctx) {
+                try {
+                    int n = entries.size();
+                    long[] ledgers = new long[n];
+                    long[] ids = new long[n];
+                    int[] lengths = new int[n];
+                    int total = 0;
+                    for (int i = 0; i < n; i++) {
+                        lengths[i] = entries.get(i).getLength();
+                        total += lengths[i];
+                    }
+                    byte[] data = new byte[total];
+                    int at = 0;
+                    for (int i = 0; i < n; i++) {
+                        Entry entry = entries.get(i);
+                        ledgers[i] = entry.getLedgerId();
+                        ids[i] = entry.getEntryId();
+                        ByteBuf buf = entry.getDataBuffer();
+                        buf.getBytes(buf.readerIndex(), data, at, lengths[i]);
+                        at += lengths[i];
+                    }
+                    NativeCore.completeRead(call, ledgers, ids, lengths, data);
+                } finally {
+                    entries.forEach(Entry::release);
+                    dropCursor(ml, cursor);
+                }
+            }
+
+            @Override
+            public void readEntriesFailed(ManagedLedgerException exception, Object ctx) {
+                dropCursor(ml, cursor);
+                fail(call, exception);
+            }
+        }, null, ml.getLastConfirmedEntry());
+    }
+
+    private static void dropCursor(ManagedLedger ml, ManagedCursor cursor) {
+        ml.asyncDeleteCursor(cursor.getName(), new AsyncCallbacks.DeleteCursorCallback() {
+            @Override
+            public void deleteCursorComplete(Object ctx) {
+            }
+
+            @Override
+            public void deleteCursorFailed(ManagedLedgerException exception, Object ctx) {
+            }
+        }, null);
+    }
+
+    /** Finds the first entry whose {@code field} is at least {@code value} (a binary search). */
+    void findPosition(String partition, int field, long value, long call) {
+        PersistentTopic topic = open.get(partition);
+        if (topic == null) {
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not open on this broker");
+            return;
+        }
+        ManagedLedger ml = topic.getManagedLedger();
+        ml.asyncFindPosition(entry -> {
+            try {
+                return NativeCore.entryField(head(entry.getDataBuffer()), field) < value;
+            } finally {
+                entry.release();
+            }
+        }).whenComplete((position, error) -> {
+            if (error != null) {
+                fail(call, error);
+            } else if (position == null) {
+                NativeCore.fail(call, NativeCore.STORAGE, "position search failed in " + partition);
+            } else {
+                NativeCore.completePosition(call, position.getLedgerId(), position.getEntryId());
+            }
+        });
+    }
+
+    private static void done(long call, Throwable error) {
+        if (error != null) {
+            fail(call, error);
+        } else {
+            NativeCore.completeDone(call);
+        }
+    }
+
+    /** Classifies a broker failure for the core by its exception type's name. */
+    private static void fail(long call, Throwable error) {
+        Throwable e = error;
+        while ((e instanceof CompletionException || e instanceof java.util.concurrent.ExecutionException)
+                && e.getCause() != null) {
+            e = e.getCause();
+        }
+        String type = e.getClass().getSimpleName();
+        int kind = NativeCore.STORAGE;
+        if (type.contains("Fenced") || type.contains("Closed") || type.contains("Terminated")
+                || type.contains("ServiceUnitNotReady") || type.contains("NotAllowed")) {
+            kind = NativeCore.NOT_OWNER;
+        } else if (type.contains("NotFound")) {
+            kind = NativeCore.UNKNOWN_TOPIC;
+        } else if (type.contains("Conflict") || type.contains("AlreadyExist")) {
+            kind = NativeCore.TOPIC_EXISTS;
+        } else if (type.contains("PreconditionFailed") || type.contains("IllegalArgument")) {
+            kind = NativeCore.INVALID;
+        }
+        NativeCore.fail(call, kind, type + ": " + e.getMessage());
+    }
+}

@@ -1,0 +1,164 @@
+//! `PulsarLog`: one partition's ManagedLedger as a [`Log`].
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::future::{self, BoxFuture, FutureExt};
+
+use super::entry_format::{self, EntryInfo};
+use super::{check, unexpected};
+use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position};
+use crate::jni::bridge::{field, Bridge, RawEntry, Reply};
+
+/// A partition stored in a Pulsar ManagedLedger.
+pub struct PulsarLog {
+    bridge: Arc<Bridge>,
+    name: Arc<str>,
+    start: AtomicI64,
+    end: Arc<AtomicI64>,
+    max_timestamp: Arc<Mutex<Option<(i64, i64)>>>,
+}
+
+fn bad_entry(name: &str) -> HostError {
+    HostError::Corrupt(format!("an entry of {name} is not a Kafka batch with a broker index"))
+}
+
+fn to_entry(name: &str, raw: RawEntry) -> HostResult<Entry> {
+    let info = entry_format::parse(&raw.data).ok_or_else(|| bad_entry(name))?;
+    Ok(Entry {
+        position: Position { ledger_id: raw.ledger_id, entry_id: raw.entry_id },
+        base_offset: info.base_offset(),
+        last_offset: info.last_offset,
+        max_timestamp: entry_format::max_timestamp(&raw.data, &info).unwrap_or(-1),
+        data: raw.data.slice(info.payload_at..),
+    })
+}
+
+impl PulsarLog {
+    /// Loads the partition on this broker and learns its offsets.
+    pub fn open(bridge: Arc<Bridge>, name: String) -> BoxFuture<'static, HostResult<Self>> {
+        let opened = bridge.open_partition(&name);
+        async move {
+            let Reply::Opened { last_index, first, last } = check(opened.await)? else {
+                return Err(bad_entry(&name));
+            };
+            let end = last_index + 1;
+            let first_info: Option<EntryInfo> = first.as_deref().and_then(entry_format::parse);
+            let start = first_info.map_or(end, |i| i.base_offset());
+            let max_timestamp = last.as_deref().and_then(|head| {
+                let info = entry_format::parse(head)?;
+                Some((entry_format::max_timestamp(head, &info)?, info.last_offset))
+            });
+            Ok(PulsarLog {
+                bridge,
+                name: name.into(),
+                start: AtomicI64::new(start),
+                end: Arc::new(AtomicI64::new(end)),
+                max_timestamp: Arc::new(Mutex::new(max_timestamp)),
+            })
+        }
+        .boxed()
+    }
+
+    fn read_entries(
+        &self,
+        from: Position,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
+        let max_entries = i32::try_from(max_entries).unwrap_or(i32::MAX).max(1);
+        let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX).max(1);
+        let read = self.bridge.read(&self.name, from.ledger_id, from.entry_id, max_entries, max_bytes);
+        let name = Arc::clone(&self.name);
+        async move {
+            match check(read.await)? {
+                Reply::Read(raw) => raw.into_iter().map(|r| to_entry(&name, r)).collect(),
+                other => Err(unexpected(other)),
+            }
+        }
+        .boxed()
+    }
+
+    fn find(&self, which: i32, value: i64) -> BoxFuture<'static, HostResult<Position>> {
+        let found = self.bridge.find_position(&self.name, which, value);
+        async move {
+            match check(found.await)? {
+                Reply::Position(ledger_id, entry_id) => Ok(Position { ledger_id, entry_id }),
+                other => Err(unexpected(other)),
+            }
+        }
+        .boxed()
+    }
+}
+
+impl Log for PulsarLog {
+    fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let frame = entry_format::publish_frame(&batch, meta.record_count, now);
+        let records = i32::try_from(meta.record_count).unwrap_or(i32::MAX);
+        let appended = self.bridge.append(&self.name, &frame, records);
+        let (end, max_ts, name) = (Arc::clone(&self.end), Arc::clone(&self.max_timestamp), Arc::clone(&self.name));
+        async move {
+            let Reply::Appended { ledger_id, entry_id, head } = check(appended.await)? else {
+                return Err(bad_entry(&name));
+            };
+            let info = entry_format::parse(&head).ok_or_else(|| bad_entry(&name))?;
+            end.fetch_max(info.last_offset + 1, Ordering::AcqRel);
+            let mut max = max_ts.lock().unwrap_or_else(|e| e.into_inner());
+            if max.is_none_or(|(ts, _)| meta.max_timestamp > ts) {
+                *max = Some((meta.max_timestamp, info.last_offset));
+            }
+            Ok(Appended { position: Position { ledger_id, entry_id }, base_offset: info.base_offset() })
+        }
+        .boxed()
+    }
+
+    fn read(&self, from: Position, max_entries: usize, max_bytes: usize) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
+        self.read_entries(from, max_entries, max_bytes)
+    }
+
+    fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>> {
+        if offset < self.start_offset() || offset >= self.end_offset() {
+            return future::ready(Ok(None)).boxed();
+        }
+        self.find(field::LAST_OFFSET, offset).map(|r| r.map(Some)).boxed()
+    }
+
+    fn find_by_timestamp(&self, timestamp: i64) -> BoxFuture<'static, HostResult<Option<Entry>>> {
+        if self.end_offset() <= self.start_offset() {
+            return future::ready(Ok(None)).boxed();
+        }
+        let found = self.find(field::MAX_TIMESTAMP, timestamp);
+        let bridge = Arc::clone(&self.bridge);
+        let name = Arc::clone(&self.name);
+        async move {
+            let position = found.await?;
+            let read = bridge.read(&name, position.ledger_id, position.entry_id, 1, 1);
+            let entry = match check(read.await)? {
+                Reply::Read(raw) => raw.into_iter().next().map(|r| to_entry(&name, r)).transpose()?,
+                other => return Err(unexpected(other)),
+            };
+            Ok(entry.filter(|e| e.position == position && e.max_timestamp >= timestamp))
+        }
+        .boxed()
+    }
+
+    fn start_offset(&self) -> i64 {
+        self.start.load(Ordering::Acquire)
+    }
+
+    fn end_offset(&self) -> i64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    fn max_timestamp(&self) -> Option<(i64, i64)> {
+        *self.max_timestamp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn trim(&self, _offset: i64) -> BoxFuture<'static, HostResult<i64>> {
+        // Pulsar trims ledgers by its own retention policies.
+        future::ready(Ok(self.start_offset())).boxed()
+    }
+}

@@ -1,0 +1,138 @@
+//! The Pulsar host: Kafka topics as partitioned Pulsar topics, each partition's data in its
+//! ManagedLedger, reached through the Java shim ([`crate::jni::bridge::Bridge`]).
+//!
+//! Kafka topic `foo` is `persistent://<kafkaTenant>/<kafkaNamespace>/foo`, partition N is
+//! `...foo-partition-N`. One Kafka batch is one entry; its offsets come from the broker entry
+//! metadata index that Pulsar's `AppendIndexMetadataInterceptor` assigns.
+
+pub mod entry_format;
+mod log;
+
+use std::sync::Arc;
+
+use futures::future::{self, BoxFuture, FutureExt};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::host::{HostError, HostResult, Log, OpenTopic, TopicMeta, TopicSpec, TopicStore};
+use crate::jni::bridge::{kind, Bridge, Reply};
+use crate::topic_config::TopicConfig;
+pub use log::PulsarLog;
+
+/// The reply as an error, or `Ok(reply)` when it is not a failure.
+pub(crate) fn check(reply: Reply) -> HostResult<Reply> {
+    match reply {
+        Reply::Failed(k, message) => Err(match k {
+            kind::NOT_OWNER => HostError::NotOwner(message),
+            kind::UNKNOWN_TOPIC => HostError::UnknownTopic(message),
+            kind::TOPIC_EXISTS => HostError::TopicExists(message),
+            kind::INVALID => HostError::Invalid(message),
+            _ => HostError::Storage(std::io::Error::other(message)),
+        }),
+        other => Ok(other),
+    }
+}
+
+fn unexpected(reply: Reply) -> HostError {
+    HostError::Storage(std::io::Error::other(format!("unexpected reply from the broker: {reply:?}")))
+}
+
+/// Topics in one Pulsar namespace.
+pub struct PulsarHost {
+    bridge: Arc<Bridge>,
+    prefix: String,
+    defaults: TopicConfig,
+}
+
+impl PulsarHost {
+    /// A host over `bridge` for the namespace the config names.
+    pub fn new(bridge: Bridge, config: &Config) -> Self {
+        PulsarHost {
+            bridge: Arc::new(bridge),
+            prefix: format!("persistent://{}/{}/", config.kafka_tenant, config.kafka_namespace),
+            defaults: TopicConfig::defaults(config),
+        }
+    }
+
+    fn open_topic(
+        &self,
+        name: String,
+        partitions: u32,
+        configs: std::collections::BTreeMap<String, String>,
+    ) -> BoxFuture<'static, HostResult<OpenTopic>> {
+        let full = format!("{}{name}", self.prefix);
+        let opens: Vec<_> = (0..partitions)
+            .map(|p| PulsarLog::open(Arc::clone(&self.bridge), format!("{full}-partition-{p}")))
+            .collect();
+        async move {
+            let mut logs: Vec<Arc<dyn Log>> = Vec::with_capacity(opens.len());
+            for log in future::join_all(opens).await {
+                logs.push(Arc::new(log?));
+            }
+            let id = Uuid::new_v5(&Uuid::NAMESPACE_URL, full.as_bytes());
+            Ok(OpenTopic { meta: TopicMeta { name, id, partitions, configs }, logs })
+        }
+        .boxed()
+    }
+}
+
+impl TopicStore for PulsarHost {
+    fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
+        let listing = self.bridge.list_topics();
+        let prefix = self.prefix.clone();
+        let this =
+            PulsarHost { bridge: Arc::clone(&self.bridge), prefix: self.prefix.clone(), defaults: self.defaults };
+        async move {
+            let Reply::Topics(all) = check(listing.await)? else {
+                return Err(HostError::Storage(std::io::Error::other("bad topic listing")));
+            };
+            let mut topics = Vec::new();
+            for listed in all {
+                let Some(name) = listed.name.strip_prefix(&prefix) else { continue };
+                if !crate::partition::registry::valid_topic_name(name) || listed.partitions <= 0 {
+                    continue;
+                }
+                // Properties that are not Kafka topic configs belong to Pulsar users; leave them.
+                let configs = listed.configs.into_iter().filter(|(k, _)| TopicConfig::is_known(k)).collect();
+                topics.push(this.open_topic(name.to_string(), listed.partitions as u32, configs).await?);
+            }
+            Ok(topics)
+        }
+        .boxed()
+    }
+
+    fn validate(&self, spec: &TopicSpec) -> HostResult<()> {
+        if spec.partitions == 0 || spec.partitions > i32::MAX as u32 {
+            return Err(HostError::Invalid("a topic needs at least one partition".into()));
+        }
+        TopicConfig::resolve(self.defaults, &spec.configs).map(|_| ()).map_err(|e| HostError::InvalidConfig(e.0))
+    }
+
+    fn create(&self, spec: TopicSpec) -> BoxFuture<'static, HostResult<OpenTopic>> {
+        if let Err(e) = self.validate(&spec) {
+            return future::ready(Err(e)).boxed();
+        }
+        let created =
+            self.bridge.create_topic(&format!("{}{}", self.prefix, spec.name), spec.partitions as i32, &spec.configs);
+        let this =
+            PulsarHost { bridge: Arc::clone(&self.bridge), prefix: self.prefix.clone(), defaults: self.defaults };
+        async move {
+            match check(created.await)? {
+                Reply::Done => this.open_topic(spec.name, spec.partitions, spec.configs).await,
+                other => Err(unexpected(other)),
+            }
+        }
+        .boxed()
+    }
+
+    fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>> {
+        let deleted = self.bridge.delete_topic(&format!("{}{name}", self.prefix));
+        async move {
+            match check(deleted.await)? {
+                Reply::Done => Ok(()),
+                other => Err(unexpected(other)),
+            }
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,173 @@
+//! Native methods Java calls to complete a bridge call (`NativeCore.complete*`, `fail`) and to
+//! read stored entries inside a position search (`entryField`). Each body copies what it needs out
+//! of the Java arguments and never panics across the boundary.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use bytes::Bytes;
+use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObjectArray, JString};
+use jni::sys::{jint, jlong};
+use jni::JNIEnv;
+
+use super::bridge::{complete, field, kind, ListedTopic, RawEntry, Reply};
+use crate::host::pulsar::entry_format;
+
+/// Runs `f`, turning a JNI error or a panic into a failed reply for `call`.
+fn guarded(call: jlong, f: impl FnOnce() -> jni::errors::Result<Reply>) {
+    let reply = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => Reply::Failed(kind::STORAGE, format!("bad reply from the broker: {e}")),
+        Err(_) => Reply::Failed(kind::STORAGE, "the kop core panicked on a broker reply".into()),
+    };
+    complete(call, reply);
+}
+
+fn bytes_or_none(env: &mut JNIEnv<'_>, array: &JByteArray<'_>) -> jni::errors::Result<Option<Vec<u8>>> {
+    if array.is_null() {
+        return Ok(None);
+    }
+    env.convert_byte_array(array).map(Some)
+}
+
+/// `static native void completeDone(long call)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeDone(_env: JNIEnv<'_>, _class: JClass<'_>, call: jlong) {
+    guarded(call, || Ok(Reply::Done));
+}
+
+/// `static native void completeTopics(long call, String[] names, int[] partitions, String[] configs)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeTopics<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    call: jlong,
+    names: JObjectArray<'l>,
+    partitions: JIntArray<'l>,
+    configs: JObjectArray<'l>,
+) {
+    guarded(call, || {
+        let n = env.get_array_length(&names)?;
+        let mut counts = vec![0; n as usize];
+        env.get_int_array_region(&partitions, 0, &mut counts)?;
+        let mut topics = Vec::with_capacity(n as usize);
+        for (i, count) in counts.into_iter().enumerate() {
+            let name = JString::from(env.get_object_array_element(&names, i as jint)?);
+            let name: String = env.get_string(&name)?.into();
+            let lines = JString::from(env.get_object_array_element(&configs, i as jint)?);
+            let lines: String = env.get_string(&lines)?.into();
+            let configs =
+                lines.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            topics.push(ListedTopic { name, partitions: count, configs });
+        }
+        Ok(Reply::Topics(topics))
+    });
+}
+
+/// `static native void completeOpen(long call, long lastIndex, byte[] firstHead, byte[] lastHead)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeOpen<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    call: jlong,
+    last_index: jlong,
+    first: JByteArray<'l>,
+    last: JByteArray<'l>,
+) {
+    guarded(call, || {
+        Ok(Reply::Opened { last_index, first: bytes_or_none(&mut env, &first)?, last: bytes_or_none(&mut env, &last)? })
+    });
+}
+
+/// `static native void completeAppend(long call, long ledgerId, long entryId, byte[] head)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeAppend<'l>(
+    env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    call: jlong,
+    ledger_id: jlong,
+    entry_id: jlong,
+    head: JByteArray<'l>,
+) {
+    guarded(call, || {
+        let head = env.convert_byte_array(&head)?;
+        Ok(Reply::Appended { ledger_id: ledger_id as u64, entry_id: entry_id as u64, head })
+    });
+}
+
+/// `static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] lengths, byte[] data)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeRead<'l>(
+    env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    call: jlong,
+    ledger_ids: JLongArray<'l>,
+    entry_ids: JLongArray<'l>,
+    lengths: JIntArray<'l>,
+    data: JByteArray<'l>,
+) {
+    guarded(call, || {
+        let n = env.get_array_length(&lengths)? as usize;
+        let (mut ledgers, mut entries, mut lens) = (vec![0i64; n], vec![0i64; n], vec![0i32; n]);
+        env.get_long_array_region(&ledger_ids, 0, &mut ledgers)?;
+        env.get_long_array_region(&entry_ids, 0, &mut entries)?;
+        env.get_int_array_region(&lengths, 0, &mut lens)?;
+        // One copy out of the Java heap; entries are slices of it from here on.
+        let all = Bytes::from(env.convert_byte_array(&data)?);
+        let mut at = 0usize;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let len = usize::try_from(lens[i]).unwrap_or(0);
+            let end = (at + len).min(all.len());
+            out.push(RawEntry { ledger_id: ledgers[i] as u64, entry_id: entries[i] as u64, data: all.slice(at..end) });
+            at = end;
+        }
+        Ok(Reply::Read(out))
+    });
+}
+
+/// `static native void completePosition(long call, long ledgerId, long entryId)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completePosition(
+    _env: JNIEnv<'_>,
+    _class: JClass<'_>,
+    call: jlong,
+    ledger_id: jlong,
+    entry_id: jlong,
+) {
+    guarded(call, || Ok(Reply::Position(ledger_id as u64, entry_id as u64)));
+}
+
+/// `static native void fail(long call, int kind, String message)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_fail<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    call: jlong,
+    kind: jint,
+    message: JString<'l>,
+) {
+    guarded(call, || {
+        let message = if message.is_null() { String::new() } else { env.get_string(&message)?.into() };
+        Ok(Reply::Failed(kind, message))
+    });
+}
+
+/// `static native long entryField(byte[] head, int field)`: -1 when `head` is not a kop entry.
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_entryField<'l>(
+    env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    head: JByteArray<'l>,
+    which: jint,
+) -> jlong {
+    let read = catch_unwind(AssertUnwindSafe(|| {
+        let head = env.convert_byte_array(&head).ok()?;
+        let info = entry_format::parse(&head)?;
+        match which {
+            field::LAST_OFFSET => Some(info.last_offset),
+            field::MAX_TIMESTAMP => entry_format::max_timestamp(&head, &info),
+            _ => None,
+        }
+    }));
+    read.ok().flatten().unwrap_or(-1)
+}
