@@ -97,9 +97,47 @@ public final class StandInBroker {
                 closed.countDown();
             }
         }, "standin-shutdown"));
+        if (faults != null) {
+            startStatusWriter(faults);
+        }
         System.out.println("STANDIN READY protocol=" + name + " advertised=" + advertised);
         System.out.flush();
         closed.await();
+    }
+
+    /**
+     * Answers a test's {@code status-request} file with a {@code status} file after a full GC:
+     * heap in use and read entries not yet released, so soaks can tell a leak from live data.
+     */
+    private static void startStatusWriter(Path dir) {
+        Thread t = new Thread(() -> {
+            Path request = dir.resolve("status-request");
+            while (true) {
+                try {
+                    if (Files.exists(request)) {
+                        Files.delete(request);
+                        for (int i = 0; i < 3; i++) {
+                            System.gc();
+                            Thread.sleep(50);
+                        }
+                        Runtime rt = Runtime.getRuntime();
+                        String status = "heap_used=" + (rt.totalMemory() - rt.freeMemory()) + "\n"
+                            + "outstanding_entries=" + StandInEntry.OUTSTANDING.get() + "\n";
+                        Path tmp = dir.resolve("status.tmp");
+                        Files.writeString(tmp, status);
+                        Files.move(tmp, dir.resolve("status"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    return;
+                } catch (IOException e) {
+                    e.printStackTrace();
+                }
+            }
+        }, "standin-status");
+        t.setDaemon(true);
+        t.start();
     }
 
     private static <T> T inLoader(ClassLoader loader, Callable<T> call) throws Exception {
