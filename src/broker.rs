@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, ConfigError, Endpoint};
+use crate::group::GroupCoordinator;
 use crate::host::TopicStore;
 use crate::partition::TopicRegistry;
 use crate::topic_config::TopicConfig;
@@ -17,6 +18,8 @@ pub struct Broker {
     pub advertised: Endpoint,
     /// Open topics.
     pub topics: TopicRegistry,
+    /// Consumer groups and their offsets.
+    pub groups: Arc<GroupCoordinator>,
     next_producer_id: AtomicI64,
 }
 
@@ -45,11 +48,12 @@ impl Broker {
         config.validate()?;
         let advertised = config.advertised()?;
         let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
+        let groups = GroupCoordinator::start(&topics, config.group_config()).await?;
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
         // without storing a counter.
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let next_producer_id = AtomicI64::new(now_ms << 10);
-        Ok(Arc::new(Broker { config, advertised, topics, next_producer_id }))
+        Ok(Arc::new(Broker { config, advertised, topics, groups, next_producer_id }))
     }
 
     /// A producer id never handed out before.

@@ -62,6 +62,18 @@ pub struct Config {
     pub log_flush_interval_ms: u64,
     /// Bytes between two points of the sparse offset/time index.
     pub log_index_interval_bytes: u64,
+    /// Partitions of `__consumer_offsets` (KoP's key and default).
+    pub offsets_topic_num_partitions: u32,
+    /// How long the offsets of an empty group are kept.
+    pub offsets_retention_minutes: u64,
+    /// Largest metadata string on a committed offset.
+    pub offset_metadata_max_size: usize,
+    /// Delay before an empty group's first rebalance completes.
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Smallest session timeout a member may ask for.
+    pub group_min_session_timeout_ms: u64,
+    /// Largest session timeout a member may ask for.
+    pub group_max_session_timeout_ms: u64,
     /// Most client connections served at once; more wait to be accepted.
     pub max_connections: usize,
     /// Requests a connection may have in progress before it stops reading more.
@@ -89,6 +101,12 @@ impl Default for Config {
             log_flush_policy: FlushMode::Interval,
             log_flush_interval_ms: 1000,
             log_index_interval_bytes: 4096,
+            offsets_topic_num_partitions: 50,
+            offsets_retention_minutes: 7 * 24 * 60,
+            offset_metadata_max_size: 4096,
+            group_initial_rebalance_delay_ms: 3000,
+            group_min_session_timeout_ms: 6000,
+            group_max_session_timeout_ms: 1_800_000,
             max_connections: 10_000,
             max_queued_requests: 64,
         }
@@ -157,6 +175,12 @@ impl Config {
         if self.log_segment_bytes < 1024 {
             return invalid("logSegmentBytes", "must be at least 1024");
         }
+        if self.offsets_topic_num_partitions == 0 {
+            return invalid("offsetsTopicNumPartitions", "must be at least 1");
+        }
+        if self.group_min_session_timeout_ms > self.group_max_session_timeout_ms {
+            return invalid("groupMinSessionTimeoutMs", "must not exceed groupMaxSessionTimeoutMs");
+        }
         if self.max_connections == 0 || self.max_queued_requests == 0 {
             return invalid("maxConnections", "limits must be at least 1");
         }
@@ -180,6 +204,18 @@ impl Config {
         match &self.kafka_advertised_listeners {
             Some(adv) => parse_listener(adv, "kafkaAdvertisedListeners"),
             None => parse_listener(&self.kafka_listeners, "kafkaListeners"),
+        }
+    }
+
+    /// The group coordinator's settings.
+    pub fn group_config(&self) -> crate::group::GroupConfig {
+        crate::group::GroupConfig {
+            offsets_partitions: self.offsets_topic_num_partitions,
+            initial_rebalance_delay: Duration::from_millis(self.group_initial_rebalance_delay_ms),
+            min_session_timeout: Duration::from_millis(self.group_min_session_timeout_ms),
+            max_session_timeout: Duration::from_millis(self.group_max_session_timeout_ms),
+            offsets_retention: Duration::from_secs(self.offsets_retention_minutes * 60),
+            max_metadata_size: self.offset_metadata_max_size,
         }
     }
 

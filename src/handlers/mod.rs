@@ -9,8 +9,10 @@
 
 pub mod api_versions;
 pub mod fetch;
+pub mod groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod topics;
@@ -40,6 +42,8 @@ pub struct RequestContext {
     pub version: i16,
     /// The client's id, if it sent one.
     pub client_id: Option<String>,
+    /// The client's address as Kafka shows it (`/ip`).
+    pub client_host: String,
 }
 
 /// A request that cannot be served; the connection is closed.
@@ -78,6 +82,7 @@ macro_rules! api_table {
         /// Decodes a request body and runs its handler's ordered part.
         pub async fn dispatch(
             broker: &Arc<Broker>,
+            peer: std::net::SocketAddr,
             header: RequestHeader,
             mut body: Bytes,
         ) -> Result<Completion, DispatchError> {
@@ -88,6 +93,7 @@ macro_rules! api_table {
             let ctx = RequestContext {
                 version,
                 client_id: header.client_id.map(|s| s.to_string()),
+                client_host: format!("/{}", peer.ip()),
             };
             match api {
                 $(ApiKey::$key if in_range($versions, version) => {
@@ -117,6 +123,17 @@ api_table! {
     DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete;
     InitProducerId => InitProducerIdRequest, producer_id::VERSIONS, producer_id::handle;
     OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, list_offsets::EPOCH_VERSIONS, list_offsets::leader_epoch;
+    FindCoordinator => FindCoordinatorRequest, groups::FIND_COORDINATOR_VERSIONS, groups::find_coordinator;
+    JoinGroup => JoinGroupRequest, groups::JOIN_VERSIONS, groups::join;
+    SyncGroup => SyncGroupRequest, groups::SYNC_VERSIONS, groups::sync;
+    Heartbeat => HeartbeatRequest, groups::HEARTBEAT_VERSIONS, groups::heartbeat;
+    LeaveGroup => LeaveGroupRequest, groups::LEAVE_VERSIONS, groups::leave;
+    DescribeGroups => DescribeGroupsRequest, groups::DESCRIBE_VERSIONS, groups::describe;
+    ListGroups => ListGroupsRequest, groups::LIST_VERSIONS, groups::list;
+    DeleteGroups => DeleteGroupsRequest, groups::DELETE_VERSIONS, groups::delete;
+    OffsetCommit => OffsetCommitRequest, offsets::COMMIT_VERSIONS, offsets::commit;
+    OffsetFetch => OffsetFetchRequest, offsets::FETCH_VERSIONS, offsets::fetch;
+    OffsetDelete => OffsetDeleteRequest, offsets::DELETE_VERSIONS, offsets::delete;
 }
 
 /// Whether `version` lies in `range`.

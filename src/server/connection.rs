@@ -48,7 +48,7 @@ pub async fn serve(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut
         };
         let completion = match frame {
             Ok(None) => break,
-            Ok(Some(frame)) => handle_frame(&broker, frame).await,
+            Ok(Some(frame)) => handle_frame(&broker, peer, frame).await,
             Err(e) => Err(e.into()),
         };
         match completion {
@@ -69,7 +69,7 @@ pub async fn serve(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut
     }
 }
 
-async fn handle_frame(broker: &Arc<Broker>, frame: Bytes) -> Result<Completion, CloseReason> {
+async fn handle_frame(broker: &Arc<Broker>, peer: SocketAddr, frame: Bytes) -> Result<Completion, CloseReason> {
     let mut peek = &frame[..];
     let (api_key, version, correlation_id) = (peek.get_i16(), peek.get_i16(), peek.get_i32());
     if api_key == ApiKey::ApiVersions as i16 && version > api_versions::VERSIONS.max {
@@ -82,7 +82,7 @@ async fn handle_frame(broker: &Arc<Broker>, frame: Bytes) -> Result<Completion, 
     let api = ApiKey::try_from(api_key).map_err(|_| unsupported())?;
     let mut body = frame;
     let header = RequestHeader::decode(&mut body, api.request_header_version(version)).map_err(CloseReason::Header)?;
-    Ok(handlers::dispatch(broker, header, body).await?)
+    Ok(handlers::dispatch(broker, peer, header, body).await?)
 }
 
 async fn write_responses(write: OwnedWriteHalf, mut pending: mpsc::Receiver<Completion>, peer: SocketAddr) {

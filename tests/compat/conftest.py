@@ -4,6 +4,9 @@ import pytest
 
 from brokers import HOST, make_broker
 
+# Kafka's 3 s initial rebalance delay only slows tests down; keep a short one so its path still runs.
+GROUP_TEST_CONFIG = {"groupInitialRebalanceDelayMs": 300}
+
 
 def pytest_report_header(config):
     return f"kop host under test: {HOST}"
@@ -12,7 +15,7 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory):
     """One broker shared by the tests that need no special config or restarts."""
-    b = make_broker(tmp_path_factory.mktemp("shared-broker")).start()
+    b = make_broker(tmp_path_factory.mktemp("shared-broker"), GROUP_TEST_CONFIG).start()
     yield b
     code = b.stop()
     assert code in b.clean_exit_codes, f"{b.name} did not shut down cleanly ({code}):\n{b.log()}"
@@ -25,7 +28,7 @@ def fresh_broker(tmp_path):
     started = []
 
     def start(config=None):
-        b = make_broker(tmp_path / f"broker{len(started)}", config).start()
+        b = make_broker(tmp_path / f"broker{len(started)}", {**GROUP_TEST_CONFIG, **(config or {})}).start()
         started.append(b)
         return b
 

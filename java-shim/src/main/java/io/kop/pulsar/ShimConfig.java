@@ -20,6 +20,12 @@ final class ShimConfig {
         KEYS.put("allowAutoTopicCreation", Kind.BOOL);
         KEYS.put("defaultNumPartitions", Kind.INT);
         KEYS.put("maxMessageSize", Kind.INT);
+        KEYS.put("offsetsTopicNumPartitions", Kind.INT);
+        KEYS.put("offsetsRetentionMinutes", Kind.INT);
+        KEYS.put("offsetMetadataMaxSize", Kind.INT);
+        KEYS.put("groupInitialRebalanceDelayMs", Kind.INT);
+        KEYS.put("groupMinSessionTimeoutMs", Kind.INT);
+        KEYS.put("groupMaxSessionTimeoutMs", Kind.INT);
         KEYS.put("kafkaTenant", Kind.STRING);
         KEYS.put("kafkaNamespace", Kind.STRING);
     }

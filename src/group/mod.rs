@@ -1,0 +1,518 @@
+//! The group coordinator: consumer groups, their rebalances and their committed offsets, kept
+//! durable in `__consumer_offsets` through the same partitions and host log as any topic.
+//!
+//! Groups live in memory behind one lock that is never held across an await; JoinGroup and
+//! SyncGroup replies that must wait for other members come through waiters the group completes.
+//! A ticker expires silent members and ends rebalances whose time is up. On start the coordinator
+//! replays the offsets log before the broker accepts clients.
+
+pub mod records;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::records::{
+    Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use crate::host::HostError;
+use crate::partition::{Topic, TopicRegistry};
+use crate::protocol::batch;
+use records::{Committed, Record};
+use state::{Group, GroupState, JoinParams, JoinResult, Reply, SyncResult};
+
+/// Name of the offsets topic.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Coordinator settings.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupConfig {
+    /// Partitions of `__consumer_offsets`.
+    pub offsets_partitions: u32,
+    /// Delay before the first rebalance of an empty group completes, so members starting together
+    /// land in one generation.
+    pub initial_rebalance_delay: Duration,
+    /// Smallest and largest session timeouts accepted.
+    pub min_session_timeout: Duration,
+    /// Largest session timeout accepted.
+    pub max_session_timeout: Duration,
+    /// How long offsets of an empty group are kept.
+    pub offsets_retention: Duration,
+    /// Largest metadata string on a committed offset.
+    pub max_metadata_size: usize,
+}
+
+/// One partition's commit request.
+#[derive(Debug, Clone)]
+pub struct CommitItem {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Leader epoch.
+    pub leader_epoch: i32,
+    /// Metadata string.
+    pub metadata: Option<String>,
+}
+
+/// A group as DescribeGroups shows it.
+pub struct GroupDescription {
+    /// State name.
+    pub state: &'static str,
+    /// Protocol type.
+    pub protocol_type: String,
+    /// Chosen protocol.
+    pub protocol: String,
+    /// `(member id, instance id, client id, client host, metadata, assignment)`.
+    pub members: Vec<(String, Option<String>, String, String, Bytes, Bytes)>,
+}
+
+/// The group coordinator.
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    groups: Mutex<HashMap<String, Group>>,
+    offsets_topic: Arc<Topic>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl GroupCoordinator {
+    /// Opens (creating if needed) `__consumer_offsets` and replays it.
+    pub async fn start(topics: &TopicRegistry, config: GroupConfig) -> Result<Arc<Self>, HostError> {
+        let offsets_topic = topics.get_or_create(OFFSETS_TOPIC, config.offsets_partitions).await?;
+        let coordinator = Arc::new(GroupCoordinator {
+            config,
+            groups: Mutex::new(HashMap::new()),
+            offsets_topic: Arc::clone(&offsets_topic),
+        });
+        let mut replayed = 0usize;
+        for partition in &offsets_topic.partitions {
+            let mut offset = partition.start_offset();
+            while offset < partition.end_offset() {
+                let read = partition
+                    .read(offset, 1 << 20)
+                    .await
+                    .map_err(|e| HostError::Corrupt(format!("cannot replay {OFFSETS_TOPIC}: {e:?}")))?;
+                let mut buf = read.records.clone();
+                let sets = RecordBatchDecoder::decode_all(&mut buf)
+                    .map_err(|e| HostError::Corrupt(format!("bad batch in {OFFSETS_TOPIC}: {e}")))?;
+                let mut next = offset;
+                for set in sets {
+                    for record in set.records {
+                        next = next.max(record.offset + 1);
+                        if record.offset < offset {
+                            continue;
+                        }
+                        if let Some(decoded) =
+                            record.key.as_deref().and_then(|k| records::decode(k, record.value.as_deref()))
+                        {
+                            coordinator.apply(decoded);
+                            replayed += 1;
+                        }
+                    }
+                }
+                if next <= offset {
+                    break;
+                }
+                offset = next;
+            }
+        }
+        tracing::info!(records = replayed, groups = coordinator.lock().len(), "replayed {OFFSETS_TOPIC}");
+        let ticker = Arc::downgrade(&coordinator);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            while let Some(c) = {
+                tick.tick().await;
+                ticker.upgrade()
+            } {
+                c.tick();
+            }
+        });
+        Ok(coordinator)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn apply(&self, record: Record) {
+        let now = Instant::now();
+        let mut groups = self.lock();
+        match record {
+            Record::Offset { group, topic, partition, value } => {
+                let g = groups
+                    .entry(group.clone())
+                    .or_insert_with(|| Group::new(&group, self.config.initial_rebalance_delay, now));
+                match value {
+                    Some(v) => g.offsets.insert((topic, partition), v),
+                    None => g.offsets.remove(&(topic, partition)),
+                };
+            }
+            Record::Group { group, value: Some(v) } => {
+                groups
+                    .entry(group.clone())
+                    .or_insert_with(|| Group::new(&group, self.config.initial_rebalance_delay, now))
+                    .restore(&v);
+            }
+            Record::Group { group, value: None } => {
+                groups.remove(&group);
+            }
+        }
+    }
+
+    /// Writes records for `group` to its offsets partition and waits until they are stored.
+    async fn persist(&self, group: &str, entries: Vec<(Bytes, Option<Bytes>)>) -> Result<(), ResponseError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let index = records::partition_for(group, self.offsets_topic.partitions.len() as u32);
+        let Some(partition) = self.offsets_topic.partition(index as i32) else {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        };
+        let now = now_ms();
+        let kafka_records: Vec<KafkaRecord> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, value))| KafkaRecord {
+                transactional: false,
+                control: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: now,
+                key: Some(key),
+                value,
+                headers: Default::default(),
+                delete_horizon: false,
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &kafka_records,
+            &RecordEncodeOptions { version: 2, compression: Compression::None },
+        )
+        .map_err(|_| ResponseError::UnknownServerError)?;
+        let bytes = buf.freeze();
+        let info = batch::validate(&bytes, usize::MAX).map_err(|_| ResponseError::UnknownServerError)?;
+        partition.append(bytes, &info).await.map(drop).map_err(|_| ResponseError::CoordinatorNotAvailable)
+    }
+
+    /// Persists the group's metadata if it changed (after joins, syncs, departures).
+    fn persist_dirty(self: &Arc<Self>, group_id: &str) {
+        let record = self.lock().get_mut(group_id).and_then(|g| g.take_dirty(now_ms()));
+        if let Some(record) = record {
+            let this = Arc::clone(self);
+            let id = group_id.to_string();
+            tokio::spawn(async move {
+                let entry = (records::group_key(&id), Some(records::group_value(&record)));
+                if let Err(e) = this.persist(&id, vec![entry]).await {
+                    tracing::warn!(group = %id, error = ?e, "cannot store group metadata");
+                }
+            });
+        }
+    }
+
+    fn tick(self: &Arc<Self>) {
+        let now = Instant::now();
+        let mut changed = Vec::new();
+        let mut expired = Vec::new();
+        {
+            let mut groups = self.lock();
+            for (id, g) in groups.iter_mut() {
+                g.tick(now);
+                changed.push(id.clone());
+                if g.state == GroupState::Empty
+                    && g.members.is_empty()
+                    && !g.offsets.is_empty()
+                    && now.duration_since(g.state_since) > self.config.offsets_retention
+                {
+                    expired.push(id.clone());
+                }
+            }
+        }
+        for id in changed {
+            self.persist_dirty(&id);
+        }
+        for id in expired {
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let keys: Vec<(String, i32)> =
+                    this.lock().get(&id).map(|g| g.offsets.keys().cloned().collect()).unwrap_or_default();
+                let tombstones = keys.iter().map(|(t, p)| (records::offset_key(&id, t, *p), None)).collect();
+                if this.persist(&id, tombstones).await.is_ok() {
+                    if let Some(g) = this.lock().get_mut(&id) {
+                        keys.iter().for_each(|k| {
+                            g.offsets.remove(k);
+                        });
+                    }
+                    tracing::info!(group = %id, "expired the offsets of an empty group");
+                }
+            });
+        }
+    }
+
+    /// JoinGroup.
+    pub async fn join(self: &Arc<Self>, group_id: &str, params: JoinParams) -> JoinResult {
+        if group_id.is_empty() {
+            return JoinResult { error: Some(ResponseError::InvalidGroupId), generation: -1, ..Default::default() };
+        }
+        if params.session_timeout < self.config.min_session_timeout
+            || params.session_timeout > self.config.max_session_timeout
+        {
+            return JoinResult {
+                error: Some(ResponseError::InvalidSessionTimeout),
+                generation: -1,
+                member_id: params.member_id,
+                ..Default::default()
+            };
+        }
+        let reply = {
+            let mut groups = self.lock();
+            let delay = self.config.initial_rebalance_delay;
+            let group =
+                groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, delay, Instant::now()));
+            group.join(params, Instant::now())
+        };
+        self.persist_dirty(group_id);
+        let result = match reply {
+            Reply::Now(r) => r,
+            Reply::Later(rx) => rx.await.unwrap_or_else(|_| JoinResult {
+                error: Some(ResponseError::UnknownMemberId),
+                generation: -1,
+                ..Default::default()
+            }),
+        };
+        self.persist_dirty(group_id);
+        result
+    }
+
+    /// SyncGroup.
+    pub async fn sync(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        let reply = match self.lock().get_mut(group_id) {
+            None => Reply::Now(SyncResult { error: Some(ResponseError::UnknownMemberId), ..Default::default() }),
+            Some(g) => g.sync(member_id, instance_id, generation, assignments, Instant::now()),
+        };
+        self.persist_dirty(group_id);
+        match reply {
+            Reply::Now(r) => r,
+            Reply::Later(rx) => {
+                rx.await.unwrap_or(SyncResult { error: Some(ResponseError::RebalanceInProgress), ..Default::default() })
+            }
+        }
+    }
+
+    /// Heartbeat.
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ResponseError> {
+        match self.lock().get_mut(group_id) {
+            None => Err(ResponseError::UnknownMemberId),
+            Some(g) => g.heartbeat(member_id, instance_id, generation, Instant::now()),
+        }
+    }
+
+    /// LeaveGroup for each `(member id, instance id)`.
+    pub fn leave(
+        self: &Arc<Self>,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        let results = {
+            let mut groups = self.lock();
+            let Some(g) = groups.get_mut(group_id) else { return Err(ResponseError::UnknownMemberId) };
+            members.iter().map(|(m, i)| g.leave(m, i.as_deref(), Instant::now())).collect()
+        };
+        self.persist_dirty(group_id);
+        Ok(results)
+    }
+
+    /// OffsetCommit; `generation < 0` with an empty member id is a commit by a simple consumer.
+    pub async fn commit(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        items: Vec<CommitItem>,
+    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        {
+            let mut groups = self.lock();
+            let delay = self.config.initial_rebalance_delay;
+            let g = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, delay, Instant::now()));
+            let simple = generation < 0 && member_id.is_empty();
+            if !(simple && g.members.is_empty()) {
+                if g.state == GroupState::CompletingRebalance {
+                    return Err(ResponseError::RebalanceInProgress);
+                }
+                g.check_member(member_id, instance_id)?;
+                if generation != g.generation {
+                    return Err(ResponseError::IllegalGeneration);
+                }
+                g.touch(member_id, Instant::now());
+            }
+        }
+        let now = now_ms();
+        let mut results = Vec::with_capacity(items.len());
+        let mut accepted = Vec::new();
+        for item in &items {
+            let metadata = item.metadata.clone().unwrap_or_default();
+            if metadata.len() > self.config.max_metadata_size {
+                results.push(Err(ResponseError::OffsetMetadataTooLarge));
+                continue;
+            }
+            let committed =
+                Committed { offset: item.offset, leader_epoch: item.leader_epoch, metadata, commit_timestamp: now };
+            accepted.push((item.topic.clone(), item.partition, committed));
+            results.push(Ok(()));
+        }
+        let entries = accepted
+            .iter()
+            .map(|(t, p, c)| (records::offset_key(group_id, t, *p), Some(records::offset_value(c))))
+            .collect();
+        if let Err(e) = self.persist(group_id, entries).await {
+            return Ok(results.into_iter().map(|r| r.and(Err(e))).collect());
+        }
+        if let Some(g) = self.lock().get_mut(group_id) {
+            for (t, p, c) in accepted {
+                g.offsets.insert((t, p), c);
+            }
+        }
+        Ok(results)
+    }
+
+    /// Committed offsets of a group: all of them, or for the given partitions.
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        wanted: Option<Vec<(String, i32)>>,
+    ) -> Vec<(String, i32, Option<Committed>)> {
+        let groups = self.lock();
+        let offsets = groups.get(group_id).map(|g| &g.offsets);
+        match wanted {
+            Some(list) => list
+                .into_iter()
+                .map(|(t, p)| {
+                    let c = offsets.and_then(|o| o.get(&(t.clone(), p))).cloned();
+                    (t, p, c)
+                })
+                .collect(),
+            None => {
+                let mut all: Vec<_> = offsets
+                    .map(|o| o.iter().map(|((t, p), c)| (t.clone(), *p, Some(c.clone()))).collect())
+                    .unwrap_or_default();
+                all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+                all
+            }
+        }
+    }
+
+    /// DescribeGroups for one group; `None` if it does not exist.
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.lock();
+        let g = groups.get(group_id)?;
+        Some(GroupDescription {
+            state: g.state.name(),
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol: if g.state == GroupState::Stable {
+                g.protocol.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            members: g
+                .members
+                .iter()
+                .map(|m| {
+                    (
+                        m.id.clone(),
+                        m.instance_id.clone(),
+                        m.client_id.clone(),
+                        m.client_host.clone(),
+                        m.metadata(g.protocol.as_deref()),
+                        m.assignment.clone(),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// ListGroups: `(group id, protocol type, state)`.
+    pub fn list(&self) -> Vec<(String, String, &'static str)> {
+        let mut all: Vec<_> = self
+            .lock()
+            .values()
+            .map(|g| (g.id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// DeleteGroups for one group.
+    pub async fn delete_group(self: &Arc<Self>, group_id: &str) -> Result<(), ResponseError> {
+        let keys: Vec<(String, i32)> = {
+            let groups = self.lock();
+            let g = groups.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
+            if !g.members.is_empty() {
+                return Err(ResponseError::NonEmptyGroup);
+            }
+            g.offsets.keys().cloned().collect()
+        };
+        let mut tombstones: Vec<(Bytes, Option<Bytes>)> =
+            keys.iter().map(|(t, p)| (records::offset_key(group_id, t, *p), None)).collect();
+        tombstones.push((records::group_key(group_id), None));
+        self.persist(group_id, tombstones).await?;
+        self.lock().remove(group_id);
+        Ok(())
+    }
+
+    /// OffsetDelete: drops committed offsets unless a member is subscribed to the topic.
+    pub async fn delete_offsets(
+        self: &Arc<Self>,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        let results: Vec<Result<(), ResponseError>> = {
+            let groups = self.lock();
+            let g = groups.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
+            partitions
+                .iter()
+                .map(|(t, _)| if g.subscribed_to(t) { Err(ResponseError::GroupSubscribedToTopic) } else { Ok(()) })
+                .collect()
+        };
+        let doomed: Vec<(String, i32)> =
+            partitions.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(k, _)| k.clone()).collect();
+        let tombstones = doomed.iter().map(|(t, p)| (records::offset_key(group_id, t, *p), None)).collect();
+        self.persist(group_id, tombstones).await?;
+        if let Some(g) = self.lock().get_mut(group_id) {
+            for k in &doomed {
+                g.offsets.remove(k);
+            }
+        }
+        Ok(results)
+    }
+}
