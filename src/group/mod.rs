@@ -87,14 +87,20 @@ fn now_ms() -> i64 {
 impl GroupCoordinator {
     /// Opens (creating if needed) `__consumer_offsets` and replays it.
     pub async fn start(topics: &TopicRegistry, config: GroupConfig) -> Result<Arc<Self>, HostError> {
-        let offsets_topic = topics.get_or_create(OFFSETS_TOPIC, config.offsets_partitions).await?;
+        // Never expired by time or size: compaction below keeps it small instead.
+        let configs = [("retention.ms", "-1"), ("retention.bytes", "-1"), ("segment.bytes", "104857600")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let offsets_topic = topics.get_or_create(OFFSETS_TOPIC, config.offsets_partitions, configs).await?;
         let coordinator = Arc::new(GroupCoordinator {
             config,
             groups: Mutex::new(HashMap::new()),
             offsets_topic: Arc::clone(&offsets_topic),
         });
         let mut replayed = 0usize;
-        for partition in &offsets_topic.partitions {
+        let mut per_partition = vec![0usize; offsets_topic.partitions.len()];
+        for (index, partition) in offsets_topic.partitions.iter().enumerate() {
             let mut offset = partition.start_offset();
             while offset < partition.end_offset() {
                 let read = partition
@@ -116,6 +122,7 @@ impl GroupCoordinator {
                         {
                             coordinator.apply(decoded);
                             replayed += 1;
+                            per_partition[index] += 1;
                         }
                     }
                 }
@@ -126,6 +133,9 @@ impl GroupCoordinator {
             }
         }
         tracing::info!(records = replayed, groups = coordinator.lock().len(), "replayed {OFFSETS_TOPIC}");
+        for (index, records) in per_partition.into_iter().enumerate() {
+            coordinator.compact(index as u32, records).await;
+        }
         let ticker = Arc::downgrade(&coordinator);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -207,6 +217,53 @@ impl GroupCoordinator {
         let bytes = buf.freeze();
         let info = batch::validate(&bytes, usize::MAX).map_err(|_| ResponseError::UnknownServerError)?;
         partition.append(bytes, &info).await.map(drop).map_err(|_| ResponseError::CoordinatorNotAvailable)
+    }
+
+    /// Rewrites a partition's live state after its end and trims what came before, when the log
+    /// holds far more records than live state, so replay time stays bounded by the live state.
+    async fn compact(&self, index: u32, replayed: usize) {
+        let partitions = self.offsets_topic.partitions.len() as u32;
+        let live: Vec<(String, Vec<(Bytes, Option<Bytes>)>)> = {
+            let groups = self.lock();
+            groups
+                .values()
+                .filter(|g| records::partition_for(&g.id, partitions) == index)
+                .map(|g| {
+                    let mut entries: Vec<(Bytes, Option<Bytes>)> = g
+                        .offsets
+                        .iter()
+                        .map(|((t, p), c)| (records::offset_key(&g.id, t, *p), Some(records::offset_value(c))))
+                        .collect();
+                    let record = records::GroupRecord {
+                        protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                        generation: g.generation,
+                        protocol: None,
+                        leader: None,
+                        state_timestamp: now_ms(),
+                    };
+                    entries.push((records::group_key(&g.id), Some(records::group_value(&record))));
+                    (g.id.clone(), entries)
+                })
+                .collect()
+        };
+        let live_records: usize = live.iter().map(|(_, e)| e.len()).sum();
+        if replayed < 1000 || replayed < live_records * 4 {
+            return;
+        }
+        let Some(partition) = self.offsets_topic.partition(index as i32) else { return };
+        let snapshot_start = partition.end_offset();
+        for (group, entries) in live {
+            for chunk in entries.chunks(500) {
+                if let Err(e) = self.persist(&group, chunk.to_vec()).await {
+                    tracing::warn!(partition = index, error = ?e, "compaction stopped; the log stays as it was");
+                    return;
+                }
+            }
+        }
+        match partition.trim(snapshot_start).await {
+            Ok(start) => tracing::info!(partition = index, replayed, live_records, start, "compacted {OFFSETS_TOPIC}"),
+            Err(e) => tracing::warn!(partition = index, error = ?e, "cannot trim {OFFSETS_TOPIC}"),
+        }
     }
 
     /// Persists the group's metadata if it changed (after joins, syncs, departures).

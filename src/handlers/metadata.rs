@@ -72,7 +72,7 @@ async fn by_name(broker: &Broker, name: &str, auto_create: bool, version: i16) -
     if !auto_create {
         return failed(ResponseError::UnknownTopicOrPartition);
     }
-    match broker.topics.get_or_create(name, broker.config.default_num_partitions).await {
+    match broker.topics.get_or_create(name, broker.config.default_num_partitions, Default::default()).await {
         Ok(topic) => describe(broker, &topic, version),
         Err(HostError::Invalid(_)) => failed(ResponseError::InvalidTopicException),
         Err(e) => {

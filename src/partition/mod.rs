@@ -152,6 +152,12 @@ impl Partition {
             .or(Some((entry.base_offset, entry.max_timestamp))))
     }
 
+    /// Drops stored data below `offset` where the host can (whole segments); returns the new
+    /// start offset.
+    pub async fn trim(&self, offset: i64) -> Result<i64, ResponseError> {
+        self.log.trim(offset).await.map_err(|e| host_error(&e))
+    }
+
     /// The largest timestamp stored and the offset carrying it.
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
         self.log.max_timestamp()

@@ -128,12 +128,17 @@ impl TopicRegistry {
         Ok(self.insert(open))
     }
 
-    /// Returns the topic, creating it with default settings if it does not exist.
-    pub async fn get_or_create(&self, name: &str, partitions: u32) -> HostResult<Arc<Topic>> {
+    /// Returns the topic, creating it with `configs` if it does not exist.
+    pub async fn get_or_create(
+        &self,
+        name: &str,
+        partitions: u32,
+        configs: std::collections::BTreeMap<String, String>,
+    ) -> HostResult<Arc<Topic>> {
         if let Some(topic) = self.get(name) {
             return Ok(topic);
         }
-        let spec = TopicSpec { name: name.to_string(), partitions, configs: Default::default() };
+        let spec = TopicSpec { name: name.to_string(), partitions, configs };
         match self.create(spec).await {
             Err(HostError::TopicExists(_)) => self.get(name).ok_or_else(|| HostError::UnknownTopic(name.into())),
             other => other,

@@ -1,0 +1,51 @@
+//! The offsets log through the embedded host: commits survive a restart, and a log full of
+//! superseded commits is compacted at start without changing what a restart sees.
+
+use std::sync::Arc;
+
+use kop::config::Config;
+use kop::group::{CommitItem, GroupCoordinator};
+use kop::host::embedded::EmbeddedHost;
+use kop::partition::TopicRegistry;
+use kop::topic_config::TopicConfig;
+
+async fn open(config: &Config) -> (TopicRegistry, Arc<GroupCoordinator>) {
+    let host = EmbeddedHost::new(config).expect("host");
+    let topics = TopicRegistry::load(host, TopicConfig::defaults(config)).await.expect("topics");
+    topics.get_or_create("orders", 1, Default::default()).await.expect("topic");
+    let groups = GroupCoordinator::start(&topics, config.group_config()).await.expect("coordinator");
+    (topics, groups)
+}
+
+fn item(offset: i64) -> CommitItem {
+    CommitItem { topic: "orders".into(), partition: 0, offset, leader_epoch: -1, metadata: Some(format!("m{offset}")) }
+}
+
+#[tokio::test]
+async fn commits_survive_restarts_and_compaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config { data_dir: dir.path().to_path_buf(), offsets_topic_num_partitions: 3, ..Config::default() };
+    {
+        let (_, groups) = open(&config).await;
+        for offset in 0..1500 {
+            let results = groups.commit("g", "", None, -1, vec![item(offset)]).await.expect("commit");
+            assert!(results.iter().all(|r| r.is_ok()));
+        }
+    }
+    let partition = kop::group::records::partition_for("g", 3) as i32;
+    let end_before = {
+        let (topics, groups) = open(&config).await; // replays 1500 records, then compacts
+        let committed = groups.fetch_offsets("g", Some(vec![("orders".into(), 0)]));
+        assert_eq!(committed[0].2.as_ref().map(|c| (c.offset, c.metadata.as_str())), Some((1499, "m1499")));
+        topics.get("__consumer_offsets").and_then(|t| t.partition(partition).map(|p| p.end_offset())).expect("end")
+    };
+    assert!(end_before > 1500, "compaction appended a snapshot of the live state");
+    let (topics, groups) = open(&config).await;
+    let committed = groups.fetch_offsets("g", None);
+    assert_eq!(committed.len(), 1);
+    assert_eq!(committed[0].2.as_ref().map(|c| c.offset), Some(1499));
+    let end_after = topics.get("__consumer_offsets").and_then(|t| t.partition(partition).map(|p| p.end_offset()));
+    // A restart adds at most one snapshot of the live state (here: one offset and one group record);
+    // whole segments before a snapshot are trimmed once they roll.
+    assert!(end_after.is_some_and(|e| e - end_before <= 2), "{end_after:?} vs {end_before}");
+}
