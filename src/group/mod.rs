@@ -25,6 +25,9 @@ use crate::protocol::batch;
 use records::{Committed, Record};
 use state::{Group, GroupState, JoinParams, JoinResult, Reply, SyncResult};
 
+/// A record of the offsets log: key and value (`None` for a tombstone).
+type LogEntry = (Bytes, Option<Bytes>);
+
 /// Name of the offsets topic.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -179,7 +182,7 @@ impl GroupCoordinator {
     }
 
     /// Writes records for `group` to its offsets partition and waits until they are stored.
-    async fn persist(&self, group: &str, entries: Vec<(Bytes, Option<Bytes>)>) -> Result<(), ResponseError> {
+    async fn persist(&self, group: &str, entries: Vec<LogEntry>) -> Result<(), ResponseError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -223,13 +226,13 @@ impl GroupCoordinator {
     /// holds far more records than live state, so replay time stays bounded by the live state.
     async fn compact(&self, index: u32, replayed: usize) {
         let partitions = self.offsets_topic.partitions.len() as u32;
-        let live: Vec<(String, Vec<(Bytes, Option<Bytes>)>)> = {
+        let live: Vec<(String, Vec<LogEntry>)> = {
             let groups = self.lock();
             groups
                 .values()
                 .filter(|g| records::partition_for(&g.id, partitions) == index)
                 .map(|g| {
-                    let mut entries: Vec<(Bytes, Option<Bytes>)> = g
+                    let mut entries: Vec<LogEntry> = g
                         .offsets
                         .iter()
                         .map(|((t, p), c)| (records::offset_key(&g.id, t, *p), Some(records::offset_value(c))))
@@ -539,7 +542,7 @@ impl GroupCoordinator {
             }
             g.offsets.keys().cloned().collect()
         };
-        let mut tombstones: Vec<(Bytes, Option<Bytes>)> =
+        let mut tombstones: Vec<LogEntry> =
             keys.iter().map(|(t, p)| (records::offset_key(group_id, t, *p), None)).collect();
         tombstones.push((records::group_key(group_id), None));
         self.persist(group_id, tombstones).await?;
