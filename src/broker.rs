@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, ConfigError, Endpoint};
 use crate::group::GroupCoordinator;
@@ -51,8 +50,7 @@ impl Broker {
         let groups = GroupCoordinator::start(&topics, config.group_config()).await?;
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
         // without storing a counter.
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let next_producer_id = AtomicI64::new(now_ms << 10);
+        let next_producer_id = AtomicI64::new(crate::clock::now_ms() << 10);
         Ok(Arc::new(Broker { config, advertised, topics, groups, next_producer_id }))
     }
 

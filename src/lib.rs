@@ -6,6 +6,7 @@
 //! on local disk) for `kop serve`, and the Pulsar host reached through the Java shim.
 
 pub mod broker;
+pub mod clock;
 pub mod config;
 pub mod group;
 pub mod handlers;

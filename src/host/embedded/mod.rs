@@ -20,7 +20,7 @@ pub mod segment_log;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::{self, BoxFuture, FutureExt};
 use serde::{Deserialize, Serialize};
@@ -206,7 +206,7 @@ impl EmbeddedHost {
 
     async fn enforce_retention(&self) {
         let logs = self.all_logs();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now = crate::clock::now_ms();
         let joined = tokio::task::spawn_blocking(move || {
             for log in logs {
                 match log.enforce_retention(now) {

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::future::{self, BoxFuture, FutureExt};
@@ -95,7 +94,7 @@ impl PulsarLog {
 
 impl Log for PulsarLog {
     fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let now = crate::clock::now_ms().max(0) as u64;
         let frame = entry_format::publish_frame(&batch, meta.record_count, now);
         let records = i32::try_from(meta.record_count).unwrap_or(i32::MAX);
         let appended = self.bridge.append(&self.name, &frame, records);

@@ -38,6 +38,7 @@ fn unexpected(reply: Reply) -> HostError {
 }
 
 /// Topics in one Pulsar namespace.
+#[derive(Clone)]
 pub struct PulsarHost {
     bridge: Arc<Bridge>,
     prefix: String,
@@ -80,8 +81,7 @@ impl TopicStore for PulsarHost {
     fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
         let listing = self.bridge.list_topics();
         let prefix = self.prefix.clone();
-        let this =
-            PulsarHost { bridge: Arc::clone(&self.bridge), prefix: self.prefix.clone(), defaults: self.defaults };
+        let this = self.clone();
         async move {
             let Reply::Topics(all) = check(listing.await)? else {
                 return Err(HostError::Storage(std::io::Error::other("bad topic listing")));
@@ -114,8 +114,7 @@ impl TopicStore for PulsarHost {
         }
         let created =
             self.bridge.create_topic(&format!("{}{}", self.prefix, spec.name), spec.partitions as i32, &spec.configs);
-        let this =
-            PulsarHost { bridge: Arc::clone(&self.bridge), prefix: self.prefix.clone(), defaults: self.defaults };
+        let this = self.clone();
         async move {
             match check(created.await)? {
                 Reply::Done => this.open_topic(spec.name, spec.partitions, spec.configs).await,
