@@ -20,14 +20,45 @@ pub struct TopicConfig {
 /// Configs we accept and act on.
 const APPLIED: &[&str] = &["retention.ms", "retention.bytes", "segment.bytes", "max.message.bytes"];
 
-/// Configs we accept and store, whose only meaningful value here is the one we already have
-/// (a single-replica log, producer-chosen compression, delete retention).
+/// Configs accepted with only these values. `cleanup.policy=compact` keeps the topic whole (no
+/// retention deletes it) without compacting it yet; batches keep the producer's compression
+/// whatever `compression.type` says; log-append timestamps are not supported.
 const ACCEPTED: &[(&str, &[&str])] = &[
-    ("cleanup.policy", &["delete"]),
-    ("compression.type", &["producer"]),
-    ("min.insync.replicas", &["1"]),
+    ("cleanup.policy", &["delete", "compact", "compact,delete", "delete,compact"]),
+    ("compression.type", &["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]),
     ("message.timestamp.type", &["CreateTime"]),
     ("unclean.leader.election.enable", &["true", "false"]),
+    ("preallocate", &["true", "false"]),
+    ("message.downconversion.enable", &["true", "false"]),
+    ("remote.storage.enable", &["false"]),
+];
+
+/// Kafka topic configs accepted and stored with any value; they tune replication, the cleaner or
+/// on-disk details this broker does not have.
+const STORED: &[&str] = &[
+    "min.insync.replicas",
+    "delete.retention.ms",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+    "max.compaction.lag.ms",
+    "min.compaction.lag.ms",
+    "min.cleanable.dirty.ratio",
+    "message.format.version",
+    "message.timestamp.difference.max.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.after.max.ms",
+    "segment.ms",
+    "segment.jitter.ms",
+    "segment.index.bytes",
+    "local.retention.ms",
+    "local.retention.bytes",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.zstd.level",
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
 ];
 
 /// A rejected topic config, with the reason a client is shown.
@@ -62,6 +93,7 @@ impl TopicConfig {
                 "max.message.bytes" => {
                     out.max_message_bytes = value.parse::<usize>().ok().filter(|v| *v > 0).ok_or_else(bad)?
                 }
+                other if STORED.contains(&other) => {}
                 other => match ACCEPTED.iter().find(|(name, _)| *name == other) {
                     Some((_, values)) if values.contains(&value.as_str()) => {}
                     Some(_) => return Err(bad()),
@@ -69,12 +101,17 @@ impl TopicConfig {
                 },
             }
         }
+        // A compacted topic keeps its latest values forever; until compaction exists, keep it all.
+        if configs.get("cleanup.policy").is_some_and(|p| p == "compact") {
+            out.retention_ms = -1;
+            out.retention_bytes = -1;
+        }
         Ok(out)
     }
 
     /// Whether `name` is a topic config this broker knows.
     pub fn is_known(name: &str) -> bool {
-        APPLIED.contains(&name) || ACCEPTED.iter().any(|(n, _)| *n == name)
+        APPLIED.contains(&name) || STORED.contains(&name) || ACCEPTED.iter().any(|(n, _)| *n == name)
     }
 }
 
@@ -95,6 +132,11 @@ mod tests {
         assert_eq!(resolved.retention_ms, 1000);
         configs.insert("retention.bytes".to_string(), "-7".to_string());
         assert!(TopicConfig::resolve(defaults(), &configs).is_err());
+        let mut compacted = BTreeMap::new();
+        compacted.insert("cleanup.policy".to_string(), "compact".to_string());
+        compacted.insert("compression.type".to_string(), "lz4".to_string());
+        let resolved = TopicConfig::resolve(defaults(), &compacted).unwrap();
+        assert_eq!((resolved.retention_ms, resolved.retention_bytes), (-1, -1), "compacted topics are kept whole");
         let mut unknown = BTreeMap::new();
         unknown.insert("no.such.config".to_string(), "1".to_string());
         assert!(TopicConfig::resolve(defaults(), &unknown).is_err());
