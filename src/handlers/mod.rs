@@ -121,6 +121,7 @@ api_table! {
     ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle;
     CreateTopics => CreateTopicsRequest, topics::CREATE_VERSIONS, topics::create;
     DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete;
+    CreatePartitions => CreatePartitionsRequest, topics::CREATE_PARTITIONS_VERSIONS, topics::create_partitions;
     InitProducerId => InitProducerIdRequest, producer_id::VERSIONS, producer_id::handle;
     OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, list_offsets::EPOCH_VERSIONS, list_offsets::leader_epoch;
     FindCoordinator => FindCoordinatorRequest, groups::FIND_COORDINATOR_VERSIONS, groups::find_coordinator;

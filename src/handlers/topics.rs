@@ -4,11 +4,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, TopicName,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use uuid::Uuid;
@@ -24,6 +26,46 @@ pub const CREATE_VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
 
 /// DeleteTopics versions served.
 pub const DELETE_VERSIONS: VersionRange = VersionRange { min: 1, max: 6 };
+
+/// CreatePartitions versions served.
+pub const CREATE_PARTITIONS_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+
+/// Grows topics to the requested partition counts.
+pub async fn create_partitions(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: CreatePartitionsRequest,
+) -> Pending<CreatePartitionsResponse> {
+    let node = broker.node_id();
+    let mut results = Vec::with_capacity(req.topics.len());
+    for topic in req.topics {
+        let assignments_ok = topic
+            .assignments
+            .as_ref()
+            .is_none_or(|list| list.iter().all(|a| a.broker_ids.len() == 1 && a.broker_ids[0].0 == node));
+        let outcome = if !assignments_ok {
+            Err((ResponseError::InvalidReplicaAssignment, format!("every replica must be broker {node}")))
+        } else if topic.count < 1 {
+            Err((ResponseError::InvalidPartitions, "the partition count must be positive".to_string()))
+        } else {
+            broker.topics.add_partitions(&topic.name, topic.count as u32, req.validate_only).await.map_err(|e| {
+                let error = match e {
+                    HostError::Invalid(_) => ResponseError::InvalidPartitions,
+                    ref other => host_error(other),
+                };
+                (error, e.to_string())
+            })
+        };
+        let result = CreatePartitionsTopicResult::default().with_name(topic.name);
+        results.push(match outcome {
+            Ok(()) => result,
+            Err((error, message)) => {
+                result.with_error_code(error.code()).with_error_message(Some(StrBytes::from_string(message)))
+            }
+        });
+    }
+    ready(CreatePartitionsResponse::default().with_results(results))
+}
 
 /// Creates (or with `validate_only`, checks) each topic.
 pub async fn create(

@@ -174,4 +174,8 @@ pub trait TopicStore: Send + Sync {
 
     /// Deletes a topic and its data.
     fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>>;
+
+    /// Grows a topic from `current` to `count` partitions; returns the new partitions' logs.
+    fn add_partitions(&self, name: &str, current: u32, count: u32)
+        -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>>;
 }

@@ -185,6 +185,20 @@ impl Bridge {
         })
     }
 
+    /// Grows a partitioned topic to `partitions`.
+    pub fn update_partitions(&self, topic: &str, partitions: i32) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let name = env.new_string(topic)?;
+            env.call_method(
+                obj,
+                "updatePartitions",
+                "(Ljava/lang/String;IJ)V",
+                &[JValue::Object(&name), JValue::Int(partitions), JValue::Long(id)],
+            )
+            .map(drop)
+        })
+    }
+
     /// Deletes a partitioned topic and its partitions.
     pub fn delete_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {

@@ -145,6 +145,34 @@ impl TopicRegistry {
         }
     }
 
+    /// Grows a topic to `count` partitions.
+    pub async fn add_partitions(&self, name: &str, count: u32, validate_only: bool) -> HostResult<()> {
+        let _admin = self.admin.lock().await;
+        let topic = self.get(name).ok_or_else(|| HostError::UnknownTopic(name.to_string()))?;
+        let current = topic.meta.partitions;
+        if count <= current {
+            return Err(HostError::Invalid(format!("{name} has {current} partitions; the count can only grow")));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let logs = self.store.add_partitions(name, current, count).await?;
+        let mut partitions = topic.partitions.clone();
+        partitions.extend(
+            logs.into_iter().enumerate().map(|(i, log)| {
+                Arc::new(Partition::new((current as usize + i) as i32, log, Arc::clone(&self.appended)))
+            }),
+        );
+        let mut meta = topic.meta.clone();
+        meta.partitions = count;
+        let grown = Arc::new(Topic { meta, config: topic.config, partitions });
+        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        maps.by_id.insert(grown.meta.id, Arc::clone(&grown));
+        maps.by_name.insert(grown.meta.name.clone(), grown);
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        Ok(())
+    }
+
     /// Deletes a topic and its data.
     pub async fn delete(&self, name: &str) -> HostResult<TopicMeta> {
         let _admin = self.admin.lock().await;

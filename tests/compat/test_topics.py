@@ -124,3 +124,24 @@ def test_topics_survive_restart(fresh_broker, topic_name):
     create_topic(b.bootstrap, topic_name, partitions=3, config={"retention.bytes": "1048576"})
     b.restart()
     assert len(admin(b.bootstrap).list_topics(timeout=10).topics[topic_name].partitions) == 3
+
+
+def test_create_partitions(broker, topic_name):
+    from confluent_kafka.admin import NewPartitions
+    a = admin(broker.bootstrap)
+    create_topic(broker.bootstrap, topic_name, partitions=2)
+    produce_all(producer(broker.bootstrap), topic_name, [(None, b"old", {"partition": 1})])
+    a.create_partitions([NewPartitions(topic_name, 5)])[topic_name].result(timeout=15)
+    assert len(a.list_topics(timeout=10).topics[topic_name].partitions) == 5
+    produce_all(producer(broker.bootstrap), topic_name, [(None, b"new", {"partition": 4})])
+    assert [m.value() for m in consume(broker.bootstrap, topic_name, [1, 4], 2)] in ([b"old", b"new"], [b"new", b"old"])
+
+    for count, code in [(3, KafkaError.INVALID_PARTITIONS), (5, KafkaError.INVALID_PARTITIONS)]:
+        with pytest.raises(KafkaException) as err:
+            a.create_partitions([NewPartitions(topic_name, count)])[topic_name].result(timeout=15)
+        assert err.value.args[0].code() == code
+    with pytest.raises(KafkaException) as err:
+        a.create_partitions([NewPartitions(topic_name + "-none", 3)])[topic_name + "-none"].result(timeout=15)
+    assert err.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    a.create_partitions([NewPartitions(topic_name, 8)], validate_only=True)[topic_name].result(timeout=15)
+    assert len(a.list_topics(timeout=10).topics[topic_name].partitions) == 5

@@ -153,6 +153,28 @@ impl EmbeddedHost {
         self.open_topic(&target, file)
     }
 
+    fn add_partitions_now(&self, name: &str, current: u32, count: u32) -> HostResult<Vec<Arc<dyn Log>>> {
+        let dir = self.topic_dir(name);
+        let meta_path = dir.join("topic.json");
+        let raw = std::fs::read(&meta_path).map_err(|_| HostError::UnknownTopic(name.to_string()))?;
+        let mut file: TopicFile =
+            serde_json::from_slice(&raw).map_err(|e| HostError::Corrupt(format!("{}: {e}", meta_path.display())))?;
+        if file.partitions != current {
+            return Err(HostError::Invalid(format!("{name} has {} partitions, not {current}", file.partitions)));
+        }
+        let config = self.log_config(&file.configs)?;
+        // New partition directories first: until topic.json names them, a restart ignores them.
+        let mut added = Vec::new();
+        for p in current..count {
+            added.push(Arc::new(SegmentLog::open(&dir.join(p.to_string()), config)?));
+        }
+        file.partitions = count;
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| HostError::Corrupt(e.to_string()))?;
+        atomic_write(&meta_path, &json)?;
+        self.lock_logs().entry(name.to_string()).or_default().extend(added.iter().cloned());
+        Ok(added.into_iter().map(|l| l as Arc<dyn Log>).collect())
+    }
+
     fn delete_now(&self, name: &str) -> HostResult<()> {
         let dir = self.topic_dir(name);
         if !dir.join("topic.json").exists() {
@@ -240,5 +262,14 @@ impl TopicStore for EmbeddedHost {
 
     fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>> {
         future::ready(self.delete_now(name)).boxed()
+    }
+
+    fn add_partitions(
+        &self,
+        name: &str,
+        current: u32,
+        count: u32,
+    ) -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>> {
+        future::ready(self.add_partitions_now(name, current, count)).boxed()
     }
 }

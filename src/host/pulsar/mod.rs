@@ -124,6 +124,30 @@ impl TopicStore for PulsarHost {
         .boxed()
     }
 
+    fn add_partitions(
+        &self,
+        name: &str,
+        current: u32,
+        count: u32,
+    ) -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>> {
+        let full = format!("{}{name}", self.prefix);
+        let updated = self.bridge.update_partitions(&full, count as i32);
+        let bridge = Arc::clone(&self.bridge);
+        async move {
+            match check(updated.await)? {
+                Reply::Done => {}
+                other => return Err(unexpected(other)),
+            }
+            let opens = (current..count).map(|p| PulsarLog::open(Arc::clone(&bridge), format!("{full}-partition-{p}")));
+            let mut logs: Vec<Arc<dyn Log>> = Vec::new();
+            for log in future::join_all(opens).await {
+                logs.push(Arc::new(log?));
+            }
+            Ok(logs)
+        }
+        .boxed()
+    }
+
     fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>> {
         let deleted = self.bridge.delete_topic(&format!("{}{name}", self.prefix));
         async move {

@@ -91,6 +91,21 @@ final class StandInAdmin implements PulsarAdmin, Topics {
     }
 
     @Override
+    public CompletableFuture<Void> updatePartitionedTopicAsync(String topic, int numPartitions) {
+        return later(() -> {
+            Integer current = partitioned.get(topic);
+            if (current == null) {
+                throw new NotFoundException("Partitioned topic does not exist");
+            }
+            if (numPartitions <= current) {
+                throw new IllegalArgumentException("The number of partitions can only grow");
+            }
+            partitioned.put(topic, numPartitions);
+            return null;
+        });
+    }
+
+    @Override
     public CompletableFuture<Void> deletePartitionedTopicAsync(String topic, boolean force) {
         return later(() -> {
             Integer partitions = partitioned.remove(topic);

@@ -112,6 +112,14 @@ final class PulsarBridge {
         }
     }
 
+    void updatePartitions(String topic, int partitions, long call) {
+        try {
+            admin().updatePartitionedTopicAsync(topic, partitions).whenComplete((v, error) -> done(call, error));
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
     void deleteTopic(String topic, long call) {
         try {
             admin().deletePartitionedTopicAsync(topic, true).whenComplete((v, error) -> {

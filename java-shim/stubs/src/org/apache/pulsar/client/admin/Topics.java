@@ -17,6 +17,9 @@ public interface Topics {
     CompletableFuture<Map<String, String>> getPropertiesAsync(String topic);
 
     // source: pulsar-client-admin-api/src/main/java/org/apache/pulsar/client/admin/Topics.java
+    CompletableFuture<Void> updatePartitionedTopicAsync(String topic, int numPartitions);
+
+    // source: pulsar-client-admin-api/src/main/java/org/apache/pulsar/client/admin/Topics.java
     CompletableFuture<Void> deletePartitionedTopicAsync(String topic, boolean force);
 
     // source: pulsar-client-admin-api/src/main/java/org/apache/pulsar/client/admin/Topics.java
