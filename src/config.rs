@@ -34,6 +34,10 @@ pub struct Config {
     pub kafka_tenant: String,
     /// Pulsar namespace of Kafka topics (Pulsar host).
     pub kafka_namespace: String,
+    /// Pulsar tenant of internal topics such as `__consumer_offsets` (Pulsar host).
+    pub kafka_metadata_tenant: String,
+    /// Pulsar namespace of internal topics (Pulsar host).
+    pub kafka_metadata_namespace: String,
     /// Root directory of the embedded host's data.
     pub data_dir: PathBuf,
     /// Kafka cluster id reported in Metadata.
@@ -87,6 +91,8 @@ impl Default for Config {
             kafka_advertised_listeners: None,
             kafka_tenant: "public".into(),
             kafka_namespace: "default".into(),
+            kafka_metadata_tenant: "public".into(),
+            kafka_metadata_namespace: "__kafka".into(),
             data_dir: PathBuf::from("./data"),
             cluster_id: "kop-standalone".into(),
             broker_id: 0,

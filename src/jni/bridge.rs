@@ -147,9 +147,14 @@ impl Bridge {
             .boxed()
     }
 
-    /// Lists the topics of `namespace` (`tenant/namespace`) with their partition counts.
-    pub fn list_topics(&self) -> BoxFuture<'static, Reply> {
-        self.call(|env, obj, id| env.call_method(obj, "listTopics", "(J)V", &[JValue::Long(id)]).map(drop))
+    /// Lists the partitioned topics of `namespace` (`tenant/namespace`) with their partition
+    /// counts and properties.
+    pub fn list_topics(&self, namespace: &str) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let ns = env.new_string(namespace)?;
+            env.call_method(obj, "listTopics", "(Ljava/lang/String;J)V", &[JValue::Object(&ns), JValue::Long(id)])
+                .map(drop)
+        })
     }
 
     /// Creates a partitioned topic with its Kafka configs as topic properties.

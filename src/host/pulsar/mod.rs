@@ -2,7 +2,8 @@
 //! ManagedLedger, reached through the Java shim ([`crate::jni::bridge::Bridge`]).
 //!
 //! Kafka topic `foo` is `persistent://<kafkaTenant>/<kafkaNamespace>/foo`, partition N is
-//! `...foo-partition-N`. One Kafka batch is one entry; its offsets come from the broker entry
+//! `...foo-partition-N`. Internal topics (`__consumer_offsets`) live in
+//! `<kafkaMetadataTenant>/<kafkaMetadataNamespace>`, as KoP keeps them. One Kafka batch is one entry; its offsets come from the broker entry
 //! metadata index that Pulsar's `AppendIndexMetadataInterceptor` assigns.
 
 pub mod entry_format;
@@ -37,11 +38,12 @@ fn unexpected(reply: Reply) -> HostError {
     HostError::Storage(std::io::Error::other(format!("unexpected reply from the broker: {reply:?}")))
 }
 
-/// Topics in one Pulsar namespace.
+/// Kafka topics in a Pulsar namespace, internal topics in the metadata namespace.
 #[derive(Clone)]
 pub struct PulsarHost {
     bridge: Arc<Bridge>,
-    prefix: String,
+    namespace: String,
+    metadata_namespace: String,
     defaults: TopicConfig,
 }
 
@@ -50,9 +52,24 @@ impl PulsarHost {
     pub fn new(bridge: Bridge, config: &Config) -> Self {
         PulsarHost {
             bridge: Arc::new(bridge),
-            prefix: format!("persistent://{}/{}/", config.kafka_tenant, config.kafka_namespace),
+            namespace: format!("{}/{}", config.kafka_tenant, config.kafka_namespace),
+            metadata_namespace: format!("{}/{}", config.kafka_metadata_tenant, config.kafka_metadata_namespace),
             defaults: TopicConfig::defaults(config),
         }
+    }
+
+    /// The namespace a Kafka topic lives in.
+    fn namespace_of(&self, name: &str) -> &str {
+        if name.starts_with("__") {
+            &self.metadata_namespace
+        } else {
+            &self.namespace
+        }
+    }
+
+    /// The full Pulsar name of a Kafka topic.
+    fn full_name(&self, name: &str) -> String {
+        format!("persistent://{}/{name}", self.namespace_of(name))
     }
 
     fn open_topic(
@@ -61,7 +78,7 @@ impl PulsarHost {
         partitions: u32,
         configs: std::collections::BTreeMap<String, String>,
     ) -> BoxFuture<'static, HostResult<OpenTopic>> {
-        let full = format!("{}{name}", self.prefix);
+        let full = self.full_name(&name);
         let opens: Vec<_> = (0..partitions)
             .map(|p| PulsarLog::open(Arc::clone(&self.bridge), format!("{full}-partition-{p}")))
             .collect();
@@ -79,16 +96,26 @@ impl PulsarHost {
 
 impl TopicStore for PulsarHost {
     fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
-        let listing = self.bridge.list_topics();
-        let prefix = self.prefix.clone();
+        let mut namespaces = vec![self.namespace.clone()];
+        if self.metadata_namespace != self.namespace {
+            namespaces.push(self.metadata_namespace.clone());
+        }
+        let listings: Vec<_> = namespaces.iter().map(|ns| self.bridge.list_topics(ns)).collect();
         let this = self.clone();
         async move {
-            let Reply::Topics(all) = check(listing.await)? else {
-                return Err(HostError::Storage(std::io::Error::other("bad topic listing")));
-            };
+            let mut all = Vec::new();
+            for listing in listings {
+                match check(listing.await)? {
+                    Reply::Topics(listed) => all.extend(listed),
+                    other => return Err(unexpected(other)),
+                }
+            }
             let mut topics = Vec::new();
             for listed in all {
-                let Some(name) = listed.name.strip_prefix(&prefix) else { continue };
+                let Some(name) = listed.name.rsplit_once('/').map(|(_, n)| n) else { continue };
+                if this.full_name(name) != listed.name {
+                    continue; // an internal name in the Kafka namespace, or the reverse: not ours
+                }
                 if !crate::partition::registry::valid_topic_name(name) || listed.partitions <= 0 {
                     continue;
                 }
@@ -112,8 +139,7 @@ impl TopicStore for PulsarHost {
         if let Err(e) = self.validate(&spec) {
             return future::ready(Err(e)).boxed();
         }
-        let created =
-            self.bridge.create_topic(&format!("{}{}", self.prefix, spec.name), spec.partitions as i32, &spec.configs);
+        let created = self.bridge.create_topic(&self.full_name(&spec.name), spec.partitions as i32, &spec.configs);
         let this = self.clone();
         async move {
             match check(created.await)? {
@@ -130,7 +156,7 @@ impl TopicStore for PulsarHost {
         current: u32,
         count: u32,
     ) -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>> {
-        let full = format!("{}{name}", self.prefix);
+        let full = self.full_name(name);
         let updated = self.bridge.update_partitions(&full, count as i32);
         let bridge = Arc::clone(&self.bridge);
         async move {
@@ -149,7 +175,7 @@ impl TopicStore for PulsarHost {
     }
 
     fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>> {
-        let deleted = self.bridge.delete_topic(&format!("{}{name}", self.prefix));
+        let deleted = self.bridge.delete_topic(&self.full_name(name));
         async move {
             match check(deleted.await)? {
                 Reply::Done => Ok(()),

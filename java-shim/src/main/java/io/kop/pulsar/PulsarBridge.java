@@ -33,19 +33,17 @@ final class PulsarBridge {
     private static final int HEAD_BYTES = 512;
 
     private final BrokerService service;
-    private final String namespace;
     private final Map<String, PersistentTopic> open = new ConcurrentHashMap<>();
 
-    PulsarBridge(BrokerService service, String namespace) {
+    PulsarBridge(BrokerService service) {
         this.service = service;
-        this.namespace = namespace;
     }
 
     private Topics admin() throws Exception {
         return service.getPulsar().getAdminClient().topics();
     }
 
-    void listTopics(long call) {
+    void listTopics(String namespace, long call) {
         try {
             admin().getPartitionedTopicListAsync(namespace).thenCompose(names -> {
                 List<CompletableFuture<Integer>> counts = new ArrayList<>();

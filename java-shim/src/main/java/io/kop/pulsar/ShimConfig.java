@@ -28,6 +28,8 @@ final class ShimConfig {
         KEYS.put("groupMaxSessionTimeoutMs", Kind.INT);
         KEYS.put("kafkaTenant", Kind.STRING);
         KEYS.put("kafkaNamespace", Kind.STRING);
+        KEYS.put("kafkaMetadataTenant", Kind.STRING);
+        KEYS.put("kafkaMetadataNamespace", Kind.STRING);
     }
 
     private final Map<String, String> values;
@@ -72,11 +74,6 @@ final class ShimConfig {
 
     private static IllegalArgumentException bad(String key, String value, String expected) {
         return new IllegalArgumentException(key + "=" + value + " is invalid: expected " + expected);
-    }
-
-    /** The Pulsar namespace holding Kafka topics, {@code tenant/namespace}. */
-    String namespace() {
-        return values.getOrDefault("kafkaTenant", "public") + "/" + values.getOrDefault("kafkaNamespace", "default");
     }
 
     String advertisedListeners() {
