@@ -26,6 +26,9 @@ use crate::protocol::batch;
 use records::{Committed, Record};
 use state::{Group, GroupState, JoinParams, JoinResult, Reply, SyncResult};
 
+/// How long a group with no members and no offsets is kept before it is forgotten.
+const IDLE_GROUP_GRACE: Duration = Duration::from_secs(60);
+
 /// A record of the offsets log: key and value (`None` for a tombstone).
 type LogEntry = (Bytes, Option<Bytes>);
 
@@ -270,26 +273,36 @@ impl GroupCoordinator {
     fn persist_dirty(self: &Arc<Self>, group_id: &str) {
         let record = self.lock().get_mut(group_id).and_then(|g| g.take_dirty(now_ms()));
         if let Some(record) = record {
-            let this = Arc::clone(self);
-            let id = group_id.to_string();
-            tokio::spawn(async move {
-                let entry = (records::group_key(&id), Some(records::group_value(&record)));
-                if let Err(e) = this.persist(&id, vec![entry]).await {
-                    tracing::warn!(group = %id, error = ?e, "cannot store group metadata");
-                }
-            });
+            self.spawn_group_record(group_id.to_string(), record);
         }
+    }
+
+    fn spawn_group_record(self: &Arc<Self>, id: String, record: records::GroupRecord) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let entry = (records::group_key(&id), Some(records::group_value(&record)));
+            if let Err(e) = this.persist(&id, vec![entry]).await {
+                tracing::warn!(group = %id, error = ?e, "cannot store group metadata");
+            }
+        });
     }
 
     fn tick(self: &Arc<Self>) {
         let now = Instant::now();
         let mut changed = Vec::new();
         let mut expired = Vec::new();
+        let mut idle = Vec::new();
         {
             let mut groups = self.lock();
             for (id, g) in groups.iter_mut() {
                 g.tick(now);
-                changed.push(id.clone());
+                if g.is_idle() && now.duration_since(g.state_since) > IDLE_GROUP_GRACE {
+                    idle.push(id.clone());
+                    continue;
+                }
+                if let Some(record) = g.take_dirty(now_ms()) {
+                    changed.push((id.clone(), record));
+                }
                 if g.state == GroupState::Empty
                     && g.members.is_empty()
                     && !g.offsets.is_empty()
@@ -298,9 +311,20 @@ impl GroupCoordinator {
                     expired.push(id.clone());
                 }
             }
+            groups.retain(|id, _| !idle.contains(id));
         }
-        for id in changed {
-            self.persist_dirty(&id);
+        for (id, record) in changed {
+            self.spawn_group_record(id, record);
+        }
+        // Empty groups without offsets are forgotten, as Kafka forgets them (Dead), with a
+        // tombstone so a replay does not bring them back.
+        for id in idle {
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                if let Err(e) = this.persist(&id, vec![(records::group_key(&id), None)]).await {
+                    tracing::warn!(group = %id, error = ?e, "cannot store the removal of an idle group");
+                }
+            });
         }
         for id in expired {
             let this = Arc::clone(self);

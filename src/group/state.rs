@@ -535,6 +535,12 @@ impl Group {
         self.maybe_complete_join(now);
     }
 
+    /// Whether the group holds nothing worth keeping: no members (not even ones asked to rejoin
+    /// with their new id) and no committed offsets.
+    pub fn is_idle(&self) -> bool {
+        self.state == GroupState::Empty && self.members.is_empty() && self.pending.is_empty() && self.offsets.is_empty()
+    }
+
     /// Whether `topic` is in any member's consumer subscription.
     pub fn subscribed_to(&self, topic: &str) -> bool {
         use kafka_protocol::messages::ConsumerProtocolSubscription;
