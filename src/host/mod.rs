@@ -43,6 +43,16 @@ pub struct Entry {
     pub data: Bytes,
 }
 
+/// Entries read from a log, and where the entry after the last one starts, so a reader that
+/// continues needs no search.
+#[derive(Debug, Clone, Default)]
+pub struct ReadEntries {
+    /// The entries, in log order.
+    pub entries: Vec<Entry>,
+    /// The position after the last entry, when the host knows it.
+    pub next: Option<Position>,
+}
+
 /// The facts about a batch that the log needs to index it, taken from its validated header.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchMeta {
@@ -106,7 +116,8 @@ pub trait Log: Send + Sync {
 
     /// Reads whole entries starting at `from`, up to `max_entries` and about `max_bytes`; the first
     /// entry is returned even when it alone is larger than `max_bytes`.
-    fn read(&self, from: Position, max_entries: usize, max_bytes: usize) -> BoxFuture<'static, HostResult<Vec<Entry>>>;
+    fn read(&self, from: Position, max_entries: usize, max_bytes: usize)
+        -> BoxFuture<'static, HostResult<ReadEntries>>;
 
     /// The position of the entry holding `offset`, or `None` if no stored entry holds it.
     fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>>;

@@ -85,8 +85,8 @@ pub enum Reply {
         /// First bytes of the stored entry, broker entry metadata included.
         head: Vec<u8>,
     },
-    /// Entries read.
-    Read(Vec<RawEntry>),
+    /// Entries read, and the cursor's next read position.
+    Read(Vec<RawEntry>, Option<(u64, u64)>),
     /// A position.
     Position(u64, u64),
     /// The call failed.

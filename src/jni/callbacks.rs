@@ -94,7 +94,8 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeAppend<'l>(
     });
 }
 
-/// `static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] lengths, byte[] data)`
+/// `static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] lengths, byte[] data,
+/// long nextLedgerId, long nextEntryId)`: a negative next ledger id means unknown.
 #[no_mangle]
 pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeRead<'l>(
     env: JNIEnv<'l>,
@@ -104,6 +105,8 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeRead<'l>(
     entry_ids: JLongArray<'l>,
     lengths: JIntArray<'l>,
     data: JByteArray<'l>,
+    next_ledger_id: jlong,
+    next_entry_id: jlong,
 ) {
     guarded(call, || {
         let n = env.get_array_length(&lengths)? as usize;
@@ -121,7 +124,8 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeRead<'l>(
             out.push(RawEntry { ledger_id: ledgers[i] as u64, entry_id: entries[i] as u64, data: all.slice(at..end) });
             at = end;
         }
-        Ok(Reply::Read(out))
+        let next = (next_ledger_id >= 0 && next_entry_id >= 0).then_some((next_ledger_id as u64, next_entry_id as u64));
+        Ok(Reply::Read(out, next))
     });
 }
 

@@ -4,6 +4,7 @@
 pub mod producer_state;
 pub mod registry;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -11,7 +12,7 @@ use futures::future::{self, BoxFuture, FutureExt};
 use kafka_protocol::error::ResponseError;
 use tokio::sync::watch;
 
-use crate::host::{BatchMeta, Log};
+use crate::host::{BatchMeta, Log, Position};
 use crate::protocol::batch::{self, BatchInfo};
 use crate::protocol::errors::host_error;
 use crate::topic_config::TopicConfig;
@@ -22,6 +23,9 @@ pub use registry::{Topic, TopicRegistry};
 /// How many read calls one fetch of one partition may make while filling its byte budget.
 const MAX_READS_PER_FETCH: usize = 16;
 
+/// How many "next offset → position" hints a partition keeps, one per recent reader.
+const POSITION_HINTS: usize = 64;
+
 /// One partition of a topic.
 pub struct Partition {
     /// Partition number.
@@ -29,6 +33,9 @@ pub struct Partition {
     log: Arc<dyn Log>,
     appended: Arc<watch::Sender<u64>>,
     producers: Arc<Mutex<ProducerStates>>,
+    // Where the entry holding each recently read "next offset" starts, so a consumer reading on
+    // from where it stopped needs no search.
+    hints: Mutex<HashMap<i64, Position>>,
 }
 
 /// Stored data handed to a fetch.
@@ -45,7 +52,7 @@ pub struct ReadResult {
 impl Partition {
     /// Wraps a host log; `appended` is bumped after every append anywhere, waking long polls.
     pub fn new(index: i32, log: Arc<dyn Log>, appended: Arc<watch::Sender<u64>>) -> Self {
-        Partition { index, log, appended, producers: Arc::default() }
+        Partition { index, log, appended, producers: Arc::default(), hints: Mutex::default() }
     }
 
     /// Appends a validated batch and resolves to its base offset. The entry's place in the log is
@@ -123,14 +130,31 @@ impl Partition {
             if next >= end || (total >= max_bytes && !batches.is_empty()) {
                 break;
             }
-            let Some(position) = self.log.find_position(next).await.map_err(|e| host_error(&e))? else {
-                break;
+            let hint = self.hints.lock().unwrap_or_else(|e| e.into_inner()).remove(&next);
+            let position = match hint {
+                Some(p) => p,
+                None => match self.log.find_position(next).await.map_err(|e| host_error(&e))? {
+                    Some(p) => p,
+                    None => break,
+                },
             };
             let budget = max_bytes.saturating_sub(total);
-            let entries = self.log.read(position, usize::MAX, budget).await.map_err(|e| host_error(&e))?;
-            let Some(last) = entries.last() else { break };
+            let read = self.log.read(position, usize::MAX, budget).await.map_err(|e| host_error(&e))?;
+            let Some(last) = read.entries.last() else { break };
+            if hint.is_some() && read.entries[0].base_offset > next {
+                // A stale hint (the log was trimmed under it): search instead.
+                self.hints.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                continue;
+            }
             next = last.last_offset + 1;
-            for entry in entries {
+            if let Some(after) = read.next {
+                let mut hints = self.hints.lock().unwrap_or_else(|e| e.into_inner());
+                if hints.len() >= POSITION_HINTS {
+                    hints.clear();
+                }
+                hints.insert(next, after);
+            }
+            for entry in read.entries {
                 if !batches.is_empty() && total + entry.data.len() > max_bytes {
                     next = end; // budget spent
                     break;

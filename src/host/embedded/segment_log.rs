@@ -13,7 +13,7 @@ use futures::future::{self, BoxFuture, FutureExt};
 
 use super::config::{FlushPolicy, LogConfig};
 use super::segment::{EntryHeader, Recovery, Segment, SegmentReader, HEADER_LEN};
-use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position};
+use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position, ReadEntries};
 
 /// A partition log stored as segment files in one directory.
 pub struct SegmentLog {
@@ -220,13 +220,21 @@ impl Log for SegmentLog {
         }
     }
 
-    fn read(&self, from: Position, max_entries: usize, max_bytes: usize) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
+    fn read(
+        &self,
+        from: Position,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'static, HostResult<ReadEntries>> {
         let result = match self.reader_for(from) {
-            None => Ok(Vec::new()),
-            Some((ledger_id, pos, reader)) => reader
-                .read_entries(pos, max_entries, max_bytes)
-                .map(|v| v.into_iter().map(|e| to_entry(ledger_id, e)).collect())
-                .map_err(HostError::from),
+            None => Ok(ReadEntries::default()),
+            Some((ledger_id, pos, reader)) => {
+                reader.read_entries(pos, max_entries, max_bytes).map_err(HostError::from).map(|v| {
+                    let next =
+                        v.last().map(|(at, header, _)| Position { ledger_id, entry_id: at + header.stored_len() });
+                    ReadEntries { entries: v.into_iter().map(|e| to_entry(ledger_id, e)).collect(), next }
+                })
+            }
         };
         future::ready(result).boxed()
     }
@@ -338,7 +346,7 @@ mod tests {
         let mut next = log.start_offset();
         while next < log.end_offset() {
             let pos = futures::executor::block_on(log.find_position(next)).unwrap().expect("position");
-            let entries = futures::executor::block_on(log.read(pos, usize::MAX, 1 << 20)).unwrap();
+            let entries = futures::executor::block_on(log.read(pos, usize::MAX, 1 << 20)).unwrap().entries;
             next = entries.last().expect("progress").last_offset + 1;
             out.extend(entries);
         }
@@ -363,7 +371,7 @@ mod tests {
         }
         assert!(log.lock().len() > 3, "small segments roll");
         let mid = futures::executor::block_on(log.find_position(44)).unwrap().unwrap();
-        let e = futures::executor::block_on(log.read(mid, 1, 0)).unwrap();
+        let e = futures::executor::block_on(log.read(mid, 1, 0)).unwrap().entries;
         assert_eq!((e[0].base_offset, e[0].last_offset), (42, 44));
         assert_eq!(log.max_timestamp(), Some((1029, 89)));
         let by_time = futures::executor::block_on(log.find_by_timestamp(1017)).unwrap().unwrap();

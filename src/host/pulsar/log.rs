@@ -8,7 +8,7 @@ use futures::future::{self, BoxFuture, FutureExt};
 
 use super::entry_format::{self, EntryInfo};
 use super::{check, unexpected};
-use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position};
+use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position, ReadEntries};
 use crate::jni::bridge::{field, Bridge, RawEntry, Reply};
 
 /// A partition stored in a Pulsar ManagedLedger.
@@ -66,14 +66,17 @@ impl PulsarLog {
         from: Position,
         max_entries: usize,
         max_bytes: usize,
-    ) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
+    ) -> BoxFuture<'static, HostResult<ReadEntries>> {
         let max_entries = i32::try_from(max_entries).unwrap_or(i32::MAX).max(1);
         let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX).max(1);
         let read = self.bridge.read(&self.name, from.ledger_id, from.entry_id, max_entries, max_bytes);
         let name = Arc::clone(&self.name);
         async move {
             match check(read.await)? {
-                Reply::Read(raw) => raw.into_iter().map(|r| to_entry(&name, r)).collect(),
+                Reply::Read(raw, next) => Ok(ReadEntries {
+                    entries: raw.into_iter().map(|r| to_entry(&name, r)).collect::<HostResult<_>>()?,
+                    next: next.map(|(ledger_id, entry_id)| Position { ledger_id, entry_id }),
+                }),
                 other => Err(unexpected(other)),
             }
         }
@@ -114,7 +117,12 @@ impl Log for PulsarLog {
         .boxed()
     }
 
-    fn read(&self, from: Position, max_entries: usize, max_bytes: usize) -> BoxFuture<'static, HostResult<Vec<Entry>>> {
+    fn read(
+        &self,
+        from: Position,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'static, HostResult<ReadEntries>> {
         self.read_entries(from, max_entries, max_bytes)
     }
 
@@ -136,7 +144,7 @@ impl Log for PulsarLog {
             let position = found.await?;
             let read = bridge.read(&name, position.ledger_id, position.entry_id, 1, 1);
             let entry = match check(read.await)? {
-                Reply::Read(raw) => raw.into_iter().next().map(|r| to_entry(&name, r)).transpose()?,
+                Reply::Read(raw, _) => raw.into_iter().next().map(|r| to_entry(&name, r)).transpose()?,
                 other => return Err(unexpected(other)),
             };
             Ok(entry.filter(|e| e.position == position && e.max_timestamp >= timestamp))

@@ -45,7 +45,8 @@ final class NativeCore {
 
     static native void completeAppend(long call, long ledgerId, long entryId, byte[] head);
 
-    static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] lengths, byte[] data);
+    static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] lengths, byte[] data,
+            long nextLedgerId, long nextEntryId);
 
     static native void completePosition(long call, long ledgerId, long entryId);
 

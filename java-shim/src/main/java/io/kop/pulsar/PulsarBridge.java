@@ -32,6 +32,16 @@ final class PulsarBridge {
     /** How many bytes of an entry's start carry its Pulsar headers and the Kafka batch header. */
     private static final int HEAD_BYTES = 512;
 
+    /** Idle read cursors are deleted after this long. */
+    private static final long CURSOR_IDLE_NANOS = 60_000_000_000L;
+
+    /** A non-durable cursor parked at its next read position, waiting for the reader to continue. */
+    private record Parked(ManagedLedger ledger, ManagedCursor cursor, long since) {
+    }
+
+    /** Parked cursors by {@code partition@ledgerId:entryId} of their read position. */
+    private final Map<String, Parked> parked = new ConcurrentHashMap<>();
+
     private final BrokerService service;
     private final Map<String, PersistentTopic> open = new ConcurrentHashMap<>();
 
@@ -122,6 +132,13 @@ final class PulsarBridge {
         try {
             admin().deletePartitionedTopicAsync(topic, true).whenComplete((v, error) -> {
                 open.keySet().removeIf(name -> name.startsWith(topic + "-partition-"));
+                parked.entrySet().removeIf(e -> {
+                    boolean gone = e.getKey().startsWith(topic + "-partition-");
+                    if (gone) {
+                        dropCursor(e.getValue().ledger(), e.getValue().cursor());
+                    }
+                    return gone;
+                });
                 done(call, error);
             });
         } catch (Exception e) {
@@ -226,7 +243,27 @@ final class PulsarBridge {
         });
     }
 
-    /** Reads entries starting at {@code (ledgerId, entryId)} with a throw-away non-durable cursor. */
+    private static String parkKey(String partition, long ledgerId, long entryId) {
+        return partition + "@" + ledgerId + ":" + entryId;
+    }
+
+    /** Deletes cursors nobody continued reading with for a while. */
+    private void evictIdleCursors() {
+        long now = System.nanoTime();
+        parked.entrySet().removeIf(e -> {
+            boolean idle = now - e.getValue().since() > CURSOR_IDLE_NANOS;
+            if (idle) {
+                dropCursor(e.getValue().ledger(), e.getValue().cursor());
+            }
+            return idle;
+        });
+    }
+
+    /**
+     * Reads entries starting at {@code (ledgerId, entryId)} with a non-durable cursor: the one a
+     * previous read left parked there, or a new one. Afterwards the cursor is parked at its next
+     * read position, which is also reported, so a consumer reading on costs no search.
+     */
     void read(String partition, long ledgerId, long entryId, int maxEntries, long maxBytes, long call) {
         PersistentTopic topic = open.get(partition);
         if (topic == null) {
@@ -234,13 +271,22 @@ final class PulsarBridge {
             return;
         }
         ManagedLedger ml = topic.getManagedLedger();
+        Parked reuse = parked.remove(parkKey(partition, ledgerId, entryId));
         ManagedCursor cursor;
-        try {
-            Position start = ml.getPreviousPosition(PositionFactory.create(ledgerId, entryId));
-            cursor = ml.newNonDurableCursor(start, "kop-read-" + UUID.randomUUID());
-        } catch (Exception e) {
-            fail(call, e);
-            return;
+        if (reuse != null && reuse.ledger() == ml) {
+            cursor = reuse.cursor();
+        } else {
+            if (reuse != null) {
+                dropCursor(reuse.ledger(), reuse.cursor());
+            }
+            evictIdleCursors();
+            try {
+                Position start = ml.getPreviousPosition(PositionFactory.create(ledgerId, entryId));
+                cursor = ml.newNonDurableCursor(start, "kop-read-" + UUID.randomUUID());
+            } catch (Exception e) {
+                fail(call, e);
+                return;
+            }
         }
         cursor.asyncReadEntries(maxEntries, maxBytes, new AsyncCallbacks.ReadEntriesCallback() {
             @Override
@@ -265,10 +311,15 @@ final class PulsarBridge {
                         buf.getBytes(buf.readerIndex(), data, at, lengths[i]);
                         at += lengths[i];
                     }
-                    NativeCore.completeRead(call, ledgers, ids, lengths, data);
+                    Position next = cursor.getReadPosition();
+                    Parked previous = parked.put(parkKey(partition, next.getLedgerId(), next.getEntryId()),
+                        new Parked(ml, cursor, System.nanoTime()));
+                    if (previous != null && previous.cursor() != cursor) {
+                        dropCursor(previous.ledger(), previous.cursor());
+                    }
+                    NativeCore.completeRead(call, ledgers, ids, lengths, data, next.getLedgerId(), next.getEntryId());
                 } finally {
                     entries.forEach(Entry::release);
-                    dropCursor(ml, cursor);
                 }
             }
 
