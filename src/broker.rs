@@ -54,6 +54,18 @@ impl Broker {
         Ok(Arc::new(Broker { config, advertised, topics, groups, next_producer_id }))
     }
 
+    /// Opens the broker over `store` and binds its Kafka listener, so a bad config, unreadable
+    /// storage or a taken port all fail here, before anything is served.
+    pub async fn open_and_bind(
+        config: Config,
+        store: Arc<dyn TopicStore>,
+    ) -> Result<(Arc<Self>, tokio::net::TcpListener), StartError> {
+        let addr = config.listen_addr()?;
+        let broker = Broker::open(config, store).await?;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        Ok((broker, listener))
+    }
+
     /// A producer id never handed out before.
     pub fn next_producer_id(&self) -> i64 {
         self.next_producer_id.fetch_add(1, Ordering::Relaxed)

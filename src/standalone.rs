@@ -22,10 +22,8 @@ pub struct Ready {
 impl Ready {
     /// Opens the data directory and binds the listener, reporting either failure at once.
     pub async fn open(config: Config) -> Result<Self, StartError> {
-        let addr = config.listen_addr()?;
         let host = EmbeddedHost::new(&config)?;
-        let broker = Broker::open(config, Arc::clone(&host) as _).await?;
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        let (broker, listener) = Broker::open_and_bind(config, Arc::clone(&host) as _).await?;
         Ok(Ready { host, broker, listener })
     }
 

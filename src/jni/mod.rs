@@ -14,10 +14,9 @@ use std::time::Duration;
 use jni::objects::{JClass, JObject, JString};
 use jni::sys::jlong;
 use jni::JNIEnv;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::broker::{Broker, StartError};
+use crate::broker::Broker;
 use crate::config::Config;
 use crate::host::pulsar::PulsarHost;
 use bridge::Bridge;
@@ -43,7 +42,8 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
         .thread_name("kop")
         .build()
         .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
-    let (broker, listener) = runtime.block_on(open(config, bridge)).map_err(|e| e.to_string())?;
+    let host = Arc::new(PulsarHost::new(bridge, &config));
+    let (broker, listener) = runtime.block_on(Broker::open_and_bind(config, host)).map_err(|e| e.to_string())?;
     tracing::info!(listen = ?listener.local_addr().ok(), topics = broker.topics.all().len(),
         "kop is serving Kafka from the Pulsar broker");
     let (stop, stopped) = oneshot::channel::<()>();
@@ -57,14 +57,6 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
         let _ = finished.send(());
     });
     Ok(Box::into_raw(Box::new(Running { runtime, stop, done })) as jlong)
-}
-
-async fn open(config: Config, bridge: Bridge) -> Result<(Arc<Broker>, TcpListener), StartError> {
-    let addr = config.listen_addr()?;
-    let host = Arc::new(PulsarHost::new(bridge, &config));
-    let broker = Broker::open(config, host).await?;
-    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-    Ok((broker, listener))
 }
 
 fn stop(handle: jlong) {
