@@ -186,8 +186,18 @@ impl EmbeddedHost {
         let trash = self.root.join("trash").join(format!("{name}-{}", Uuid::new_v4().simple()));
         std::fs::rename(&dir, &trash)?;
         std::fs::File::open(self.root.join("topics"))?.sync_all()?;
-        // Readers may still hold segment files open; unlinking is safe for them on Unix.
-        std::fs::remove_dir_all(&trash)?;
+        // The topic is gone once renamed; freeing its files (possibly gigabytes) happens off the
+        // request path. Readers may still hold segments open, which is safe on Unix; whatever a
+        // crash leaves in trash/ is removed at the next start.
+        let removal = move || {
+            if let Err(e) = std::fs::remove_dir_all(&trash) {
+                tracing::warn!(dir = %trash.display(), error = %e, "cannot remove a deleted topic's files");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(removal)),
+            Err(_) => removal(),
+        }
         Ok(())
     }
 
