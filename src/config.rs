@@ -30,6 +30,10 @@ pub struct Config {
     pub kafka_listeners: String,
     /// The address given to clients in Metadata/FindCoordinator; defaults to the listener.
     pub kafka_advertised_listeners: Option<String>,
+    /// The name of a Pulsar `advertisedListeners` entry whose address is each broker's Kafka
+    /// listener (Pulsar host). Lookups then answer with the owner's Kafka address; without it the
+    /// owner's host is taken with this broker's Kafka port.
+    pub kafka_listener_name: Option<String>,
     /// Pulsar tenant of Kafka topics (Pulsar host).
     pub kafka_tenant: String,
     /// Pulsar namespace of Kafka topics (Pulsar host).
@@ -89,6 +93,7 @@ impl Default for Config {
         Config {
             kafka_listeners: "PLAINTEXT://127.0.0.1:9092".into(),
             kafka_advertised_listeners: None,
+            kafka_listener_name: None,
             kafka_tenant: "public".into(),
             kafka_namespace: "default".into(),
             kafka_metadata_tenant: "public".into(),
@@ -155,6 +160,15 @@ pub struct Endpoint {
     pub host: String,
     /// TCP port.
     pub port: u16,
+}
+
+impl Endpoint {
+    /// A Kafka node id for the broker at this address that every broker computes alike, so
+    /// brokers that share a Pulsar cluster name each other consistently without a registry.
+    pub fn node_id(&self) -> i32 {
+        let hashed = crc32c::crc32c(format!("{}:{}", self.host, self.port).as_bytes());
+        (hashed & 0x7fff_ffff) as i32
+    }
 }
 
 impl Config {

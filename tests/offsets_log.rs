@@ -35,13 +35,13 @@ async fn commits_survive_restarts_and_compaction() {
     let partition = kop::group::records::partition_for("g", 3) as i32;
     let end_before = {
         let (topics, groups) = open(&config).await; // replays 1500 records, then compacts
-        let committed = groups.fetch_offsets("g", Some(vec![("orders".into(), 0)]));
+        let committed = groups.fetch_offsets("g", Some(vec![("orders".into(), 0)])).expect("coordinator loaded");
         assert_eq!(committed[0].2.as_ref().map(|c| (c.offset, c.metadata.as_str())), Some((1499, "m1499")));
         topics.get("__consumer_offsets").and_then(|t| t.partition(partition).map(|p| p.end_offset())).expect("end")
     };
     assert!(end_before > 1500, "compaction appended a snapshot of the live state");
     let (topics, groups) = open(&config).await;
-    let committed = groups.fetch_offsets("g", None);
+    let committed = groups.fetch_offsets("g", None).expect("coordinator loaded");
     assert_eq!(committed.len(), 1);
     assert_eq!(committed[0].2.as_ref().map(|c| c.offset), Some(1499));
     let end_after = topics.get("__consumer_offsets").and_then(|t| t.partition(partition).map(|p| p.end_offset()));

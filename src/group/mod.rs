@@ -85,7 +85,25 @@ pub struct GroupCoordinator {
     config: GroupConfig,
     groups: Mutex<HashMap<String, Group>>,
     offsets_topic: Arc<Topic>,
+    // One per offsets partition: whether this broker coordinates its groups.
+    loads: Mutex<Vec<Load>>,
 }
+
+/// Whether this broker has an offsets partition's groups in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// Not tried yet, or given up after an error.
+    Unloaded,
+    /// Being replayed: its groups get COORDINATOR_LOAD_IN_PROGRESS.
+    Loading,
+    /// Replayed; this broker coordinates its groups.
+    Loaded,
+    /// Another broker owns it, as of this instant (asked again after [`OWNER_RECHECK`]).
+    Elsewhere(Instant),
+}
+
+/// How long "another broker owns this offsets partition" is believed before asking again.
+const OWNER_RECHECK: Duration = Duration::from_secs(5);
 
 impl GroupCoordinator {
     /// Opens (creating if needed) `__consumer_offsets` and replays it.
@@ -96,49 +114,23 @@ impl GroupCoordinator {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let offsets_topic = topics.get_or_create(OFFSETS_TOPIC, config.offsets_partitions, configs).await?;
+        let partitions = offsets_topic.partitions.len();
         let coordinator = Arc::new(GroupCoordinator {
             config,
             groups: Mutex::new(HashMap::new()),
             offsets_topic: Arc::clone(&offsets_topic),
+            loads: Mutex::new(vec![Load::Unloaded; partitions]),
         });
-        let mut replayed = 0usize;
-        let mut per_partition = vec![0usize; offsets_topic.partitions.len()];
-        for (index, partition) in offsets_topic.partitions.iter().enumerate() {
-            let mut offset = partition.start_offset();
-            while offset < partition.end_offset() {
-                let read = partition
-                    .read(offset, 1 << 20)
-                    .await
-                    .map_err(|e| HostError::Corrupt(format!("cannot replay {OFFSETS_TOPIC}: {e:?}")))?;
-                let mut buf = read.records.clone();
-                let sets = RecordBatchDecoder::decode_all(&mut buf)
-                    .map_err(|e| HostError::Corrupt(format!("bad batch in {OFFSETS_TOPIC}: {e}")))?;
-                let mut next = offset;
-                for set in sets {
-                    for record in set.records {
-                        next = next.max(record.offset + 1);
-                        if record.offset < offset {
-                            continue;
-                        }
-                        if let Some(decoded) =
-                            record.key.as_deref().and_then(|k| records::decode(k, record.value.as_deref()))
-                        {
-                            coordinator.apply(decoded);
-                            replayed += 1;
-                            per_partition[index] += 1;
-                        }
-                    }
-                }
-                if next <= offset {
-                    break;
-                }
-                offset = next;
+        // Replayed before the listener opens, so clients of a single broker never see a load in
+        // progress; partitions another broker owns are left to it.
+        for index in 0..partitions as u32 {
+            match coordinator.load(index).await {
+                Ok(()) | Err(HostError::NotOwner(_)) => {}
+                Err(e) => return Err(e),
             }
         }
-        tracing::info!(records = replayed, groups = coordinator.lock().len(), "replayed {OFFSETS_TOPIC}");
-        for (index, records) in per_partition.into_iter().enumerate() {
-            coordinator.compact(index as u32, records).await;
-        }
+        let loaded = coordinator.loads().iter().filter(|l| **l == Load::Loaded).count();
+        tracing::info!(partitions = loaded, groups = coordinator.lock().len(), "loaded {OFFSETS_TOPIC}");
         let ticker = Arc::downgrade(&coordinator);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -154,6 +146,109 @@ impl GroupCoordinator {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
         self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn loads(&self) -> MutexGuard<'_, Vec<Load>> {
+        self.loads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_load(&self, index: u32, load: Load) {
+        if let Some(slot) = self.loads().get_mut(index as usize) {
+            *slot = load;
+        }
+    }
+
+    /// The `__consumer_offsets` partition that stores `group_id`.
+    pub fn partition_of(&self, group_id: &str) -> u32 {
+        records::partition_for(group_id, self.offsets_topic.partitions.len() as u32)
+    }
+
+    /// Whether this broker coordinates `group_id` now. A group whose offsets partition is not in
+    /// memory starts loading it (COORDINATOR_LOAD_IN_PROGRESS until done), unless another broker
+    /// owns the partition (NOT_COORDINATOR: the client asks FindCoordinator again).
+    pub fn check(self: &Arc<Self>, group_id: &str) -> Result<(), ResponseError> {
+        let index = self.partition_of(group_id);
+        {
+            let mut loads = self.loads();
+            let Some(load) = loads.get_mut(index as usize) else { return Err(ResponseError::CoordinatorNotAvailable) };
+            match *load {
+                Load::Loaded => return Ok(()),
+                Load::Loading => return Err(ResponseError::CoordinatorLoadInProgress),
+                Load::Elsewhere(since) if since.elapsed() < OWNER_RECHECK => return Err(ResponseError::NotCoordinator),
+                Load::Elsewhere(_) | Load::Unloaded => *load = Load::Loading,
+            }
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.load(index).await {
+                tracing::debug!(partition = index, error = %e, "offsets partition not loaded");
+            }
+        });
+        Err(ResponseError::CoordinatorLoadInProgress)
+    }
+
+    /// Loads offsets partition `index` on this broker and replays its groups into memory.
+    async fn load(&self, index: u32) -> Result<(), HostError> {
+        self.set_load(index, Load::Loading);
+        let outcome = self.replay(index).await;
+        match &outcome {
+            Ok(records) => {
+                self.compact(index, *records).await;
+                self.set_load(index, Load::Loaded);
+                tracing::debug!(partition = index, records, "replayed {OFFSETS_TOPIC}");
+            }
+            Err(HostError::NotOwner(_)) => self.set_load(index, Load::Elsewhere(Instant::now())),
+            Err(_) => self.set_load(index, Load::Unloaded),
+        }
+        outcome.map(drop)
+    }
+
+    /// Forgets the groups of offsets partition `index` after another broker took it over.
+    fn unload(&self, index: u32) {
+        self.set_load(index, Load::Elsewhere(Instant::now()));
+        let partitions = self.offsets_topic.partitions.len() as u32;
+        self.lock().retain(|id, _| records::partition_for(id, partitions) != index);
+        tracing::info!(partition = index, "another broker owns this {OFFSETS_TOPIC} partition now");
+    }
+
+    /// Applies every record of offsets partition `index`; returns how many there were.
+    async fn replay(&self, index: u32) -> Result<usize, HostError> {
+        let corrupt = |e: String| HostError::Corrupt(format!("cannot replay {OFFSETS_TOPIC}-{index}: {e}"));
+        let Some(partition) = self.offsets_topic.partition(index as i32) else { return Ok(0) };
+        match partition.ready().await {
+            Ok(()) => {}
+            Err(ResponseError::NotLeaderOrFollower) => {
+                return Err(HostError::NotOwner(format!("{OFFSETS_TOPIC}-{index}")))
+            }
+            Err(e) => return Err(corrupt(format!("{e:?}"))),
+        }
+        let mut replayed = 0usize;
+        let mut offset = partition.start_offset();
+        while offset < partition.end_offset() {
+            let read = partition.read(offset, 1 << 20).await.map_err(|e| corrupt(format!("{e:?}")))?;
+            let mut buf = read.records.clone();
+            let sets = RecordBatchDecoder::decode_all(&mut buf).map_err(|e| corrupt(e.to_string()))?;
+            let mut next = offset;
+            for set in sets {
+                for record in set.records {
+                    next = next.max(record.offset + 1);
+                    if record.offset < offset {
+                        continue;
+                    }
+                    if let Some(decoded) =
+                        record.key.as_deref().and_then(|k| records::decode(k, record.value.as_deref()))
+                    {
+                        self.apply(decoded);
+                        replayed += 1;
+                    }
+                }
+            }
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
+        Ok(replayed)
     }
 
     fn apply(&self, record: Record) {
@@ -219,7 +314,14 @@ impl GroupCoordinator {
         .map_err(|_| ResponseError::UnknownServerError)?;
         let bytes = buf.freeze();
         let info = batch::validate(&bytes, usize::MAX).map_err(|_| ResponseError::UnknownServerError)?;
-        partition.append(bytes, &info).await.map(drop).map_err(|_| ResponseError::CoordinatorNotAvailable)
+        match partition.append(bytes, &info).await {
+            Ok(_) => Ok(()),
+            Err(ResponseError::NotLeaderOrFollower) => {
+                self.unload(index);
+                Err(ResponseError::NotCoordinator)
+            }
+            Err(_) => Err(ResponseError::CoordinatorNotAvailable),
+        }
     }
 
     /// Rewrites a partition's live state after its end and trims what came before, when the log
@@ -349,6 +451,9 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return JoinResult { error: Some(ResponseError::InvalidGroupId), generation: -1, ..Default::default() };
         }
+        if let Err(e) = self.check(group_id) {
+            return JoinResult { error: Some(e), generation: -1, member_id: params.member_id, ..Default::default() };
+        }
         if params.session_timeout < self.config.min_session_timeout
             || params.session_timeout > self.config.max_session_timeout
         {
@@ -388,6 +493,9 @@ impl GroupCoordinator {
         generation: i32,
         assignments: Vec<(String, Bytes)>,
     ) -> SyncResult {
+        if let Err(e) = self.check(group_id) {
+            return SyncResult { error: Some(e), ..Default::default() };
+        }
         let reply = match self.lock().get_mut(group_id) {
             None => Reply::Now(SyncResult { error: Some(ResponseError::UnknownMemberId), ..Default::default() }),
             Some(g) => g.sync(member_id, instance_id, generation, assignments, Instant::now()),
@@ -403,12 +511,13 @@ impl GroupCoordinator {
 
     /// Heartbeat.
     pub fn heartbeat(
-        &self,
+        self: &Arc<Self>,
         group_id: &str,
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
     ) -> Result<(), ResponseError> {
+        self.check(group_id)?;
         match self.lock().get_mut(group_id) {
             None => Err(ResponseError::UnknownMemberId),
             Some(g) => g.heartbeat(member_id, instance_id, generation, Instant::now()),
@@ -421,6 +530,7 @@ impl GroupCoordinator {
         group_id: &str,
         members: &[(String, Option<String>)],
     ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        self.check(group_id)?;
         let results = {
             let mut groups = self.lock();
             let Some(g) = groups.get_mut(group_id) else { return Err(ResponseError::UnknownMemberId) };
@@ -442,6 +552,7 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId);
         }
+        self.check(group_id)?;
         {
             let mut groups = self.lock();
             let delay = self.config.initial_rebalance_delay;
@@ -489,13 +600,14 @@ impl GroupCoordinator {
 
     /// Committed offsets of a group: all of them, or for the given partitions.
     pub fn fetch_offsets(
-        &self,
+        self: &Arc<Self>,
         group_id: &str,
         wanted: Option<Vec<(String, i32)>>,
-    ) -> Vec<(String, i32, Option<Committed>)> {
+    ) -> Result<Vec<(String, i32, Option<Committed>)>, ResponseError> {
+        self.check(group_id)?;
         let groups = self.lock();
         let offsets = groups.get(group_id).map(|g| &g.offsets);
-        match wanted {
+        Ok(match wanted {
             Some(list) => list
                 .into_iter()
                 .map(|(t, p)| {
@@ -510,14 +622,15 @@ impl GroupCoordinator {
                 all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
                 all
             }
-        }
+        })
     }
 
     /// DescribeGroups for one group; `None` if it does not exist.
-    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+    pub fn describe(self: &Arc<Self>, group_id: &str) -> Result<Option<GroupDescription>, ResponseError> {
+        self.check(group_id)?;
         let groups = self.lock();
-        let g = groups.get(group_id)?;
-        Some(GroupDescription {
+        let Some(g) = groups.get(group_id) else { return Ok(None) };
+        Ok(Some(GroupDescription {
             state: g.state.name(),
             protocol_type: g.protocol_type.clone().unwrap_or_default(),
             protocol: if g.state == GroupState::Stable {
@@ -539,7 +652,7 @@ impl GroupCoordinator {
                     )
                 })
                 .collect(),
-        })
+        }))
     }
 
     /// ListGroups: `(group id, protocol type, state)`.
@@ -555,6 +668,7 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group.
     pub async fn delete_group(self: &Arc<Self>, group_id: &str) -> Result<(), ResponseError> {
+        self.check(group_id)?;
         let keys: Vec<(String, i32)> = {
             let groups = self.lock();
             let g = groups.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
@@ -577,6 +691,7 @@ impl GroupCoordinator {
         group_id: &str,
         partitions: Vec<(String, i32)>,
     ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        self.check(group_id)?;
         let results: Vec<Result<(), ResponseError>> = {
             let groups = self.lock();
             let g = groups.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;

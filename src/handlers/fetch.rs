@@ -33,18 +33,15 @@ async fn fetch(broker: &Broker, req: FetchRequest, version: i16) -> FetchRespons
         // We never hand out fetch sessions, so any id a client names is unknown.
         return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
-    let topics: Vec<(Option<Arc<Topic>>, FetchTopic)> = req
-        .topics
-        .into_iter()
-        .map(|t| {
-            let found = if version >= TOPIC_ID_VERSION {
-                broker.topics.get_by_id(&t.topic_id)
-            } else {
-                broker.topics.get(&t.topic)
-            };
-            (found, t)
-        })
-        .collect();
+    let mut topics: Vec<(Option<Arc<Topic>>, FetchTopic)> = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let found = if version >= TOPIC_ID_VERSION {
+            broker.topics.get_by_id(&t.topic_id)
+        } else {
+            broker.topics.resolve(&t.topic).await
+        };
+        topics.push((found, t));
+    }
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
     let deadline = Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);

@@ -22,7 +22,9 @@ use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::{ready, Pending, RequestContext};
 use crate::broker::Broker;
+use crate::config::Endpoint;
 use crate::group::state::JoinParams;
+use crate::host::Owner;
 
 /// FindCoordinator versions served.
 pub const FIND_COORDINATOR_VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
@@ -47,39 +49,58 @@ fn code(result: Result<(), ResponseError>) -> i16 {
     result.err().map_or(0, |e| e.code())
 }
 
-/// This broker coordinates every group; transaction coordinators do not exist yet.
+/// The coordinator of a group is the owner of its `__consumer_offsets` partition; transaction
+/// coordinators do not exist yet.
 pub async fn find_coordinator(
     broker: &Arc<Broker>,
     ctx: &RequestContext,
     req: FindCoordinatorRequest,
 ) -> Pending<FindCoordinatorResponse> {
-    let (host, port, node) = (
-        StrBytes::from_string(broker.advertised.host.clone()),
-        i32::from(broker.advertised.port),
-        BrokerId(broker.node_id()),
-    );
-    let error = |key_type: i8| (key_type != GROUP_KEY).then_some(ResponseError::CoordinatorNotAvailable);
+    let keys = if ctx.version >= 4 { req.coordinator_keys } else { vec![req.key] };
+    let mut coordinators = Vec::with_capacity(keys.len());
+    for key in keys {
+        let found = if req.key_type == GROUP_KEY {
+            coordinator_of(broker, &key).await
+        } else {
+            Err(ResponseError::CoordinatorNotAvailable)
+        };
+        let base = Coordinator::default().with_key(key);
+        coordinators.push(match found {
+            Ok((node, endpoint)) => base
+                .with_node_id(BrokerId(node))
+                .with_host(StrBytes::from_string(endpoint.host))
+                .with_port(i32::from(endpoint.port)),
+            Err(e) => base.with_node_id(BrokerId(-1)).with_port(-1).with_error_code(e.code()),
+        });
+    }
     if ctx.version >= 4 {
-        let coordinators = req
-            .coordinator_keys
-            .into_iter()
-            .map(|key| match error(req.key_type) {
-                None => Coordinator::default().with_key(key).with_node_id(node).with_host(host.clone()).with_port(port),
-                Some(e) => Coordinator::default()
-                    .with_key(key)
-                    .with_node_id(BrokerId(-1))
-                    .with_port(-1)
-                    .with_error_code(e.code()),
-            })
-            .collect();
         return ready(FindCoordinatorResponse::default().with_coordinators(coordinators));
     }
-    ready(match error(req.key_type) {
-        None => FindCoordinatorResponse::default().with_node_id(node).with_host(host).with_port(port),
-        Some(e) => {
-            FindCoordinatorResponse::default().with_node_id(BrokerId(-1)).with_port(-1).with_error_code(e.code())
+    let c = coordinators.pop().unwrap_or_default();
+    ready(
+        FindCoordinatorResponse::default()
+            .with_node_id(c.node_id)
+            .with_host(c.host)
+            .with_port(c.port)
+            .with_error_code(c.error_code),
+    )
+}
+
+/// The node id and address of the broker coordinating `group`.
+async fn coordinator_of(broker: &Arc<Broker>, group: &str) -> Result<(i32, Endpoint), ResponseError> {
+    let index = broker.groups.partition_of(group);
+    match broker.topics.owner(crate::group::OFFSETS_TOPIC, index).await {
+        Ok(Owner::Local) => {
+            // Start loading the group's partition now, so it is ready when the client comes.
+            let _ = broker.groups.check(group);
+            Ok((broker.node_id(), broker.advertised.clone()))
         }
-    })
+        Ok(Owner::Remote(endpoint)) => Ok((endpoint.node_id(), endpoint)),
+        Err(e) => {
+            tracing::debug!(group, error = %e, "no coordinator");
+            Err(ResponseError::CoordinatorNotAvailable)
+        }
+    }
 }
 
 /// Joins a member; the response waits until the rebalance completes.
@@ -197,8 +218,10 @@ pub async fn describe(
         .into_iter()
         .map(|id| {
             let base = DescribedGroup::default().with_group_id(id.clone());
-            let Some(d) = broker.groups.describe(&id) else {
-                return base.with_group_state(StrBytes::from_static_str("Dead"));
+            let d = match broker.groups.describe(&id) {
+                Ok(Some(d)) => d,
+                Ok(None) => return base.with_group_state(StrBytes::from_static_str("Dead")),
+                Err(e) => return base.with_error_code(e.code()),
             };
             let members = d
                 .members

@@ -35,7 +35,7 @@ pub async fn handle(
 ) -> Pending<ListOffsetsResponse> {
     let mut topics = Vec::with_capacity(req.topics.len());
     for wanted in req.topics {
-        let topic = broker.topics.get(&wanted.name);
+        let topic = broker.topics.resolve(&wanted.name).await;
         let mut partitions = Vec::with_capacity(wanted.partitions.len());
         for p in wanted.partitions {
             let base = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
@@ -61,6 +61,7 @@ pub async fn handle(
 
 /// `(timestamp, offset)` for one query; `(-1, -1)` when no record matches.
 async fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), ResponseError> {
+    partition.ready().await?;
     Ok(match timestamp {
         LATEST => (-1, partition.end_offset()),
         EARLIEST | EARLIEST_LOCAL => (-1, partition.start_offset()),
@@ -80,30 +81,23 @@ pub async fn leader_epoch(
     _ctx: &RequestContext,
     req: OffsetForLeaderEpochRequest,
 ) -> Pending<OffsetForLeaderEpochResponse> {
-    let topics = req
-        .topics
-        .into_iter()
-        .map(|wanted| {
-            let topic = broker.topics.get(&wanted.topic);
-            let partitions = wanted
-                .partitions
-                .iter()
-                .map(|p| {
-                    let base = EpochEndOffset::default().with_partition(p.partition);
-                    match topic.as_ref().and_then(|t| t.partition(p.partition)) {
-                        None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
-                        Some(_) if p.current_leader_epoch > 0 => {
-                            base.with_error_code(ResponseError::UnknownLeaderEpoch.code())
-                        }
-                        Some(partition) if p.leader_epoch <= 0 => {
-                            base.with_leader_epoch(0).with_end_offset(partition.end_offset())
-                        }
-                        Some(_) => base.with_leader_epoch(-1).with_end_offset(-1),
-                    }
-                })
-                .collect();
-            OffsetForLeaderTopicResult::default().with_topic(wanted.topic).with_partitions(partitions)
-        })
-        .collect();
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for wanted in req.topics {
+        let topic = broker.topics.resolve(&wanted.topic).await;
+        let mut partitions = Vec::with_capacity(wanted.partitions.len());
+        for p in &wanted.partitions {
+            let base = EpochEndOffset::default().with_partition(p.partition);
+            partitions.push(match topic.as_ref().and_then(|t| t.partition(p.partition)) {
+                None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                Some(_) if p.current_leader_epoch > 0 => base.with_error_code(ResponseError::UnknownLeaderEpoch.code()),
+                Some(partition) if p.leader_epoch <= 0 => match partition.ready().await {
+                    Ok(()) => base.with_leader_epoch(0).with_end_offset(partition.end_offset()),
+                    Err(e) => base.with_error_code(e.code()),
+                },
+                Some(_) => base.with_leader_epoch(-1).with_end_offset(-1),
+            });
+        }
+        topics.push(OffsetForLeaderTopicResult::default().with_topic(wanted.topic).with_partitions(partitions));
+    }
     ready(OffsetForLeaderEpochResponse::default().with_topics(topics))
 }

@@ -115,7 +115,12 @@ pub async fn fetch(
                         .flat_map(|t| t.partition_indexes.into_iter().map(move |p| (t.name.to_string(), p)))
                         .collect()
                 });
-                let offsets = broker.groups.fetch_offsets(&g.group_id, wanted);
+                let offsets = match broker.groups.fetch_offsets(&g.group_id, wanted) {
+                    Ok(offsets) => offsets,
+                    Err(e) => {
+                        return OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_error_code(e.code())
+                    }
+                };
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for (topic, partition, c) in offsets {
                     let (offset, epoch, metadata) = committed_fields(&c);
@@ -141,10 +146,16 @@ pub async fn fetch(
     let wanted = req.topics.map(|ts| {
         ts.into_iter().flat_map(|t| t.partition_indexes.into_iter().map(move |p| (t.name.to_string(), p))).collect()
     });
+    let (offsets, error) = match broker.groups.fetch_offsets(&req.group_id, wanted.clone()) {
+        Ok(offsets) => (offsets, None),
+        // Before v2 there is no top-level error: each asked partition carries it.
+        Err(e) => (wanted.unwrap_or_default().into_iter().map(|(t, p)| (t, p, None)).collect(), Some(e)),
+    };
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
-    for (topic, partition, c) in broker.groups.fetch_offsets(&req.group_id, wanted) {
+    for (topic, partition, c) in offsets {
         let (offset, epoch, metadata) = committed_fields(&c);
         let p = OffsetFetchResponsePartition::default()
+            .with_error_code(error.map_or(0, |e| e.code()))
             .with_partition_index(partition)
             .with_committed_offset(offset)
             .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
@@ -158,7 +169,11 @@ pub async fn fetch(
             ),
         }
     }
-    ready(OffsetFetchResponse::default().with_topics(topics))
+    let mut response = OffsetFetchResponse::default().with_topics(topics);
+    if version >= 2 {
+        response.error_code = error.map_or(0, |e| e.code());
+    }
+    ready(response)
 }
 
 /// Deletes a group's offsets for partitions no member is subscribed to.

@@ -29,17 +29,21 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequ
     let acks_valid = matches!(acks, -1..=1);
     let mut topics = Vec::with_capacity(req.topic_data.len());
     for topic_data in req.topic_data {
-        let topic = broker.topics.get(&topic_data.name);
-        let outcomes: Vec<Outcome> = topic_data
-            .partition_data
-            .into_iter()
-            .map(|data| {
-                if !acks_valid {
-                    return Outcome::Done(failed(version, data.index, ResponseError::InvalidRequiredAcks, None));
+        let topic = broker.topics.resolve(&topic_data.name).await;
+        let mut outcomes = Vec::with_capacity(topic_data.partition_data.len());
+        for data in topic_data.partition_data {
+            if !acks_valid {
+                outcomes.push(Outcome::Done(failed(version, data.index, ResponseError::InvalidRequiredAcks, None)));
+                continue;
+            }
+            if let Some(partition) = topic.as_deref().and_then(|t| t.partition(data.index)) {
+                if let Err(e) = partition.ready().await {
+                    outcomes.push(Outcome::Done(failed(version, data.index, e, None)));
+                    continue;
                 }
-                append(version, topic.as_deref(), data)
-            })
-            .collect();
+            }
+            outcomes.push(append(version, topic.as_deref(), data));
+        }
         topics.push((topic_data.name, outcomes));
     }
     Box::pin(async move {

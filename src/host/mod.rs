@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
+use futures::future::{self, BoxFuture, FutureExt};
 use uuid::Uuid;
+
+use crate::config::Endpoint;
 
 /// Where an entry sits in a log: `(ledger_id, entry_id)`, ordered by ledger then entry.
 ///
@@ -111,6 +113,14 @@ pub type HostResult<T> = Result<T, HostError>;
 /// later (the Pulsar host from a broker callback); the order of entries is the order of the
 /// `append` calls, not of completion.
 pub trait Log: Send + Sync {
+    /// Makes the log ready to serve on this broker and learns its offsets. The Pulsar host loads
+    /// the partition here, which only its owner broker can do ([`HostError::NotOwner`] elsewhere),
+    /// and again after ownership moved away and back. Hosts whose logs are always open need not
+    /// override it.
+    fn open(&self) -> BoxFuture<'static, HostResult<()>> {
+        future::ready(Ok(())).boxed()
+    }
+
     /// Appends one batch. The entry's order is fixed when this returns, before the future resolves.
     fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>>;
 
@@ -172,10 +182,37 @@ pub struct TopicSpec {
     pub configs: BTreeMap<String, String>,
 }
 
+/// Which broker serves a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// This broker.
+    Local,
+    /// Another broker, at this Kafka address.
+    Remote(Endpoint),
+}
+
 /// Topic lifecycle on the host.
 pub trait TopicStore: Send + Sync {
     /// All topics the host knows, opened.
     fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>>;
+
+    /// The topic `name` as the host stores it now, if it exists. Hosts shared by several brokers
+    /// (Pulsar) answer for topics that another broker or a Pulsar client created; a host whose
+    /// topics all go through this broker has nothing to add to [`TopicStore::load`].
+    fn find(&self, _name: &str) -> BoxFuture<'static, HostResult<Option<OpenTopic>>> {
+        future::ready(Ok(None)).boxed()
+    }
+
+    /// Topics the host has now that [`TopicStore::load`] did not show, for hosts shared by
+    /// several brokers; others answer nothing.
+    fn refresh(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
+        future::ready(Ok(Vec::new())).boxed()
+    }
+
+    /// Which broker serves partition `partition` of `name`.
+    fn owner(&self, _name: &str, _partition: u32) -> BoxFuture<'static, HostResult<Owner>> {
+        future::ready(Ok(Owner::Local)).boxed()
+    }
 
     /// Checks a spec the way `create` would, without creating anything (CreateTopics validate_only).
     fn validate(&self, spec: &TopicSpec) -> HostResult<()>;

@@ -89,6 +89,13 @@ pub enum Reply {
     Read(Vec<RawEntry>, Option<(u64, u64)>),
     /// A position.
     Position(u64, u64),
+    /// Who owns a topic: this broker, or the broker at `url`.
+    Owner {
+        /// Whether the owner is this broker.
+        local: bool,
+        /// The owner's address as the lookup returned it (`pulsar://host:port`).
+        url: String,
+    },
     /// The call failed.
     Failed(i32, String),
 }
@@ -153,6 +160,25 @@ impl Bridge {
         self.call(|env, obj, id| {
             let ns = env.new_string(namespace)?;
             env.call_method(obj, "listTopics", "(Ljava/lang/String;J)V", &[JValue::Object(&ns), JValue::Long(id)])
+                .map(drop)
+        })
+    }
+
+    /// One partitioned topic with its partition count and properties, as a one-element
+    /// [`Reply::Topics`]; an unknown topic fails with [`kind::UNKNOWN_TOPIC`].
+    pub fn describe_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let name = env.new_string(topic)?;
+            env.call_method(obj, "describeTopic", "(Ljava/lang/String;J)V", &[JValue::Object(&name), JValue::Long(id)])
+                .map(drop)
+        })
+    }
+
+    /// The broker that owns `partition` (a full partition name), as [`Reply::Owner`].
+    pub fn lookup(&self, partition: &str) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let name = env.new_string(partition)?;
+            env.call_method(obj, "lookup", "(Ljava/lang/String;J)V", &[JValue::Object(&name), JValue::Long(id)])
                 .map(drop)
         })
     }

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::Bytes;
 use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObjectArray, JString};
-use jni::sys::{jint, jlong};
+use jni::sys::{jboolean, jint, jlong};
 use jni::JNIEnv;
 
 use super::bridge::{complete, field, kind, ListedTopic, RawEntry, Reply};
@@ -139,6 +139,21 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completePosition(
     entry_id: jlong,
 ) {
     guarded(call, || Ok(Reply::Position(ledger_id as u64, entry_id as u64)));
+}
+
+/// `static native void completeOwner(long call, boolean local, String url)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeOwner<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    call: jlong,
+    local: jboolean,
+    url: JString<'l>,
+) {
+    guarded(call, || {
+        let url = if url.is_null() { String::new() } else { env.get_string(&url)?.into() };
+        Ok(Reply::Owner { local: local != 0, url })
+    });
 }
 
 /// `static native void fail(long call, int kind, String message)`

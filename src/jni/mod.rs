@@ -35,14 +35,16 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .try_init();
-    let config: Config = toml::from_str(config_toml).map_err(|e| format!("bad kop configuration: {e}"))?;
+    let mut config: Config = toml::from_str(config_toml).map_err(|e| format!("bad kop configuration: {e}"))?;
     config.validate().map_err(|e| e.to_string())?;
+    // Brokers of one Pulsar cluster must agree on each other's node ids.
+    config.broker_id = config.advertised().map_err(|e| e.to_string())?.node_id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kop")
         .build()
         .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
-    let host = Arc::new(PulsarHost::new(bridge, &config));
+    let host = Arc::new(PulsarHost::new(bridge, &config).map_err(|e| e.to_string())?);
     let (broker, listener) = runtime.block_on(Broker::open_and_bind(config, host)).map_err(|e| e.to_string())?;
     tracing::info!(listen = ?listener.local_addr().ok(), topics = broker.topics.all().len(),
         "kop is serving Kafka from the Pulsar broker");

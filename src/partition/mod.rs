@@ -106,6 +106,12 @@ impl Partition {
         })
     }
 
+    /// Loads the log on this broker if the host has not yet; Pulsar answers NOT_LEADER_OR_FOLLOWER
+    /// here on a broker that does not own the partition.
+    pub async fn ready(&self) -> Result<(), ResponseError> {
+        self.log.open().await.map_err(|e| host_error(&e))
+    }
+
     /// Log start offset.
     pub fn start_offset(&self) -> i64 {
         self.log.start_offset()
@@ -118,6 +124,7 @@ impl Partition {
 
     /// Reads whole batches from `offset`, about `max_bytes` of them (at least one batch if any).
     pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, ResponseError> {
+        self.ready().await?;
         let (start, end) = (self.log.start_offset(), self.log.end_offset());
         let mut result = ReadResult { records: Bytes::new(), high_watermark: end, log_start_offset: start };
         if offset < start || offset > end {
@@ -169,6 +176,7 @@ impl Partition {
 
     /// The earliest record with timestamp `>= timestamp` as `(offset, timestamp)`.
     pub async fn offset_for_time(&self, timestamp: i64) -> Result<Option<(i64, i64)>, ResponseError> {
+        self.ready().await?;
         let Some(entry) = self.log.find_by_timestamp(timestamp).await.map_err(|e| host_error(&e))? else {
             return Ok(None);
         };

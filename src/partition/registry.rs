@@ -7,7 +7,9 @@ use tokio::sync::{watch, Mutex};
 use uuid::Uuid;
 
 use super::Partition;
-use crate::host::{HostError, HostResult, OpenTopic, TopicMeta, TopicSpec, TopicStore};
+use futures::future::BoxFuture;
+
+use crate::host::{HostError, HostResult, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
 use crate::topic_config::TopicConfig;
 
 /// Longest legal Kafka topic name.
@@ -91,6 +93,40 @@ impl TopicRegistry {
         self.maps.read().unwrap_or_else(|e| e.into_inner()).by_name.get(name).cloned()
     }
 
+    /// The topic called `name`, asking the host when this broker has not seen it: on a host
+    /// shared by several brokers another one may have created it.
+    pub async fn find(&self, name: &str) -> HostResult<Option<Arc<Topic>>> {
+        if let Some(topic) = self.get(name) {
+            return Ok(Some(topic));
+        }
+        let found = self.store.find(name).await?;
+        Ok(found.map(|open| self.get(&open.meta.name).unwrap_or_else(|| self.insert(open))))
+    }
+
+    /// Like [`TopicRegistry::find`], for request paths that answer a failed lookup as an unknown
+    /// topic (logged).
+    pub async fn resolve(&self, name: &str) -> Option<Arc<Topic>> {
+        self.find(name).await.unwrap_or_else(|e| {
+            tracing::warn!(topic = name, error = %e, "topic lookup failed");
+            None
+        })
+    }
+
+    /// Adds the topics the host has gained since it was loaded (created through other brokers).
+    pub async fn refresh(&self) -> HostResult<()> {
+        for open in self.store.refresh().await? {
+            if self.get(&open.meta.name).is_none() {
+                self.insert(open);
+            }
+        }
+        Ok(())
+    }
+
+    /// Which broker serves a partition.
+    pub fn owner(&self, name: &str, partition: u32) -> BoxFuture<'static, HostResult<Owner>> {
+        self.store.owner(name, partition)
+    }
+
     /// The topic with id `id`.
     pub fn get_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
         self.maps.read().unwrap_or_else(|e| e.into_inner()).by_id.get(id).cloned()
@@ -140,7 +176,10 @@ impl TopicRegistry {
         }
         let spec = TopicSpec { name: name.to_string(), partitions, configs };
         match self.create(spec).await {
-            Err(HostError::TopicExists(_)) => self.get(name).ok_or_else(|| HostError::UnknownTopic(name.into())),
+            // Created meanwhile, perhaps through another broker sharing the host.
+            Err(HostError::TopicExists(_)) => {
+                self.find(name).await?.ok_or_else(|| HostError::UnknownTopic(name.into()))
+            }
             other => other,
         }
     }

@@ -150,6 +150,31 @@ class StandInBroker(StandaloneBroker):
         return args
 
 
+class StandInClusterMember(StandInBroker):
+    """One stand-in broker of several that share a cluster: each owns the topics the cluster's
+    fixed ownership rule gives it, and finds the others' Kafka listeners through Pulsar lookups
+    with the advertised listener named `kafka`."""
+
+    def __init__(self, workdir: Path, config: dict, cluster_dir: Path, broker_url: str):
+        super().__init__(workdir, {**config, "kafkaListenerName": "kafka"})
+        self.cluster_dir = cluster_dir
+        self.broker_url = broker_url
+
+    def command(self):
+        return super().command() + ["--cluster-dir", str(self.cluster_dir), "--broker-url", self.broker_url]
+
+
+def standin_cluster(workdir: Path, size: int, config: dict | None = None):
+    """`size` stand-in brokers forming one cluster, not started yet."""
+    cluster_dir = Path(workdir) / "cluster"
+    cluster_dir.mkdir(parents=True, exist_ok=True)
+    members = [StandInClusterMember(Path(workdir) / f"member{i}", config or {}, cluster_dir,
+                                    f"pulsar://127.0.0.1:{free_port()}") for i in range(size)]
+    lines = [f"{m.broker_url} kafka:pulsar://127.0.0.1:{m.port}" for m in members]
+    (cluster_dir / "brokers").write_text("\n".join(lines) + "\n")
+    return members
+
+
 HOSTS = {"standalone": StandaloneBroker, "standin": StandInBroker}
 
 

@@ -1,6 +1,6 @@
 //! `PulsarLog`: one partition's ManagedLedger as a [`Log`].
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -12,16 +12,40 @@ use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Positi
 use crate::jni::bridge::{field, Bridge, RawEntry, Reply};
 
 /// A partition stored in a Pulsar ManagedLedger.
+///
+/// Only the broker that owns the partition's bundle can load it, and ownership moves, so the log
+/// opens on first use ([`Log::open`]) and closes itself again when the broker says another broker
+/// owns it now; the next open loads it afresh and relearns its offsets.
 pub struct PulsarLog {
     bridge: Arc<Bridge>,
     name: Arc<str>,
+    state: Arc<State>,
+}
+
+struct State {
+    open: AtomicBool,
+    opening: tokio::sync::Mutex<()>,
     start: AtomicI64,
-    end: Arc<AtomicI64>,
-    max_timestamp: Arc<Mutex<Option<(i64, i64)>>>,
+    end: AtomicI64,
+    max_timestamp: Mutex<Option<(i64, i64)>>,
+}
+
+impl State {
+    /// Passes `result` on, closing the log when it says this broker lost the partition.
+    fn seen<T>(&self, result: HostResult<T>) -> HostResult<T> {
+        if matches!(result, Err(HostError::NotOwner(_))) {
+            self.open.store(false, Ordering::Release);
+        }
+        result
+    }
 }
 
 fn bad_entry(name: &str) -> HostError {
     HostError::Corrupt(format!("an entry of {name} is not a Kafka batch with a broker index"))
+}
+
+fn not_open(name: &str) -> HostError {
+    HostError::NotOwner(format!("{name} is not loaded on this broker"))
 }
 
 fn to_entry(name: &str, raw: RawEntry) -> HostResult<Entry> {
@@ -36,27 +60,48 @@ fn to_entry(name: &str, raw: RawEntry) -> HostResult<Entry> {
 }
 
 impl PulsarLog {
+    /// The partition `name` (full Pulsar name), not loaded yet.
+    pub fn new(bridge: Arc<Bridge>, name: String) -> Self {
+        PulsarLog {
+            bridge,
+            name: name.into(),
+            state: Arc::new(State {
+                open: AtomicBool::new(false),
+                opening: tokio::sync::Mutex::new(()),
+                start: AtomicI64::new(0),
+                end: AtomicI64::new(0),
+                max_timestamp: Mutex::new(None),
+            }),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.state.open.load(Ordering::Acquire)
+    }
+
     /// Loads the partition on this broker and learns its offsets.
-    pub fn open(bridge: Arc<Bridge>, name: String) -> BoxFuture<'static, HostResult<Self>> {
-        let opened = bridge.open_partition(&name);
+    fn load(&self) -> BoxFuture<'static, HostResult<()>> {
+        let (bridge, name, state) = (Arc::clone(&self.bridge), Arc::clone(&self.name), Arc::clone(&self.state));
         async move {
-            let Reply::Opened { last_index, first, last } = check(opened.await)? else {
+            let _one_at_a_time = state.opening.lock().await;
+            if state.open.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let Reply::Opened { last_index, first, last } = check(bridge.open_partition(&name).await)? else {
                 return Err(bad_entry(&name));
             };
             let end = last_index + 1;
             let first_info: Option<EntryInfo> = first.as_deref().and_then(entry_format::parse);
-            let start = first_info.map_or(end, |i| i.base_offset());
             let max_timestamp = last.as_deref().and_then(|head| {
                 let info = entry_format::parse(head)?;
                 Some((entry_format::max_timestamp(head, &info)?, info.last_offset))
             });
-            Ok(PulsarLog {
-                bridge,
-                name: name.into(),
-                start: AtomicI64::new(start),
-                end: Arc::new(AtomicI64::new(end)),
-                max_timestamp: Arc::new(Mutex::new(max_timestamp)),
-            })
+            state.start.store(first_info.map_or(end, |i| i.base_offset()), Ordering::Release);
+            state.end.store(end, Ordering::Release);
+            *state.max_timestamp.lock().unwrap_or_else(|e| e.into_inner()) = max_timestamp;
+            state.open.store(true, Ordering::Release);
+            tracing::debug!(partition = %name, end, "loaded partition");
+            Ok(())
         }
         .boxed()
     }
@@ -70,9 +115,9 @@ impl PulsarLog {
         let max_entries = i32::try_from(max_entries).unwrap_or(i32::MAX).max(1);
         let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX).max(1);
         let read = self.bridge.read(&self.name, from.ledger_id, from.entry_id, max_entries, max_bytes);
-        let name = Arc::clone(&self.name);
+        let (name, state) = (Arc::clone(&self.name), Arc::clone(&self.state));
         async move {
-            match check(read.await)? {
+            match state.seen(check(read.await))? {
                 Reply::Read(raw, next) => Ok(ReadEntries {
                     entries: raw.into_iter().map(|r| to_entry(&name, r)).collect::<HostResult<_>>()?,
                     next: next.map(|(ledger_id, entry_id)| Position { ledger_id, entry_id }),
@@ -85,8 +130,9 @@ impl PulsarLog {
 
     fn find(&self, which: i32, value: i64) -> BoxFuture<'static, HostResult<Position>> {
         let found = self.bridge.find_position(&self.name, which, value);
+        let state = Arc::clone(&self.state);
         async move {
-            match check(found.await)? {
+            match state.seen(check(found.await))? {
                 Reply::Position(ledger_id, entry_id) => Ok(Position { ledger_id, entry_id }),
                 other => Err(unexpected(other)),
             }
@@ -96,19 +142,30 @@ impl PulsarLog {
 }
 
 impl Log for PulsarLog {
+    fn open(&self) -> BoxFuture<'static, HostResult<()>> {
+        if self.is_open() {
+            return future::ready(Ok(())).boxed();
+        }
+        self.load()
+    }
+
     fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>> {
+        // Opening here would let a later append overtake this one; the caller opens first.
+        if !self.is_open() {
+            return future::ready(Err(not_open(&self.name))).boxed();
+        }
         let now = crate::clock::now_ms().max(0) as u64;
         let frame = entry_format::publish_frame(&batch, meta.record_count, now);
         let records = i32::try_from(meta.record_count).unwrap_or(i32::MAX);
         let appended = self.bridge.append(&self.name, &frame, records);
-        let (end, max_ts, name) = (Arc::clone(&self.end), Arc::clone(&self.max_timestamp), Arc::clone(&self.name));
+        let (state, name) = (Arc::clone(&self.state), Arc::clone(&self.name));
         async move {
-            let Reply::Appended { ledger_id, entry_id, head } = check(appended.await)? else {
+            let Reply::Appended { ledger_id, entry_id, head } = state.seen(check(appended.await))? else {
                 return Err(bad_entry(&name));
             };
             let info = entry_format::parse(&head).ok_or_else(|| bad_entry(&name))?;
-            end.fetch_max(info.last_offset + 1, Ordering::AcqRel);
-            let mut max = max_ts.lock().unwrap_or_else(|e| e.into_inner());
+            state.end.fetch_max(info.last_offset + 1, Ordering::AcqRel);
+            let mut max = state.max_timestamp.lock().unwrap_or_else(|e| e.into_inner());
             if max.is_none_or(|(ts, _)| meta.max_timestamp > ts) {
                 *max = Some((meta.max_timestamp, info.last_offset));
             }
@@ -127,6 +184,9 @@ impl Log for PulsarLog {
     }
 
     fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>> {
+        if !self.is_open() {
+            return future::ready(Err(not_open(&self.name))).boxed();
+        }
         if offset < self.start_offset() || offset >= self.end_offset() {
             return future::ready(Ok(None)).boxed();
         }
@@ -134,16 +194,18 @@ impl Log for PulsarLog {
     }
 
     fn find_by_timestamp(&self, timestamp: i64) -> BoxFuture<'static, HostResult<Option<Entry>>> {
+        if !self.is_open() {
+            return future::ready(Err(not_open(&self.name))).boxed();
+        }
         if self.end_offset() <= self.start_offset() {
             return future::ready(Ok(None)).boxed();
         }
         let found = self.find(field::MAX_TIMESTAMP, timestamp);
-        let bridge = Arc::clone(&self.bridge);
-        let name = Arc::clone(&self.name);
+        let (bridge, name, state) = (Arc::clone(&self.bridge), Arc::clone(&self.name), Arc::clone(&self.state));
         async move {
             let position = found.await?;
             let read = bridge.read(&name, position.ledger_id, position.entry_id, 1, 1);
-            let entry = match check(read.await)? {
+            let entry = match state.seen(check(read.await))? {
                 Reply::Read(raw, _) => raw.into_iter().next().map(|r| to_entry(&name, r)).transpose()?,
                 other => return Err(unexpected(other)),
             };
@@ -153,15 +215,15 @@ impl Log for PulsarLog {
     }
 
     fn start_offset(&self) -> i64 {
-        self.start.load(Ordering::Acquire)
+        self.state.start.load(Ordering::Acquire)
     }
 
     fn end_offset(&self) -> i64 {
-        self.end.load(Ordering::Acquire)
+        self.state.end.load(Ordering::Acquire)
     }
 
     fn max_timestamp(&self) -> Option<(i64, i64)> {
-        *self.max_timestamp.lock().unwrap_or_else(|e| e.into_inner())
+        *self.state.max_timestamp.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn trim(&self, _offset: i64) -> BoxFuture<'static, HostResult<i64>> {

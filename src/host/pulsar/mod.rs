@@ -9,14 +9,15 @@
 pub mod entry_format;
 mod log;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::{self, BoxFuture, FutureExt};
 use uuid::Uuid;
 
-use crate::config::Config;
-use crate::host::{HostError, HostResult, Log, OpenTopic, TopicMeta, TopicSpec, TopicStore};
-use crate::jni::bridge::{kind, Bridge, Reply};
+use crate::config::{Config, ConfigError, Endpoint};
+use crate::host::{HostError, HostResult, Log, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
+use crate::jni::bridge::{kind, Bridge, ListedTopic, Reply};
 use crate::topic_config::TopicConfig;
 pub use log::PulsarLog;
 
@@ -45,17 +46,21 @@ pub struct PulsarHost {
     namespace: String,
     metadata_namespace: String,
     defaults: TopicConfig,
+    advertised: Endpoint,
+    listener_name: Option<String>,
 }
 
 impl PulsarHost {
     /// A host over `bridge` for the namespace the config names.
-    pub fn new(bridge: Bridge, config: &Config) -> Self {
-        PulsarHost {
+    pub fn new(bridge: Bridge, config: &Config) -> Result<Self, ConfigError> {
+        Ok(PulsarHost {
             bridge: Arc::new(bridge),
             namespace: format!("{}/{}", config.kafka_tenant, config.kafka_namespace),
             metadata_namespace: format!("{}/{}", config.kafka_metadata_tenant, config.kafka_metadata_namespace),
             defaults: TopicConfig::defaults(config),
-        }
+            advertised: config.advertised()?,
+            listener_name: config.kafka_listener_name.clone(),
+        })
     }
 
     /// The namespace a Kafka topic lives in.
@@ -72,25 +77,43 @@ impl PulsarHost {
         format!("persistent://{}/{name}", self.namespace_of(name))
     }
 
-    fn open_topic(
-        &self,
-        name: String,
-        partitions: u32,
-        configs: std::collections::BTreeMap<String, String>,
-    ) -> BoxFuture<'static, HostResult<OpenTopic>> {
+    /// The topic with its partition logs, none of them loaded yet: each loads on first use, on
+    /// the broker that owns it.
+    fn open_topic(&self, name: String, partitions: u32, configs: BTreeMap<String, String>) -> OpenTopic {
         let full = self.full_name(&name);
-        let opens: Vec<_> = (0..partitions)
-            .map(|p| PulsarLog::open(Arc::clone(&self.bridge), format!("{full}-partition-{p}")))
-            .collect();
-        async move {
-            let mut logs: Vec<Arc<dyn Log>> = Vec::with_capacity(opens.len());
-            for log in future::join_all(opens).await {
-                logs.push(Arc::new(log?));
-            }
-            let id = Uuid::new_v5(&Uuid::NAMESPACE_URL, full.as_bytes());
-            Ok(OpenTopic { meta: TopicMeta { name, id, partitions, configs }, logs })
+        let logs = (0..partitions).map(|p| self.partition_log(&full, p)).collect();
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_URL, full.as_bytes());
+        OpenTopic { meta: TopicMeta { name, id, partitions, configs }, logs }
+    }
+
+    fn partition_log(&self, full: &str, partition: u32) -> Arc<dyn Log> {
+        Arc::new(PulsarLog::new(Arc::clone(&self.bridge), format!("{full}-partition-{partition}")))
+    }
+
+    /// A listed topic as a Kafka topic of ours, or `None` when it is not one.
+    fn adopt(&self, listed: ListedTopic) -> Option<OpenTopic> {
+        let name = listed.name.rsplit_once('/').map(|(_, n)| n)?;
+        if self.full_name(name) != listed.name {
+            return None; // an internal name in the Kafka namespace, or the reverse: not ours
         }
-        .boxed()
+        if !crate::partition::registry::valid_topic_name(name) || listed.partitions <= 0 {
+            return None;
+        }
+        // Properties that are not Kafka topic configs belong to Pulsar users; leave them.
+        let configs = listed.configs.into_iter().filter(|(k, _)| TopicConfig::is_known(k)).collect();
+        Some(self.open_topic(name.to_string(), listed.partitions as u32, configs))
+    }
+
+    /// The Kafka address of the broker at `url`, as a lookup returned it.
+    fn endpoint_of(&self, url: &str) -> HostResult<Endpoint> {
+        let bad = || HostError::Invalid(format!("the broker lookup returned '{url}', not a pulsar:// address"));
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        // With a listener name the lookup answers the owner's Kafka listener itself; without one
+        // it answers the owner's Pulsar address, and brokers are taken to share a Kafka port.
+        let port = if self.listener_name.is_some() { port } else { self.advertised.port };
+        Ok(Endpoint { host: host.to_string(), port })
     }
 }
 
@@ -110,20 +133,42 @@ impl TopicStore for PulsarHost {
                     other => return Err(unexpected(other)),
                 }
             }
-            let mut topics = Vec::new();
-            for listed in all {
-                let Some(name) = listed.name.rsplit_once('/').map(|(_, n)| n) else { continue };
-                if this.full_name(name) != listed.name {
-                    continue; // an internal name in the Kafka namespace, or the reverse: not ours
-                }
-                if !crate::partition::registry::valid_topic_name(name) || listed.partitions <= 0 {
-                    continue;
-                }
-                // Properties that are not Kafka topic configs belong to Pulsar users; leave them.
-                let configs = listed.configs.into_iter().filter(|(k, _)| TopicConfig::is_known(k)).collect();
-                topics.push(this.open_topic(name.to_string(), listed.partitions as u32, configs).await?);
-            }
+            let topics = all.into_iter().filter_map(|listed| this.adopt(listed)).collect();
             Ok(topics)
+        }
+        .boxed()
+    }
+
+    fn refresh(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
+        self.load()
+    }
+
+    fn find(&self, name: &str) -> BoxFuture<'static, HostResult<Option<OpenTopic>>> {
+        let described = self.bridge.describe_topic(&self.full_name(name));
+        let this = self.clone();
+        async move {
+            match check(described.await) {
+                Ok(Reply::Topics(listed)) => Ok(listed.into_iter().next().and_then(|t| this.adopt(t))),
+                Ok(other) => Err(unexpected(other)),
+                Err(HostError::UnknownTopic(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+        .boxed()
+    }
+
+    fn owner(&self, name: &str, partition: u32) -> BoxFuture<'static, HostResult<Owner>> {
+        let looked_up = self.bridge.lookup(&format!("{}-partition-{partition}", self.full_name(name)));
+        let this = self.clone();
+        async move {
+            match check(looked_up.await)? {
+                Reply::Owner { local: true, .. } => Ok(Owner::Local),
+                Reply::Owner { url, .. } => {
+                    let endpoint = this.endpoint_of(&url)?;
+                    Ok(if endpoint == this.advertised { Owner::Local } else { Owner::Remote(endpoint) })
+                }
+                other => Err(unexpected(other)),
+            }
         }
         .boxed()
     }
@@ -143,7 +188,7 @@ impl TopicStore for PulsarHost {
         let this = self.clone();
         async move {
             match check(created.await)? {
-                Reply::Done => this.open_topic(spec.name, spec.partitions, spec.configs).await,
+                Reply::Done => Ok(this.open_topic(spec.name, spec.partitions, spec.configs)),
                 other => Err(unexpected(other)),
             }
         }
@@ -158,18 +203,12 @@ impl TopicStore for PulsarHost {
     ) -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>> {
         let full = self.full_name(name);
         let updated = self.bridge.update_partitions(&full, count as i32);
-        let bridge = Arc::clone(&self.bridge);
+        let logs: Vec<Arc<dyn Log>> = (current..count).map(|p| self.partition_log(&full, p)).collect();
         async move {
             match check(updated.await)? {
-                Reply::Done => {}
-                other => return Err(unexpected(other)),
+                Reply::Done => Ok(logs),
+                other => Err(unexpected(other)),
             }
-            let opens = (current..count).map(|p| PulsarLog::open(Arc::clone(&bridge), format!("{full}-partition-{p}")));
-            let mut logs: Vec<Arc<dyn Log>> = Vec::new();
-            for log in future::join_all(opens).await {
-                logs.push(Arc::new(log?));
-            }
-            Ok(logs)
         }
         .boxed()
     }

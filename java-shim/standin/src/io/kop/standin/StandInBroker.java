@@ -21,7 +21,11 @@ import org.apache.pulsar.broker.protocol.ProtocolHandler;
  * {@code close} on SIGTERM.
  *
  * <pre>java -cp pulsar-api-stubs.jar:standin.jar:netty... io.kop.standin.StandInBroker \
- *     --nar kop.nar --extract-dir DIR [--fault-dir DIR] [--prop key=value]...</pre>
+ *     --nar kop.nar --extract-dir DIR [--fault-dir DIR] [--prop key=value]...
+ *     [--cluster-dir DIR --broker-url pulsar://host:port]</pre>
+ *
+ * <p>With {@code --cluster-dir}, several stand-ins form one cluster (see {@link StandInCluster}):
+ * each serves the topics it owns and shares topic metadata with the others.
  *
  * <p>With {@code --fault-dir}, a file {@code fail-appends} or {@code fail-reads} there makes the
  * in-memory ledgers fail adds or reads while it exists.
@@ -35,6 +39,8 @@ public final class StandInBroker {
     public static void main(String[] args) throws Exception {
         Path nar = null;
         Path faults = null;
+        Path clusterDir = null;
+        String brokerUrl = "pulsar://127.0.0.1:6650";
         Path extract = Paths.get(System.getProperty("java.io.tmpdir"));
         Properties props = new Properties();
         for (int i = 0; i < args.length; i++) {
@@ -42,6 +48,8 @@ public final class StandInBroker {
                 case "--nar" -> nar = Paths.get(args[++i]);
                 case "--extract-dir" -> extract = Paths.get(args[++i]);
                 case "--fault-dir" -> faults = Paths.get(args[++i]);
+                case "--cluster-dir" -> clusterDir = Paths.get(args[++i]);
+                case "--broker-url" -> brokerUrl = args[++i];
                 case "--prop" -> {
                     String[] kv = args[++i].split("=", 2);
                     props.setProperty(kv[0], kv.length > 1 ? kv[1] : "");
@@ -73,7 +81,10 @@ public final class StandInBroker {
             return null;
         });
         String advertised = inLoader(loader, handler::getProtocolDataToAdvertise);
-        StandInBrokerService service = new StandInBrokerService(conf, faults);
+        StandInCluster cluster = clusterDir == null
+            ? StandInCluster.single(brokerUrl, props.getProperty("advertisedListeners", ""))
+            : StandInCluster.open(clusterDir, brokerUrl);
+        StandInBrokerService service = new StandInBrokerService(conf, faults, cluster);
         inLoader(loader, () -> {
             handler.start(service);
             return null;

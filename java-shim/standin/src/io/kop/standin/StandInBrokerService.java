@@ -9,13 +9,14 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.pulsar.broker.PulsarService;
 import org.apache.pulsar.broker.ServiceConfiguration;
+import org.apache.pulsar.broker.namespace.NamespaceService;
 import org.apache.pulsar.broker.service.BrokerService;
 import org.apache.pulsar.broker.service.Topic;
 import org.apache.pulsar.client.admin.PulsarAdmin;
 
 /**
- * The broker service and service root the stand-in hands to the protocol handler: one broker that
- * owns every topic, topics in memory, callbacks on two I/O threads.
+ * The broker service and service root the stand-in hands to the protocol handler: topics in
+ * memory, served only where the cluster says this broker owns them, callbacks on two I/O threads.
  */
 final class StandInBrokerService extends BrokerService {
     private final PulsarService pulsar;
@@ -28,9 +29,14 @@ final class StandInBrokerService extends BrokerService {
     private final StandInAdmin admin;
     private final Path faults;
 
-    StandInBrokerService(ServiceConfiguration conf, Path faults) {
+    private final StandInCluster cluster;
+    private final NamespaceService namespaces;
+
+    StandInBrokerService(ServiceConfiguration conf, Path faults, StandInCluster cluster) {
         this.faults = faults;
-        this.admin = new StandInAdmin(io, this);
+        this.cluster = cluster;
+        this.admin = new StandInAdmin(io, this, cluster.topicsDir());
+        this.namespaces = new StandInNamespace(cluster, io);
         BrokerService self = this;
         this.pulsar = new PulsarService() {
             @Override
@@ -45,7 +51,12 @@ final class StandInBrokerService extends BrokerService {
 
             @Override
             public String getBrokerServiceUrl() {
-                return "pulsar://127.0.0.1:6650";
+                return cluster.self();
+            }
+
+            @Override
+            public NamespaceService getNamespaceService() {
+                return namespaces;
             }
 
             @Override
@@ -69,8 +80,21 @@ final class StandInBrokerService extends BrokerService {
         return CompletableFuture.completedFuture(Optional.ofNullable(topics.get(topic)));
     }
 
+    /** Named like Pulsar's exception for a topic whose bundle another broker owns. */
+    static final class ServiceUnitNotReadyException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        ServiceUnitNotReadyException(String message) {
+            super(message);
+        }
+    }
+
     @Override
     public CompletableFuture<Optional<Topic>> getTopic(String topic, boolean createIfMissing) {
+        if (!cluster.owns(topic)) {
+            return CompletableFuture.failedFuture(new ServiceUnitNotReadyException(
+                "Namespace bundle for topic (" + topic + ") not served by this instance"));
+        }
         StandInTopic found = topics.get(topic);
         if (found == null && createIfMissing && admin.exists(partitionedName(topic))) {
             found = topics.computeIfAbsent(topic, t -> new StandInTopic(new StandInLedger(t, io, faults)));

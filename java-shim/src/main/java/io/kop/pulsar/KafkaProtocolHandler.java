@@ -50,7 +50,7 @@ public class KafkaProtocolHandler implements ProtocolHandler {
             throw new IllegalStateException("start() called before initialize()");
         }
         NativeCore.load();
-        running = NativeCore.start(config.toToml(), new PulsarBridge(service));
+        running = NativeCore.start(config.toToml(), new PulsarBridge(service, config.listenerName()));
     }
 
     @Override

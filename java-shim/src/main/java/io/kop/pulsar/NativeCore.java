@@ -50,6 +50,8 @@ final class NativeCore {
 
     static native void completePosition(long call, long ledgerId, long entryId);
 
+    static native void completeOwner(long call, boolean local, String url);
+
     static native void fail(long call, int kind, String message);
 
     /** Reads a field of a stored entry from its first bytes; -1 if they are not a kop entry. */

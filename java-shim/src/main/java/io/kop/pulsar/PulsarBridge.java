@@ -18,11 +18,15 @@ import org.apache.bookkeeper.mledger.ManagedLedger;
 import org.apache.bookkeeper.mledger.ManagedLedgerException;
 import org.apache.bookkeeper.mledger.Position;
 import org.apache.bookkeeper.mledger.PositionFactory;
+import org.apache.pulsar.broker.PulsarService;
 import org.apache.pulsar.broker.intercept.ManagedLedgerInterceptorImpl;
+import org.apache.pulsar.broker.namespace.LookupOptions;
 import org.apache.pulsar.broker.service.BrokerService;
 import org.apache.pulsar.broker.service.Topic;
 import org.apache.pulsar.broker.service.persistent.PersistentTopic;
 import org.apache.pulsar.client.admin.Topics;
+import org.apache.pulsar.common.lookup.data.LookupData;
+import org.apache.pulsar.common.naming.TopicName;
 
 /**
  * What the Rust core calls in the broker. Every method returns at once and completes its call id
@@ -43,10 +47,66 @@ final class PulsarBridge {
     private final Map<String, Parked> parked = new ConcurrentHashMap<>();
 
     private final BrokerService service;
+    /** The Pulsar advertised listener whose address is each broker's Kafka listener, or null. */
+    private final String listenerName;
     private final Map<String, PersistentTopic> open = new ConcurrentHashMap<>();
 
-    PulsarBridge(BrokerService service) {
+    PulsarBridge(BrokerService service, String listenerName) {
         this.service = service;
+        this.listenerName = listenerName;
+    }
+
+    /**
+     * Finds the broker that owns {@code partition}'s bundle. With a listener name the answer is
+     * that broker's Kafka address (its advertised listener of that name); without one it is the
+     * owner's Pulsar address, and {@code local} says whether that is this broker.
+     */
+    void lookup(String partition, long call) {
+        try {
+            PulsarService pulsar = service.getPulsar();
+            LookupOptions options = LookupOptions.builder().authoritative(false).readOnly(false)
+                .loadTopicsInBundle(false).advertisedListenerName(listenerName).build();
+            pulsar.getNamespaceService().getBrokerServiceUrlAsync(TopicName.get(partition), options)
+                .whenComplete((found, error) -> {
+                    if (error != null) {
+                        fail(call, error);
+                        return;
+                    }
+                    if (found == null || found.isEmpty()) {
+                        NativeCore.fail(call, NativeCore.NOT_OWNER, "no broker owns " + partition + " yet");
+                        return;
+                    }
+                    LookupData data = found.get().getLookupData();
+                    String url = data.getBrokerUrl() != null ? data.getBrokerUrl() : data.getBrokerUrlTls();
+                    if (url == null) {
+                        NativeCore.fail(call, NativeCore.NOT_OWNER, "the lookup of " + partition + " named no broker");
+                        return;
+                    }
+                    boolean local = listenerName == null && url.equals(pulsar.getBrokerServiceUrl());
+                    NativeCore.completeOwner(call, local, url);
+                });
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
+    /** One partitioned topic's partition count and Kafka configs, as a one-topic listing. */
+    void describeTopic(String topic, long call) {
+        partitions(topic).thenCompose(count -> {
+            if (count == null || count <= 0) {
+                return CompletableFuture.<Object[]>completedFuture(null);
+            }
+            return configs(topic).thenApply(props -> new Object[] {count, props});
+        }).whenComplete((found, error) -> {
+            if (error != null) {
+                fail(call, error);
+            } else if (found == null) {
+                NativeCore.fail(call, NativeCore.UNKNOWN_TOPIC, topic + " does not exist");
+            } else {
+                NativeCore.completeTopics(call, new String[] {topic}, new int[] {(Integer) found[0]},
+                    new String[] {(String) found[1]});
+            }
+        });
     }
 
     private Topics admin() throws Exception {

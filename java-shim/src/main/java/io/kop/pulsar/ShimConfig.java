@@ -17,6 +17,7 @@ final class ShimConfig {
     static {
         KEYS.put("kafkaListeners", Kind.STRING);
         KEYS.put("kafkaAdvertisedListeners", Kind.STRING);
+        KEYS.put("kafkaListenerName", Kind.STRING);
         KEYS.put("allowAutoTopicCreation", Kind.BOOL);
         KEYS.put("defaultNumPartitions", Kind.INT);
         KEYS.put("maxMessageSize", Kind.INT);
@@ -78,6 +79,11 @@ final class ShimConfig {
 
     String advertisedListeners() {
         return values.getOrDefault("kafkaAdvertisedListeners", values.get("kafkaListeners"));
+    }
+
+    /** The Pulsar advertised listener that carries each broker's Kafka address, or null. */
+    String listenerName() {
+        return values.get("kafkaListenerName");
     }
 
     /** The core's configuration, in its TOML form. */

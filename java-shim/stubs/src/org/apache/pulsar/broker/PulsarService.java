@@ -1,5 +1,6 @@
 package org.apache.pulsar.broker;
 
+import org.apache.pulsar.broker.namespace.NamespaceService;
 import org.apache.pulsar.broker.service.BrokerService;
 import org.apache.pulsar.client.admin.PulsarAdmin;
 
@@ -17,6 +18,10 @@ public class PulsarService {
     }
 
     public ServiceConfiguration getConfiguration() {
+        throw new UnsupportedOperationException("compile-only stub");
+    }
+
+    public NamespaceService getNamespaceService() {
         throw new UnsupportedOperationException("compile-only stub");
     }
 

@@ -1,0 +1,163 @@
+"""Two brokers of one Pulsar cluster: each serves the partitions it owns, and both send clients to
+the owner of every partition and group, as Pulsar's topic lookup says.
+
+The stand-in cluster owns a topic on broker `java_hash(full name) mod 2` (see StandInCluster), so
+each test knows where every partition must be led from and checks the answers against it. Only the
+Pulsar host has a cluster; `kop serve` is one broker that owns everything.
+"""
+
+import struct
+import time
+import uuid
+
+import pytest
+from confluent_kafka import TopicPartition
+
+import clients
+import wire
+from brokers import HOST, standin_cluster
+from conftest import GROUP_TEST_CONFIG
+
+pytestmark = pytest.mark.skipif(HOST != "standin", reason="several brokers sharing storage exist only on Pulsar")
+
+NOT_LEADER_OR_FOLLOWER = 6
+NOT_COORDINATOR = 16
+
+
+def java_hash(text):
+    h = 0
+    for ch in text:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def owner_index(full_name, members=2):
+    return java_hash(full_name) % members  # Python's % is Java's floorMod
+
+
+def partition_owners(topic, partitions):
+    return [owner_index(f"persistent://public/default/{topic}-partition-{p}") for p in range(partitions)]
+
+
+def spread_topic(partitions):
+    """A topic name whose partitions land on both brokers."""
+    while True:
+        name = f"spread-{uuid.uuid4().hex[:8]}"
+        if len(set(partition_owners(name, partitions))) == 2:
+            return name
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    members = standin_cluster(tmp_path_factory.mktemp("cluster"), 2, GROUP_TEST_CONFIG)
+    for m in members:
+        m.start()
+    yield members
+    for m in members:
+        code = m.stop()
+        assert code in m.clean_exit_codes, f"{m.name} did not shut down cleanly ({code}):\n{m.log()}"
+
+
+def test_metadata_names_each_partitions_owner(cluster):
+    topic = spread_topic(6)
+    clients.create_topic(cluster[0].bootstrap, topic, partitions=6)
+    expected = partition_owners(topic, 6)
+    for asked in cluster:
+        meta = clients.admin(asked.bootstrap).list_topics(topic, timeout=15)
+        ports = {b.id: b.port for b in meta.brokers.values()}
+        assert sorted(ports.values()) == sorted(m.port for m in cluster), f"brokers seen from {asked.port}: {ports}"
+        partitions = meta.topics[topic].partitions
+        assert sorted(partitions) == list(range(6))
+        for p, owner in enumerate(expected):
+            assert partitions[p].error is None, partitions[p].error
+            assert ports[partitions[p].leader] == cluster[owner].port, f"partition {p} led from the wrong broker"
+
+
+def test_clients_follow_leaders_across_brokers(cluster):
+    topic = spread_topic(4)
+    clients.create_topic(cluster[0].bootstrap, topic, partitions=4)
+    # The producer knows only the first broker; half the partitions live on the second.
+    p = clients.producer(cluster[0].bootstrap)
+    messages = [(f"k{i}".encode(), f"v{i}".encode(), {"partition": i % 4}) for i in range(400)]
+    reports = clients.produce_all(p, topic, messages)
+    assert {r[1] for r in reports} == {0, 1, 2, 3}
+
+    got = clients.consume(cluster[1].bootstrap, topic, range(4), 400)
+    by_partition = {}
+    for msg in got:
+        by_partition.setdefault(msg.partition(), []).append(int(msg.value()[1:]))
+    for part, values in by_partition.items():
+        assert values == [i for i in range(400) if i % 4 == part], f"partition {part} out of order or incomplete"
+
+
+def test_a_broker_refuses_partitions_it_does_not_own(cluster):
+    topic = spread_topic(2)
+    clients.create_topic(cluster[0].bootstrap, topic, partitions=2)
+    owners = partition_owners(topic, 2)
+    for p, owner in enumerate(owners):
+        stranger = cluster[1 - owner]
+        with wire.connect(stranger.bootstrap) as s:
+            s.sendall(wire.frame(0, 3, 7, wire.produce_v3(topic, p, wire.record_batch([b"x"]))))
+            _, body = wire.read_response(s)
+            [(_, _, error, _)] = wire.parse_produce_v3(body)
+        assert error == NOT_LEADER_OR_FOLLOWER, f"partition {p} accepted by a broker that does not own it"
+        with wire.connect(cluster[owner].bootstrap) as s:
+            s.sendall(wire.frame(0, 3, 8, wire.produce_v3(topic, p, wire.record_batch([b"y"]))))
+            _, body = wire.read_response(s)
+            [(_, _, error, _)] = wire.parse_produce_v3(body)
+            assert error == 0
+
+
+def find_coordinator(bootstrap, group):
+    """FindCoordinator v0: (error, node id, port)."""
+    with wire.connect(bootstrap) as s:
+        s.sendall(wire.frame(10, 0, 3, wire.string(group)))
+        _, body = wire.read_response(s)
+    error, node = struct.unpack(">hi", body[:6])
+    host_len = struct.unpack(">h", body[6:8])[0]
+    port = struct.unpack(">i", body[8 + host_len:12 + host_len])[0]
+    return error, node, port
+
+
+def offset_fetch_error(bootstrap, group, topic):
+    """OffsetFetch v2's top-level error code for one partition of `topic`."""
+    body = wire.string(group) + struct.pack(">i", 1) + wire.string(topic) + struct.pack(">ii", 1, 0)
+    with wire.connect(bootstrap) as s:
+        s.sendall(wire.frame(9, 2, 4, body))
+        _, resp = wire.read_response(s)
+    return struct.unpack(">h", resp[-2:])[0]
+
+
+def test_groups_are_coordinated_by_their_offsets_partition_owner(cluster):
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    offsets_partition = java_hash(group) % 50
+    owner = cluster[owner_index(f"persistent://public/__kafka/__consumer_offsets-partition-{offsets_partition}")]
+    answers = {m.port: find_coordinator(m.bootstrap, group) for m in cluster}
+    for asked, (error, _, port) in answers.items():
+        assert error == 0 and port == owner.port, f"broker {asked} named {port}, not the owner {owner.port}"
+    assert len({node for _, node, _ in answers.values()}) == 1, f"brokers disagree on the node id: {answers}"
+    stranger = next(m for m in cluster if m is not owner)
+    assert offset_fetch_error(stranger.bootstrap, group, "any") == NOT_COORDINATOR
+    assert offset_fetch_error(owner.bootstrap, group, "any") == 0
+
+    # A real consumer group, started from the broker that is not its coordinator, commits and a
+    # later member resumes from the commit.
+    topic = spread_topic(2)
+    clients.create_topic(cluster[0].bootstrap, topic, partitions=2)
+    clients.produce_all(clients.producer(cluster[0].bootstrap), topic,
+                        [(None, f"m{i}".encode(), {"partition": i % 2}) for i in range(20)])
+    c = clients.consumer(stranger.bootstrap, group_id=group)
+    c.subscribe([topic])
+    seen = 0
+    deadline = time.time() + 60
+    while seen < 20 and time.time() < deadline:
+        msg = c.poll(1.0)
+        if msg is not None and not msg.error():
+            seen += 1
+    assert seen == 20
+    c.commit(asynchronous=False)
+    c.close()
+    again = clients.consumer(stranger.bootstrap, group_id=group)
+    committed = again.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=15)
+    again.close()
+    assert [tp.offset for tp in committed] == [10, 10]
