@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, Endpoint};
 use crate::group::GroupCoordinator;
-use crate::host::TopicStore;
+use crate::host::{Authenticator, TopicStore};
 use crate::partition::TopicRegistry;
 use crate::topic_config::TopicConfig;
 
@@ -19,6 +19,8 @@ pub struct Broker {
     pub topics: TopicRegistry,
     /// Consumer groups and their offsets.
     pub groups: Arc<GroupCoordinator>,
+    /// Checks SASL credentials on a `SASL_PLAINTEXT` listener.
+    pub auth: Arc<dyn Authenticator>,
     next_producer_id: AtomicI64,
 }
 
@@ -43,7 +45,11 @@ pub enum StartError {
 
 impl Broker {
     /// Builds the broker over a host's topic store, opening every topic it has.
-    pub async fn open(config: Config, store: Arc<dyn TopicStore>) -> Result<Arc<Self>, StartError> {
+    pub async fn open(
+        config: Config,
+        store: Arc<dyn TopicStore>,
+        auth: Arc<dyn Authenticator>,
+    ) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let advertised = config.advertised()?;
         let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
@@ -51,7 +57,7 @@ impl Broker {
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
         // without storing a counter.
         let next_producer_id = AtomicI64::new(crate::clock::now_ms() << 10);
-        Ok(Arc::new(Broker { config, advertised, topics, groups, next_producer_id }))
+        Ok(Arc::new(Broker { config, advertised, topics, groups, auth, next_producer_id }))
     }
 
     /// Opens the broker over `store` and binds its Kafka listener, so a bad config, unreadable
@@ -59,9 +65,10 @@ impl Broker {
     pub async fn open_and_bind(
         config: Config,
         store: Arc<dyn TopicStore>,
+        auth: Arc<dyn Authenticator>,
     ) -> Result<(Arc<Self>, tokio::net::TcpListener), StartError> {
         let addr = config.listen_addr()?;
-        let broker = Broker::open(config, store).await?;
+        let broker = Broker::open(config, store, auth).await?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         Ok((broker, listener))
     }

@@ -3,6 +3,7 @@
 //! Standalone reads it from a TOML file and CLI flags; inside Pulsar the shim passes the broker's
 //! `kafka*` properties. Key names follow KoP's (and Pulsar's) where one exists, in camelCase.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -86,6 +87,11 @@ pub struct Config {
     pub max_connections: usize,
     /// Requests a connection may have in progress before it stops reading more.
     pub max_queued_requests: usize,
+    /// SASL mechanisms offered on a `SASL_PLAINTEXT` listener, comma-separated (KoP's key).
+    pub sasl_allowed_mechanisms: String,
+    /// Standalone host: SASL/PLAIN user names and their passwords. (The Pulsar host checks
+    /// `token:<jwt>` passwords with the broker's token authentication instead.)
+    pub sasl_plain_users: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -120,6 +126,8 @@ impl Default for Config {
             group_max_session_timeout_ms: 1_800_000,
             max_connections: 10_000,
             max_queued_requests: 64,
+            sasl_allowed_mechanisms: "PLAIN".into(),
+            sasl_plain_users: BTreeMap::new(),
         }
     }
 }
@@ -204,10 +212,35 @@ impl Config {
         if self.max_connections == 0 || self.max_queued_requests == 0 {
             return invalid("maxConnections", "limits must be at least 1");
         }
+        if self.sasl_required() && self.sasl_mechanisms().is_empty() {
+            return invalid("saslAllowedMechanisms", "a SASL_PLAINTEXT listener needs at least one mechanism");
+        }
+        for mechanism in self.sasl_mechanisms() {
+            if mechanism != "PLAIN" {
+                return Err(ConfigError::Invalid {
+                    key: "saslAllowedMechanisms",
+                    reason: format!("{mechanism} is not supported; PLAIN is"),
+                });
+            }
+        }
         if self.log_flush_interval_ms == 0 || self.log_retention_check_interval_ms == 0 {
             return invalid("logFlushIntervalMs", "intervals must be positive");
         }
         Ok(())
+    }
+
+    /// Whether clients must authenticate with SASL: the listener's scheme is `SASL_PLAINTEXT`.
+    pub fn sasl_required(&self) -> bool {
+        listener_scheme(&self.kafka_listeners).is_some_and(|s| s.eq_ignore_ascii_case("SASL_PLAINTEXT"))
+    }
+
+    /// The SASL mechanisms offered, upper-cased.
+    pub fn sasl_mechanisms(&self) -> Vec<String> {
+        self.sasl_allowed_mechanisms
+            .split(',')
+            .map(|m| m.trim().to_ascii_uppercase())
+            .filter(|m| !m.is_empty())
+            .collect()
     }
 
     /// The socket address to bind.
@@ -246,10 +279,18 @@ impl Config {
 }
 
 /// Parses `PLAINTEXT://host:port` or `host:port`; only the first of a comma-separated list is used.
+fn listener_scheme(value: &str) -> Option<&str> {
+    value.split(',').next().unwrap_or_default().trim().split_once("://").map(|(scheme, _)| scheme)
+}
+
 fn parse_listener(value: &str, key: &'static str) -> Result<Endpoint, ConfigError> {
     let first = value.split(',').next().unwrap_or_default().trim();
     let addr = match first.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("PLAINTEXT") => rest,
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("PLAINTEXT") || scheme.eq_ignore_ascii_case("SASL_PLAINTEXT") =>
+        {
+            rest
+        }
         Some((scheme, _)) => {
             return Err(ConfigError::Invalid { key, reason: format!("listener scheme {scheme} is not supported yet") })
         }
@@ -275,6 +316,7 @@ mod tests {
         assert_eq!(e, Endpoint { host: "0.0.0.0".into(), port: 9092 });
         assert_eq!(parse_listener("localhost:19092", "k").unwrap().port, 19092);
         assert!(parse_listener("SSL://a:1", "k").is_err());
+        assert_eq!(parse_listener("SASL_PLAINTEXT://a:1", "k").unwrap().port, 1);
         assert!(parse_listener("nohost", "k").is_err());
     }
 

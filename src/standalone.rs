@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::broker::{Broker, StartError};
 use crate::config::Config;
+use crate::host::embedded::users::ConfiguredUsers;
 use crate::host::embedded::EmbeddedHost;
 
 /// A broker that has bound its listener and opened its topics, ready to serve.
@@ -23,7 +24,8 @@ impl Ready {
     /// Opens the data directory and binds the listener, reporting either failure at once.
     pub async fn open(config: Config) -> Result<Self, StartError> {
         let host = EmbeddedHost::new(&config)?;
-        let (broker, listener) = Broker::open_and_bind(config, Arc::clone(&host) as _).await?;
+        let users = Arc::new(ConfiguredUsers::new(config.sasl_plain_users.clone()));
+        let (broker, listener) = Broker::open_and_bind(config, Arc::clone(&host) as _, users).await?;
         Ok(Ready { host, broker, listener })
     }
 

@@ -15,6 +15,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_id;
+pub mod sasl;
 pub mod topics;
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct RequestContext {
     pub client_id: Option<String>,
     /// The client's address as Kafka shows it (`/ip`).
     pub client_host: String,
+    /// The connection's authentication state.
+    pub session: Arc<sasl::Session>,
 }
 
 /// A request that cannot be served; the connection is closed.
@@ -83,6 +86,7 @@ macro_rules! api_table {
         pub async fn dispatch(
             broker: &Arc<Broker>,
             peer: std::net::SocketAddr,
+            session: &Arc<sasl::Session>,
             header: RequestHeader,
             mut body: Bytes,
         ) -> Result<Completion, DispatchError> {
@@ -94,6 +98,7 @@ macro_rules! api_table {
                 version,
                 client_id: header.client_id.map(|s| s.to_string()),
                 client_host: format!("/{}", peer.ip()),
+                session: Arc::clone(session),
             };
             match api {
                 $(ApiKey::$key if in_range($versions, version) => {
@@ -135,6 +140,8 @@ api_table! {
     OffsetCommit => OffsetCommitRequest, offsets::COMMIT_VERSIONS, offsets::commit;
     OffsetFetch => OffsetFetchRequest, offsets::FETCH_VERSIONS, offsets::fetch;
     OffsetDelete => OffsetDeleteRequest, offsets::DELETE_VERSIONS, offsets::delete;
+    SaslHandshake => SaslHandshakeRequest, sasl::HANDSHAKE_VERSIONS, sasl::handshake;
+    SaslAuthenticate => SaslAuthenticateRequest, sasl::AUTHENTICATE_VERSIONS, sasl::authenticate;
 }
 
 /// Whether `version` lies in `range`.

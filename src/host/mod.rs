@@ -227,3 +227,20 @@ pub trait TopicStore: Send + Sync {
     fn add_partitions(&self, name: &str, current: u32, count: u32)
         -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>>;
 }
+
+/// Why a client's credentials were not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The credentials are wrong.
+    #[error("{0}")]
+    Rejected(String),
+    /// They could not be checked (the broker's authentication is not set up, or failed).
+    #[error("authentication unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Checks SASL/PLAIN credentials and names the principal they belong to.
+pub trait Authenticator: Send + Sync {
+    /// The principal `username`/`password` authenticate as.
+    fn authenticate(&self, username: &str, password: &str) -> BoxFuture<'static, Result<String, AuthError>>;
+}

@@ -96,6 +96,8 @@ pub enum Reply {
         /// The owner's address as the lookup returned it (`pulsar://host:port`).
         url: String,
     },
+    /// The role an authentication established.
+    Principal(String),
     /// The call failed.
     Failed(i32, String),
 }
@@ -179,6 +181,16 @@ impl Bridge {
         self.call(|env, obj, id| {
             let name = env.new_string(partition)?;
             env.call_method(obj, "lookup", "(Ljava/lang/String;J)V", &[JValue::Object(&name), JValue::Long(id)])
+                .map(drop)
+        })
+    }
+
+    /// Authenticates `token` with the broker's `token` provider, as [`Reply::Principal`]; a
+    /// rejected token fails with [`kind::INVALID`].
+    pub fn authenticate(&self, token: &str) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let token = env.new_string(token)?;
+            env.call_method(obj, "authenticate", "(Ljava/lang/String;J)V", &[JValue::Object(&token), JValue::Long(id)])
                 .map(drop)
         })
     }

@@ -156,6 +156,20 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeOwner<'l>(
     });
 }
 
+/// `static native void completePrincipal(long call, String role)`
+#[no_mangle]
+pub extern "system" fn Java_io_kop_pulsar_NativeCore_completePrincipal<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    call: jlong,
+    role: JString<'l>,
+) {
+    guarded(call, || {
+        let role = if role.is_null() { String::new() } else { env.get_string(&role)?.into() };
+        Ok(Reply::Principal(role))
+    });
+}
+
 /// `static native void fail(long call, int kind, String message)`
 #[no_mangle]
 pub extern "system" fn Java_io_kop_pulsar_NativeCore_fail<'l>(

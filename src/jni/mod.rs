@@ -45,7 +45,8 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
         .build()
         .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
     let host = Arc::new(PulsarHost::new(bridge, &config).map_err(|e| e.to_string())?);
-    let (broker, listener) = runtime.block_on(Broker::open_and_bind(config, host)).map_err(|e| e.to_string())?;
+    let auth = Arc::new(host.authenticator());
+    let (broker, listener) = runtime.block_on(Broker::open_and_bind(config, host, auth)).map_err(|e| e.to_string())?;
     tracing::info!(listen = ?listener.local_addr().ok(), topics = broker.topics.all().len(),
         "kop is serving Kafka from the Pulsar broker");
     let (stop, stopped) = oneshot::channel::<()>();

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::broker::Broker;
+use crate::handlers::sasl::Session;
 use crate::handlers::{self, api_versions, Completion, DispatchError};
 use crate::protocol::frame::{FrameError, FrameReader};
 use crate::protocol::response::{self, EncodeError};
@@ -30,6 +31,8 @@ enum CloseReason {
     Header(anyhow::Error),
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    #[error("{0:?} request before SASL authentication")]
+    Unauthenticated(ApiKey),
 }
 
 /// Serves `socket` until the client leaves, sends something we must refuse, or `shutdown` fires.
@@ -41,6 +44,7 @@ pub async fn serve(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut
     let (queue, pending) = mpsc::channel::<Completion>(broker.config.max_queued_requests);
     let writer = tokio::spawn(write_responses(write, pending, peer));
     let mut frames = FrameReader::new(read, broker.config.max_request_size);
+    let session = Arc::new(Session::new(broker.config.sasl_required()));
     loop {
         let frame = tokio::select! {
             frame = frames.next() => frame,
@@ -48,13 +52,17 @@ pub async fn serve(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut
         };
         let completion = match frame {
             Ok(None) => break,
-            Ok(Some(frame)) => handle_frame(&broker, peer, frame).await,
+            Ok(Some(frame)) => handle_frame(&broker, peer, &session, frame).await,
             Err(e) => Err(e.into()),
         };
         match completion {
             Ok(completion) => {
                 if queue.send(completion).await.is_err() {
                     break; // the writer is gone: the client stopped reading
+                }
+                if session.should_close() {
+                    tracing::debug!(%peer, "closing connection after failed authentication");
+                    break;
                 }
             }
             Err(reason) => {
@@ -69,7 +77,12 @@ pub async fn serve(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut
     }
 }
 
-async fn handle_frame(broker: &Arc<Broker>, peer: SocketAddr, frame: Bytes) -> Result<Completion, CloseReason> {
+async fn handle_frame(
+    broker: &Arc<Broker>,
+    peer: SocketAddr,
+    session: &Arc<Session>,
+    frame: Bytes,
+) -> Result<Completion, CloseReason> {
     let mut peek = &frame[..];
     let (api_key, version, correlation_id) = (peek.get_i16(), peek.get_i16(), peek.get_i32());
     if api_key == ApiKey::ApiVersions as i16 && version > api_versions::VERSIONS.max {
@@ -80,9 +93,12 @@ async fn handle_frame(broker: &Arc<Broker>, peer: SocketAddr, frame: Bytes) -> R
     }
     let unsupported = || DispatchError::Unsupported { api_key, version };
     let api = ApiKey::try_from(api_key).map_err(|_| unsupported())?;
+    if !session.allows(api) {
+        return Err(CloseReason::Unauthenticated(api));
+    }
     let mut body = frame;
     let header = RequestHeader::decode(&mut body, api.request_header_version(version)).map_err(CloseReason::Header)?;
-    Ok(handlers::dispatch(broker, peer, header, body).await?)
+    Ok(handlers::dispatch(broker, peer, session, header, body).await?)
 }
 
 async fn write_responses(write: OwnedWriteHalf, mut pending: mpsc::Receiver<Completion>, peer: SocketAddr) {

@@ -44,8 +44,9 @@ class StandaloneBroker:
     name = "kop serve"
     clean_exit_codes = (0,)
 
-    def __init__(self, workdir: Path, config: dict | None = None):
+    def __init__(self, workdir: Path, config: dict | None = None, scheme: str = "PLAINTEXT"):
         self.workdir = Path(workdir)
+        self.scheme = scheme
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
         self.port = free_port()
@@ -57,6 +58,15 @@ class StandaloneBroker:
     def bootstrap(self):
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def listener(self):
+        return f"{self.scheme}://{self.bootstrap}"
+
+    @staticmethod
+    def sasl_user(user, secret):
+        """The config that lets `user` in with SASL/PLAIN, and the password that user sends."""
+        return {"saslPlainUsers": {user: secret}}, secret
+
     def _config_file(self):
         path = self.workdir / "kop.toml"
         lines = []
@@ -65,6 +75,9 @@ class StandaloneBroker:
                 lines.append(f"{key} = {'true' if value else 'false'}")
             elif isinstance(value, (int, float)):
                 lines.append(f"{key} = {value}")
+            elif isinstance(value, dict):
+                items = ", ".join(f'"{k}" = "{v}"' for k, v in value.items())
+                lines.append(f"{key} = {{ {items} }}")
             else:
                 lines.append(f'{key} = "{value}"')
         path.write_text("\n".join(lines) + "\n")
@@ -73,7 +86,7 @@ class StandaloneBroker:
     def command(self):
         if not KOP_BIN.exists():
             raise RuntimeError(f"{KOP_BIN} is missing: run `cargo build --release` first")
-        return [str(KOP_BIN), "serve", "--listen", self.bootstrap, "--data-dir", str(self.data_dir),
+        return [str(KOP_BIN), "serve", "--listen", self.listener, "--data-dir", str(self.data_dir),
                 "--config", str(self._config_file())]
 
     def start(self, timeout=30):
@@ -129,6 +142,12 @@ class StandInBroker(StandaloneBroker):
     # The JVM exits with 128+SIGTERM after its shutdown hooks (which close the handler) complete.
     clean_exit_codes = (0, 143)
 
+    @staticmethod
+    def sasl_user(user, secret):
+        """As a Pulsar broker with token authentication: the secret is a token whose role is
+        `user`, sent as the password `token:<token>`."""
+        return {"standInTokens": f"{secret}={user}"}, f"token:{secret}"
+
     @property
     def fault_dir(self):
         return self.workdir / "faults"
@@ -142,7 +161,7 @@ class StandInBroker(StandaloneBroker):
         self.fault_dir.mkdir(parents=True, exist_ok=True)
         args = ["java", "-Xmx512m", "-cp", classpath, "io.kop.standin.StandInBroker", "--nar", str(nar),
                 "--extract-dir", str(self.workdir / "nar"), "--fault-dir", str(self.fault_dir),
-                "--prop", f"kafkaListeners=PLAINTEXT://{self.bootstrap}"]
+                "--prop", f"kafkaListeners={self.listener}"]
         for key, value in self.config.items():
             if isinstance(value, bool):
                 value = "true" if value else "false"
@@ -178,7 +197,11 @@ def standin_cluster(workdir: Path, size: int, config: dict | None = None):
 HOSTS = {"standalone": StandaloneBroker, "standin": StandInBroker}
 
 
-def make_broker(workdir, config=None):
+def host_class():
     if HOST not in HOSTS:
         raise RuntimeError(f"unknown KOP_TEST_HOST {HOST!r} (expected one of {sorted(HOSTS)})")
-    return HOSTS[HOST](workdir, config)
+    return HOSTS[HOST]
+
+
+def make_broker(workdir, config=None, scheme="PLAINTEXT"):
+    return host_class()(workdir, config, scheme)

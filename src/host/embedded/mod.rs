@@ -16,6 +16,7 @@ pub mod config;
 mod index_file;
 pub mod segment;
 pub mod segment_log;
+pub mod users;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! `<kafkaMetadataTenant>/<kafkaMetadataNamespace>`, as KoP keeps them. One Kafka batch is one entry; its offsets come from the broker entry
 //! metadata index that Pulsar's `AppendIndexMetadataInterceptor` assigns.
 
+mod auth;
 pub mod entry_format;
 mod log;
 
@@ -19,6 +20,7 @@ use crate::config::{Config, ConfigError, Endpoint};
 use crate::host::{HostError, HostResult, Log, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
 use crate::jni::bridge::{kind, Bridge, ListedTopic, Reply};
 use crate::topic_config::TopicConfig;
+pub use auth::TokenAuthenticator;
 pub use log::PulsarLog;
 
 /// The reply as an error, or `Ok(reply)` when it is not a failure.
@@ -61,6 +63,11 @@ impl PulsarHost {
             advertised: config.advertised()?,
             listener_name: config.kafka_listener_name.clone(),
         })
+    }
+
+    /// Checks Kafka clients' tokens through the same broker.
+    pub fn authenticator(&self) -> TokenAuthenticator {
+        TokenAuthenticator::new(Arc::clone(&self.bridge))
     }
 
     /// The namespace a Kafka topic lives in.

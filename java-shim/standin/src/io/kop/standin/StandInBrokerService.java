@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.pulsar.broker.PulsarService;
 import org.apache.pulsar.broker.ServiceConfiguration;
+import org.apache.pulsar.broker.authentication.AuthenticationService;
 import org.apache.pulsar.broker.namespace.NamespaceService;
 import org.apache.pulsar.broker.service.BrokerService;
 import org.apache.pulsar.broker.service.Topic;
@@ -31,12 +32,14 @@ final class StandInBrokerService extends BrokerService {
 
     private final StandInCluster cluster;
     private final NamespaceService namespaces;
+    private final AuthenticationService authentication;
 
     StandInBrokerService(ServiceConfiguration conf, Path faults, StandInCluster cluster) {
         this.faults = faults;
         this.cluster = cluster;
         this.admin = new StandInAdmin(io, this, cluster.topicsDir());
         this.namespaces = new StandInNamespace(cluster, io);
+        this.authentication = new StandInAuthentication(conf.getProperties().getProperty("standInTokens"), io);
         BrokerService self = this;
         this.pulsar = new PulsarService() {
             @Override
@@ -110,6 +113,11 @@ final class StandInBrokerService extends BrokerService {
     @Override
     public PulsarService getPulsar() {
         return pulsar;
+    }
+
+    @Override
+    public AuthenticationService getAuthenticationService() {
+        return authentication;
     }
 
     @Override

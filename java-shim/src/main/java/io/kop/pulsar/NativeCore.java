@@ -52,6 +52,8 @@ final class NativeCore {
 
     static native void completeOwner(long call, boolean local, String url);
 
+    static native void completePrincipal(long call, String role);
+
     static native void fail(long call, int kind, String message);
 
     /** Reads a field of a stored entry from its first bytes; -1 if they are not a kop entry. */

@@ -19,6 +19,9 @@ import org.apache.bookkeeper.mledger.ManagedLedgerException;
 import org.apache.bookkeeper.mledger.Position;
 import org.apache.bookkeeper.mledger.PositionFactory;
 import org.apache.pulsar.broker.PulsarService;
+import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
+import org.apache.pulsar.broker.authentication.AuthenticationProvider;
+import org.apache.pulsar.broker.authentication.AuthenticationService;
 import org.apache.pulsar.broker.intercept.ManagedLedgerInterceptorImpl;
 import org.apache.pulsar.broker.namespace.LookupOptions;
 import org.apache.pulsar.broker.service.BrokerService;
@@ -85,6 +88,43 @@ final class PulsarBridge {
                     boolean local = listenerName == null && url.equals(pulsar.getBrokerServiceUrl());
                     NativeCore.completeOwner(call, local, url);
                 });
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
+    /**
+     * Checks a Kafka client's token with the broker's {@code token} provider and completes with
+     * the token's role. A rejected token fails as INVALID; a broker without token authentication
+     * fails as STORAGE (unavailable).
+     */
+    void authenticate(String token, long call) {
+        try {
+            AuthenticationService auth = service.getAuthenticationService();
+            AuthenticationProvider provider = auth == null ? null : auth.getAuthenticationProvider("token");
+            if (provider == null) {
+                NativeCore.fail(call, NativeCore.STORAGE,
+                    "token authentication is not enabled on this broker (authenticationProviders)");
+                return;
+            }
+            provider.authenticateAsync(new AuthenticationDataSource() {
+                @Override
+                public boolean hasDataFromCommand() {
+                    return true;
+                }
+
+                @Override
+                public String getCommandData() {
+                    return token;
+                }
+            }).whenComplete((role, error) -> {
+                if (error != null) {
+                    Throwable cause = error.getCause() != null ? error.getCause() : error;
+                    NativeCore.fail(call, NativeCore.INVALID, String.valueOf(cause.getMessage()));
+                } else {
+                    NativeCore.completePrincipal(call, role);
+                }
+            });
         } catch (Exception e) {
             fail(call, e);
         }

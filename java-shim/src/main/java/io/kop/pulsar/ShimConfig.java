@@ -18,6 +18,7 @@ final class ShimConfig {
         KEYS.put("kafkaListeners", Kind.STRING);
         KEYS.put("kafkaAdvertisedListeners", Kind.STRING);
         KEYS.put("kafkaListenerName", Kind.STRING);
+        KEYS.put("saslAllowedMechanisms", Kind.STRING);
         KEYS.put("allowAutoTopicCreation", Kind.BOOL);
         KEYS.put("defaultNumPartitions", Kind.INT);
         KEYS.put("maxMessageSize", Kind.INT);

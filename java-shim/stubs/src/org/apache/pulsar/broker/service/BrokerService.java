@@ -3,6 +3,7 @@ package org.apache.pulsar.broker.service;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pulsar.broker.PulsarService;
+import org.apache.pulsar.broker.authentication.AuthenticationService;
 
 /**
  * Compile-only stub of the broker service
@@ -22,6 +23,11 @@ public class BrokerService {
     }
 
     public PulsarService getPulsar() {
+        throw new UnsupportedOperationException("compile-only stub");
+    }
+
+    // source: pulsar-broker/src/main/java/org/apache/pulsar/broker/service/BrokerService.java
+    public AuthenticationService getAuthenticationService() {
         throw new UnsupportedOperationException("compile-only stub");
     }
 

@@ -1,0 +1,177 @@
+//! SaslHandshake and SaslAuthenticate (PLAIN), and the per-connection state that gates every other
+//! request on a `SASL_PLAINTEXT` listener until the client has authenticated.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{
+    ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+
+use super::{ready, Pending, RequestContext};
+use crate::broker::Broker;
+
+/// SaslHandshake versions served. v0 would be followed by raw SASL tokens outside Kafka framing;
+/// every client since Kafka 1.0 uses v1 and SaslAuthenticate.
+pub const HANDSHAKE_VERSIONS: VersionRange = VersionRange { min: 1, max: 1 };
+/// SaslAuthenticate versions served.
+pub const AUTHENTICATE_VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AuthState {
+    /// The listener needs no authentication.
+    Open,
+    /// Waiting for SaslHandshake.
+    Handshake,
+    /// Waiting for SaslAuthenticate with the agreed mechanism.
+    Authenticate(String),
+    /// Authenticated as this principal.
+    Done(String),
+}
+
+/// A connection's authentication progress.
+#[derive(Debug)]
+pub struct Session {
+    state: Mutex<AuthState>,
+    close: AtomicBool,
+}
+
+impl Session {
+    /// A new connection's session; `sasl_required` for a `SASL_PLAINTEXT` listener.
+    pub fn new(sasl_required: bool) -> Self {
+        let state = if sasl_required { AuthState::Handshake } else { AuthState::Open };
+        Session { state: Mutex::new(state), close: AtomicBool::new(false) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a request for `api` may be served now: before authentication only ApiVersions and
+    /// the SASL exchange itself.
+    pub fn allows(&self, api: ApiKey) -> bool {
+        matches!(*self.state(), AuthState::Open | AuthState::Done(_))
+            || matches!(api, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+    }
+
+    /// Whether the connection must close once the responses so far are sent (failed SASL).
+    pub fn should_close(&self) -> bool {
+        self.close.load(Ordering::Acquire)
+    }
+}
+
+/// Agrees on a mechanism.
+pub async fn handshake(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: SaslHandshakeRequest,
+) -> Pending<SaslHandshakeResponse> {
+    let offered = if broker.config.sasl_required() { broker.config.sasl_mechanisms() } else { Vec::new() };
+    let asked = req.mechanism.to_ascii_uppercase();
+    let error = {
+        let mut state = ctx.session.state();
+        if *state != AuthState::Handshake {
+            Some(ResponseError::IllegalSaslState)
+        } else if !offered.contains(&asked) {
+            Some(ResponseError::UnsupportedSaslMechanism)
+        } else {
+            *state = AuthState::Authenticate(asked);
+            None
+        }
+    };
+    ready(
+        SaslHandshakeResponse::default()
+            .with_error_code(error.map_or(0, |e| e.code()))
+            .with_mechanisms(offered.into_iter().map(StrBytes::from_string).collect()),
+    )
+}
+
+/// Checks PLAIN credentials (`authzid NUL user NUL password`); a failure closes the connection
+/// after its response.
+pub async fn authenticate(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: SaslAuthenticateRequest,
+) -> Pending<SaslAuthenticateResponse> {
+    let (mechanism, settled) = match &*ctx.session.state() {
+        AuthState::Authenticate(m) => (Some(m.clone()), false),
+        AuthState::Handshake => (None, false),
+        AuthState::Open | AuthState::Done(_) => (None, true),
+    };
+    let outcome = match mechanism.as_deref() {
+        Some("PLAIN") => match parse_plain(&req.auth_bytes) {
+            Ok((user, password)) => match broker.auth.authenticate(&user, &password).await {
+                Ok(principal) => Ok(principal),
+                Err(e) => {
+                    tracing::info!(client = %ctx.client_host, user, error = %e, "SASL authentication failed");
+                    Err((ResponseError::SaslAuthenticationFailed, format!("Authentication failed: {e}")))
+                }
+            },
+            Err(message) => Err((ResponseError::SaslAuthenticationFailed, message.to_string())),
+        },
+        _ => Err((ResponseError::IllegalSaslState, "SaslAuthenticate before a SaslHandshake".to_string())),
+    };
+    let response = SaslAuthenticateResponse::default().with_auth_bytes(Bytes::new());
+    ready(match outcome {
+        Ok(principal) => {
+            tracing::debug!(client = %ctx.client_host, principal, "authenticated");
+            *ctx.session.state() = AuthState::Done(principal);
+            response
+        }
+        Err((error, message)) => {
+            // A connection that is authenticated (or needs no authentication) stays usable, as
+            // in Kafka; one that failed or skipped its exchange is closed.
+            if !settled {
+                ctx.session.close.store(true, Ordering::Release);
+            }
+            response.with_error_code(error.code()).with_error_message(Some(StrBytes::from_string(message)))
+        }
+    })
+}
+
+/// Splits a PLAIN message into user and password; an authorization id, if given, must be the
+/// user (no impersonation).
+fn parse_plain(bytes: &[u8]) -> Result<(String, String), &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "Authentication failed: credentials are not UTF-8")?;
+    let mut parts = text.split('\0');
+    let (Some(authzid), Some(user), Some(password), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("Authentication failed: invalid SASL/PLAIN message");
+    };
+    if user.is_empty() {
+        return Err("Authentication failed: username not specified");
+    }
+    if !authzid.is_empty() && authzid != user {
+        return Err("Authentication failed: the authorization id must be the username");
+    }
+    Ok((user.to_string(), password.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_messages_split_into_user_and_password() {
+        assert_eq!(parse_plain(b"\0alice\0pw").unwrap(), ("alice".into(), "pw".into()));
+        assert_eq!(parse_plain(b"alice\0alice\0p\x01w").unwrap(), ("alice".into(), "p\x01w".into()));
+        assert!(parse_plain(b"bob\0alice\0pw").is_err(), "impersonation");
+        assert!(parse_plain(b"\0\0pw").is_err(), "no user");
+        assert!(parse_plain(b"\0alice").is_err(), "no password field");
+        assert!(parse_plain(b"\0alice\0pw\0extra").is_err());
+        assert!(parse_plain(b"\0alice\0\xff").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn only_sasl_and_api_versions_pass_before_authentication() {
+        let session = Session::new(true);
+        assert!(session.allows(ApiKey::ApiVersions) && session.allows(ApiKey::SaslHandshake));
+        assert!(!session.allows(ApiKey::Metadata) && !session.allows(ApiKey::Produce));
+        *session.state() = AuthState::Done("alice".into());
+        assert!(session.allows(ApiKey::Produce));
+        assert!(Session::new(false).allows(ApiKey::Fetch));
+    }
+}

@@ -1,0 +1,40 @@
+//! SASL/PLAIN with Pulsar tokens, as KoP does it: the password is `token:<jwt>`, checked by the
+//! broker's `token` authentication provider; the token's role is the principal.
+
+use std::sync::Arc;
+
+use futures::future::{self, BoxFuture, FutureExt};
+
+use crate::host::{AuthError, Authenticator};
+use crate::jni::bridge::{kind, Bridge, Reply};
+
+/// Checks tokens through the broker's authentication service.
+pub struct TokenAuthenticator {
+    bridge: Arc<Bridge>,
+}
+
+impl TokenAuthenticator {
+    /// Authenticates through `bridge`.
+    pub fn new(bridge: Arc<Bridge>) -> Self {
+        TokenAuthenticator { bridge }
+    }
+}
+
+impl Authenticator for TokenAuthenticator {
+    fn authenticate(&self, _username: &str, password: &str) -> BoxFuture<'static, Result<String, AuthError>> {
+        // The user name names a tenant/namespace in KoP; the token alone decides who this is.
+        let Some(token) = password.strip_prefix("token:") else {
+            return future::ready(Err(AuthError::Rejected("the password must be token:<token>".into()))).boxed();
+        };
+        let checked = self.bridge.authenticate(token);
+        async move {
+            match checked.await {
+                Reply::Principal(role) => Ok(role),
+                Reply::Failed(kind::INVALID, message) => Err(AuthError::Rejected(message)),
+                Reply::Failed(_, message) => Err(AuthError::Unavailable(message)),
+                other => Err(AuthError::Unavailable(format!("unexpected reply from the broker: {other:?}"))),
+            }
+        }
+        .boxed()
+    }
+}
