@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, Endpoint};
 use crate::group::GroupCoordinator;
-use crate::host::{Authenticator, TopicStore};
+use crate::host::{Authenticator, HostResult, Owner, TopicStore};
 use crate::partition::TopicRegistry;
+use crate::peers::Peers;
 use crate::topic_config::TopicConfig;
 
 /// State shared by all connections and handlers.
@@ -21,6 +22,8 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinator>,
     /// Checks SASL credentials on a `SASL_PLAINTEXT` listener.
     pub auth: Arc<dyn Authenticator>,
+    /// The other brokers of the cluster that lookups have named.
+    pub peers: Peers,
     next_producer_id: AtomicI64,
 }
 
@@ -57,7 +60,7 @@ impl Broker {
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
         // without storing a counter.
         let next_producer_id = AtomicI64::new(crate::clock::now_ms() << 10);
-        Ok(Arc::new(Broker { config, advertised, topics, groups, auth, next_producer_id }))
+        Ok(Arc::new(Broker { config, advertised, topics, groups, auth, peers: Peers::default(), next_producer_id }))
     }
 
     /// Opens the broker over `store` and binds its Kafka listener, so a bad config, unreadable
@@ -81,5 +84,28 @@ impl Broker {
     /// This broker's Kafka node id, the leader of every partition it serves.
     pub fn node_id(&self) -> i32 {
         self.config.broker_id
+    }
+
+    /// Which broker serves a partition; remembers every other broker a lookup names.
+    pub async fn owner(&self, topic: &str, partition: u32) -> HostResult<Owner> {
+        let owner = self.topics.owner(topic, partition).await?;
+        if let Owner::Remote(endpoint) = &owner {
+            self.peers.saw(endpoint);
+        }
+        Ok(owner)
+    }
+
+    /// Looks for the cluster's other brokers, at most once per round (see [`Peers`]): the owners
+    /// of the `__consumer_offsets` partitions, which Pulsar spreads over every broker.
+    pub async fn discover_peers(&self) {
+        if !self.peers.claim_discovery() {
+            return;
+        }
+        let partitions = self.config.offsets_topic_num_partitions;
+        let lookups = (0..partitions).map(|p| self.owner(crate::group::OFFSETS_TOPIC, p));
+        let failed = futures::future::join_all(lookups).await.into_iter().filter(Result::is_err).count();
+        if failed > 0 {
+            tracing::debug!(failed, "some offsets partitions have no owner yet");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod host;
 pub mod jni;
 pub mod partition;
+pub mod peers;
 pub mod protocol;
 pub mod server;
 pub mod standalone;

@@ -27,6 +27,7 @@ pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
 /// Answers with the requested topics (all when the list is null, or empty at v0).
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Pending<MetadataResponse> {
     let auto_create = broker.config.allow_auto_topic_creation && (ctx.version < 4 || req.allow_auto_topic_creation);
+    broker.discover_peers().await;
     let mut brokers = Brokers::new(broker);
     let mut topics = Vec::new();
     match req.topics {
@@ -63,13 +64,16 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
     ready(response)
 }
 
-/// The brokers a Metadata answer names: this one, and every other owner of a partition in it.
+/// The brokers a Metadata answer names: this one, every other broker lookups have named
+/// lately (clients take the list as the whole cluster), and every owner of a partition in it.
 pub struct Brokers(BTreeMap<i32, Endpoint>);
 
 impl Brokers {
-    /// This broker alone.
+    /// This broker and its known peers.
     pub fn new(broker: &Broker) -> Self {
-        Brokers(BTreeMap::from([(broker.node_id(), broker.advertised.clone())]))
+        let mut all: BTreeMap<i32, Endpoint> = broker.peers.live().into_iter().collect();
+        all.insert(broker.node_id(), broker.advertised.clone());
+        Brokers(all)
     }
 
     /// The node id of `owner`, remembering its address.
@@ -136,7 +140,7 @@ async fn by_name(
 /// One topic as Metadata reports it at `version`: each partition led by its owner, epoch 0.
 async fn describe(broker: &Broker, topic: &Topic, version: i16, brokers: &mut Brokers) -> MetadataResponseTopic {
     let owners =
-        future::join_all(topic.partitions.iter().map(|p| broker.topics.owner(&topic.meta.name, p.index as u32))).await;
+        future::join_all(topic.partitions.iter().map(|p| broker.owner(&topic.meta.name, p.index as u32))).await;
     let partitions = topic
         .partitions
         .iter()

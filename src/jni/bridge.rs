@@ -114,6 +114,7 @@ static NEXT_CALL: AtomicI64 = AtomicI64::new(1);
 /// Delivers `reply` to the call `id`; unknown ids (a late reply after shutdown) are dropped.
 pub fn complete(id: i64, reply: Reply) {
     let sender = registry().lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    tracing::trace!(call = id, known = sender.is_some(), "broker replied");
     if let Some(sender) = sender {
         let _ = sender.send(reply);
     }
@@ -137,6 +138,7 @@ impl Bridge {
         F: for<'a> FnOnce(&mut JNIEnv<'a>, &JObject<'static>, i64) -> jni::errors::Result<()>,
     {
         let id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(call = id, "calling the broker");
         let (tx, rx) = oneshot::channel();
         registry().lock().unwrap_or_else(|e| e.into_inner()).insert(id, tx);
         let outcome = self.jvm.attach_current_thread_permanently().and_then(|mut env| {

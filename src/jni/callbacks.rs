@@ -4,12 +4,12 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use bytes::Bytes;
 use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObjectArray, JString};
 use jni::sys::{jboolean, jint, jlong};
 use jni::JNIEnv;
 
 use super::bridge::{complete, field, kind, ListedTopic, RawEntry, Reply};
+use super::entry_parts;
 use crate::host::pulsar::entry_format;
 
 /// Runs `f`, turning a JNI error or a panic into a failed reply for `call`.
@@ -94,34 +94,49 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeAppend<'l>(
     });
 }
 
-/// `static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] lengths, byte[] data,
-/// long nextLedgerId, long nextEntryId)`: a negative next ledger id means unknown.
+/// `static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] partCounts,
+/// Object[] parts, int[] layout, long nextLedgerId, long nextEntryId)`: entry `i` is the next
+/// `partCounts[i]` parts; part `j` is `parts[j]` with kind, offset and length at `layout[3j..]`.
+/// A negative next ledger id means unknown.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeRead<'l>(
-    env: JNIEnv<'l>,
+    mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     call: jlong,
     ledger_ids: JLongArray<'l>,
     entry_ids: JLongArray<'l>,
-    lengths: JIntArray<'l>,
-    data: JByteArray<'l>,
+    part_counts: JIntArray<'l>,
+    parts: JObjectArray<'l>,
+    layout: JIntArray<'l>,
     next_ledger_id: jlong,
     next_entry_id: jlong,
 ) {
     guarded(call, || {
-        let n = env.get_array_length(&lengths)? as usize;
-        let (mut ledgers, mut entries, mut lens) = (vec![0i64; n], vec![0i64; n], vec![0i32; n]);
+        let n = env.get_array_length(&part_counts)? as usize;
+        let (mut ledgers, mut entries, mut counts) = (vec![0i64; n], vec![0i64; n], vec![0i32; n]);
         env.get_long_array_region(&ledger_ids, 0, &mut ledgers)?;
         env.get_long_array_region(&entry_ids, 0, &mut entries)?;
-        env.get_int_array_region(&lengths, 0, &mut lens)?;
-        // One copy out of the Java heap; entries are slices of it from here on.
-        let all = Bytes::from(env.convert_byte_array(&data)?);
-        let mut at = 0usize;
+        env.get_int_array_region(&part_counts, 0, &mut counts)?;
+        let mut shape = vec![0i32; env.get_array_length(&layout)? as usize];
+        env.get_int_array_region(&layout, 0, &mut shape)?;
+        let all = match entry_parts::gather(&mut env, &parts, &shape) {
+            Ok(all) => all,
+            Err(entry_parts::GatherError::Jni(e)) => return Err(e),
+            Err(e) => return Ok(Reply::Failed(kind::STORAGE, format!("bad entries from the broker: {e}"))),
+        };
         let mut out = Vec::with_capacity(n);
+        let (mut part, mut at) = (0usize, 0usize);
         for i in 0..n {
-            let len = usize::try_from(lens[i]).unwrap_or(0);
-            let end = (at + len).min(all.len());
-            out.push(RawEntry { ledger_id: ledgers[i] as u64, entry_id: entries[i] as u64, data: all.slice(at..end) });
+            let count = usize::try_from(counts[i]).unwrap_or(0);
+            let len: usize = all.lengths.get(part..part + count).map_or(0, |l| l.iter().sum());
+            part += count;
+            let end = (at + len).min(all.data.len());
+            out.push(RawEntry {
+                ledger_id: ledgers[i] as u64,
+                entry_id: entries[i] as u64,
+                data: all.data.slice(at..end),
+            });
             at = end;
         }
         let next = (next_ledger_id >= 0 && next_entry_id >= 0).then_some((next_ledger_id as u64, next_entry_id as u64));

@@ -6,6 +6,7 @@
 
 pub mod bridge;
 mod callbacks;
+mod entry_parts;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;

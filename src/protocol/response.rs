@@ -31,5 +31,10 @@ pub fn encode<R: Encodable + HeaderVersion>(
     buf.put_i32(size as i32);
     header.encode(&mut buf, header_version).map_err(fail)?;
     body.encode(&mut buf, version).map_err(fail)?;
+    // A frame whose length prefix disagrees with its body would leave the client waiting for
+    // bytes that never come.
+    if buf.len() != 4 + size {
+        return Err(fail(anyhow::anyhow!("encoded {} bytes, announced {size}", buf.len() - 4)));
+    }
     Ok(buf.freeze())
 }

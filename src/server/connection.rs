@@ -93,6 +93,7 @@ async fn handle_frame(
     }
     let unsupported = || DispatchError::Unsupported { api_key, version };
     let api = ApiKey::try_from(api_key).map_err(|_| unsupported())?;
+    tracing::trace!(%peer, ?api, version, correlation_id, "request");
     if !session.allows(api) {
         return Err(CloseReason::Unauthenticated(api));
     }
@@ -105,7 +106,10 @@ async fn write_responses(write: OwnedWriteHalf, mut pending: mpsc::Receiver<Comp
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     while let Some(completion) = pending.recv().await {
         let result = match completion.await {
-            Ok(Some(frame)) => out.write_all(&frame).await,
+            Ok(Some(frame)) => {
+                tracing::trace!(%peer, bytes = frame.len(), "response written");
+                out.write_all(&frame).await
+            }
             Ok(None) => Ok(()),
             Err(e) => {
                 tracing::error!(%peer, error = %e, "cannot encode response; closing connection");

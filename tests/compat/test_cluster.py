@@ -128,6 +128,30 @@ def offset_fetch_error(bootstrap, group, topic):
     return struct.unpack(">h", resp[-2:])[0]
 
 
+def metadata_brokers(bootstrap):
+    """The broker ports of a brokers-only Metadata v1 answer (no topics asked for)."""
+    with wire.connect(bootstrap) as s:
+        s.sendall(wire.frame(3, 1, 5, struct.pack(">i", 0)))
+        _, body = wire.read_response(s)
+    (count,), at, ports = struct.unpack(">i", body[:4]), 4, []
+    for _ in range(count):
+        at += 4  # node id
+        (host_len,) = struct.unpack(">h", body[at:at + 2])
+        at += 2 + host_len
+        ports.append(struct.unpack(">i", body[at:at + 4])[0])
+        (rack_len,) = struct.unpack(">h", body[at + 4:at + 6])
+        at += 6 + max(rack_len, 0)
+    return sorted(ports)
+
+
+def test_every_metadata_answer_names_the_whole_cluster(cluster):
+    # librdkafka takes any Metadata answer's broker list as the cluster and drops connections to
+    # brokers missing from it, failing what was in flight there: even an answer about no topics
+    # must name every broker.
+    for asked in cluster:
+        assert metadata_brokers(asked.bootstrap) == sorted(m.port for m in cluster), f"asked {asked.port}"
+
+
 def test_groups_are_coordinated_by_their_offsets_partition_owner(cluster):
     group = f"g-{uuid.uuid4().hex[:8]}"
     offsets_partition = java_hash(group) % 50

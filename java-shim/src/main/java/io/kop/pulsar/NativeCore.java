@@ -45,8 +45,17 @@ final class NativeCore {
 
     static native void completeAppend(long call, long ledgerId, long entryId, byte[] head);
 
-    static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] lengths, byte[] data,
-            long nextLedgerId, long nextEntryId);
+    /** Part kinds in {@link #completeRead}'s layout. */
+    static final int DIRECT_PART = 0;
+    static final int ARRAY_PART = 1;
+
+    /**
+     * Entry {@code i} is the next {@code partCounts[i]} parts. Part {@code j} is {@code parts[j]},
+     * a direct ByteBuffer or a byte[], described by {@code layout[3j..3j+3]}: kind, offset, length.
+     * A negative next ledger id means unknown.
+     */
+    static native void completeRead(long call, long[] ledgerIds, long[] entryIds, int[] partCounts, Object[] parts,
+            int[] layout, long nextLedgerId, long nextEntryId);
 
     static native void completePosition(long call, long ledgerId, long entryId);
 

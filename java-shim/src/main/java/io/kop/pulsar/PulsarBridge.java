@@ -1,7 +1,6 @@
 package io.kop.pulsar;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,6 +27,7 @@ import org.apache.pulsar.broker.service.BrokerService;
 import org.apache.pulsar.broker.service.Topic;
 import org.apache.pulsar.broker.service.persistent.PersistentTopic;
 import org.apache.pulsar.client.admin.Topics;
+import org.apache.pulsar.common.allocator.PulsarByteBufAllocator;
 import org.apache.pulsar.common.lookup.data.LookupData;
 import org.apache.pulsar.common.naming.TopicName;
 
@@ -307,14 +307,17 @@ final class PulsarBridge {
         return head;
     }
 
-    /** Publishes one entry; {@code data} (Rust memory) is copied before this returns. */
+    /**
+     * Publishes one entry; {@code data} (Rust memory) is copied once into the broker's pooled direct
+     * memory before this returns, since the ledger and its cache keep the buffer after the add.
+     */
     void append(String partition, ByteBuffer data, int records, long call) {
         PersistentTopic topic = open.get(partition);
         if (topic == null) {
             NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not open on this broker");
             return;
         }
-        ByteBuf buf = Unpooled.directBuffer(data.remaining());
+        ByteBuf buf = PulsarByteBufAllocator.DEFAULT.directBuffer(data.remaining());
         buf.writeBytes(data);
         topic.publishMessage(buf, new Topic.PublishContext() {
             private byte[] head;
@@ -395,21 +398,13 @@ final class PulsarBridge {
                     int n = entries.size();
                     long[] ledgers = new long[n];
                     long[] ids = new long[n];
-                    int[] lengths = new int[n];
-                    int total = 0;
-                    for (int i = 0; i < n; i++) {
-                        lengths[i] = entries.get(i).getLength();
-                        total += lengths[i];
-                    }
-                    byte[] data = new byte[total];
-                    int at = 0;
+                    int[] partCounts = new int[n];
+                    EntryParts parts = new EntryParts(n);
                     for (int i = 0; i < n; i++) {
                         Entry entry = entries.get(i);
                         ledgers[i] = entry.getLedgerId();
                         ids[i] = entry.getEntryId();
-                        ByteBuf buf = entry.getDataBuffer();
-                        buf.getBytes(buf.readerIndex(), data, at, lengths[i]);
-                        at += lengths[i];
+                        partCounts[i] = parts.add(entry.getDataBuffer());
                     }
                     Position next = cursor.getReadPosition();
                     Parked previous = parked.put(parkKey(partition, next.getLedgerId(), next.getEntryId()),
@@ -417,7 +412,9 @@ final class PulsarBridge {
                     if (previous != null && previous.cursor() != cursor) {
                         dropCursor(previous.ledger(), previous.cursor());
                     }
-                    NativeCore.completeRead(call, ledgers, ids, lengths, data, next.getLedgerId(), next.getEntryId());
+                    // The core copies the parts out before this returns; only then are the entries released.
+                    NativeCore.completeRead(call, ledgers, ids, partCounts, parts.objects(), parts.layout(),
+                        next.getLedgerId(), next.getEntryId());
                 } finally {
                     entries.forEach(Entry::release);
                 }
