@@ -8,6 +8,7 @@
 //! The API table below is the single source of what we serve: ApiVersions answers from it.
 
 pub mod api_versions;
+pub mod configs;
 pub mod fetch;
 pub mod groups;
 pub mod list_offsets;
@@ -140,6 +141,9 @@ api_table! {
     OffsetCommit => OffsetCommitRequest, offsets::COMMIT_VERSIONS, offsets::commit;
     OffsetFetch => OffsetFetchRequest, offsets::FETCH_VERSIONS, offsets::fetch;
     OffsetDelete => OffsetDeleteRequest, offsets::DELETE_VERSIONS, offsets::delete;
+    DescribeConfigs => DescribeConfigsRequest, configs::DESCRIBE_VERSIONS, configs::describe;
+    AlterConfigs => AlterConfigsRequest, configs::ALTER_VERSIONS, configs::alter;
+    IncrementalAlterConfigs => IncrementalAlterConfigsRequest, configs::INCREMENTAL_ALTER_VERSIONS, configs::incremental_alter;
     SaslHandshake => SaslHandshakeRequest, sasl::HANDSHAKE_VERSIONS, sasl::handshake;
     SaslAuthenticate => SaslAuthenticateRequest, sasl::AUTHENTICATE_VERSIONS, sasl::authenticate;
 }

@@ -226,6 +226,10 @@ pub trait TopicStore: Send + Sync {
     /// Grows a topic from `current` to `count` partitions; returns the new partitions' logs.
     fn add_partitions(&self, name: &str, current: u32, count: u32)
         -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>>;
+
+    /// Replaces a topic's configs with `configs` (checked by the core) and applies them to its
+    /// open logs.
+    fn alter_configs(&self, name: &str, configs: BTreeMap<String, String>) -> BoxFuture<'static, HostResult<()>>;
 }
 
 /// Why a client's credentials were not accepted.

@@ -206,14 +206,8 @@ impl Bridge {
     ) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(topic)?;
-            let n = configs.len() as i32;
-            let keys = env.new_object_array(n, "java/lang/String", JObject::null())?;
-            let values = env.new_object_array(n, "java/lang/String", JObject::null())?;
-            for (i, (k, v)) in configs.iter().enumerate() {
-                let (k, v) = (env.new_string(k)?, env.new_string(v)?);
-                env.set_object_array_element(&keys, i as i32, k)?;
-                env.set_object_array_element(&values, i as i32, v)?;
-            }
+            let keys = string_array(env, configs.keys())?;
+            let values = string_array(env, configs.values())?;
             env.call_method(
                 obj,
                 "createTopic",
@@ -223,6 +217,35 @@ impl Bridge {
                     JValue::Int(partitions),
                     JValue::Object(&keys),
                     JValue::Object(&values),
+                    JValue::Long(id),
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Sets a partitioned topic's Kafka configs (topic properties) to `configs` and removes the
+    /// properties named in `removed`.
+    pub fn alter_topic_configs(
+        &self,
+        topic: &str,
+        configs: &std::collections::BTreeMap<String, String>,
+        removed: &[String],
+    ) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let name = env.new_string(topic)?;
+            let keys = string_array(env, configs.keys())?;
+            let values = string_array(env, configs.values())?;
+            let removed = string_array(env, removed.iter())?;
+            env.call_method(
+                obj,
+                "alterTopicConfigs",
+                "(Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;J)V",
+                &[
+                    JValue::Object(&name),
+                    JValue::Object(&keys),
+                    JValue::Object(&values),
+                    JValue::Object(&removed),
                     JValue::Long(id),
                 ],
             )
@@ -320,4 +343,18 @@ impl Bridge {
             .map(drop)
         })
     }
+}
+
+/// A Java `String[]` of `items`.
+fn string_array<'local, 'a>(
+    env: &mut JNIEnv<'local>,
+    items: impl ExactSizeIterator<Item = &'a String>,
+) -> jni::errors::Result<jni::objects::JObjectArray<'local>> {
+    let array = env.new_object_array(items.len() as i32, "java/lang/String", JObject::null())?;
+    for (i, item) in items.enumerate() {
+        let item = env.new_string(item)?;
+        env.set_object_array_element(&array, i as i32, &item)?;
+        env.delete_local_ref(item)?;
+    }
+    Ok(array)
 }

@@ -1,6 +1,6 @@
 //! The topics this broker serves, opened once and looked up by name or id on every request.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::{watch, Mutex};
@@ -81,11 +81,7 @@ impl TopicRegistry {
             .enumerate()
             .map(|(i, log)| Arc::new(Partition::new(i as i32, log, Arc::clone(&self.appended))))
             .collect();
-        let topic = Arc::new(Topic { meta: open.meta, config, partitions });
-        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
-        maps.by_id.insert(topic.meta.id, Arc::clone(&topic));
-        maps.by_name.insert(topic.meta.name.clone(), Arc::clone(&topic));
-        topic
+        self.replace(Topic { meta: open.meta, config, partitions })
     }
 
     /// The topic called `name`.
@@ -202,14 +198,57 @@ impl TopicRegistry {
                 Arc::new(Partition::new((current as usize + i) as i32, log, Arc::clone(&self.appended)))
             }),
         );
-        let mut meta = topic.meta.clone();
-        meta.partitions = count;
-        let grown = Arc::new(Topic { meta, config: topic.config, partitions });
-        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
-        maps.by_id.insert(grown.meta.id, Arc::clone(&grown));
-        maps.by_name.insert(grown.meta.name.clone(), grown);
+        let meta = TopicMeta { partitions: count, ..topic.meta.clone() };
+        self.replace(Topic { meta, config: topic.config, partitions });
         tracing::info!(topic = name, from = current, to = count, "added partitions");
         Ok(())
+    }
+
+    /// The topic called `name` with its configs as the host has them now: on a host shared by
+    /// several brokers another one may have altered them.
+    pub async fn with_current_configs(&self, name: &str) -> HostResult<Option<Arc<Topic>>> {
+        let Some(found) = self.store.find(name).await? else {
+            return self.find(name).await;
+        };
+        match self.get(name) {
+            Some(topic) if topic.meta.configs == found.meta.configs => Ok(Some(topic)),
+            Some(topic) => Ok(Some(self.replace_configs(&topic, found.meta.configs))),
+            None => Ok(Some(self.insert(found))),
+        }
+    }
+
+    /// Replaces a topic's configs with `configs` (all of them: names left out return to their
+    /// defaults), or with `validate_only` only checks them.
+    pub async fn alter_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> HostResult<()> {
+        let _admin = self.admin.lock().await;
+        let topic = self.find(name).await?.ok_or_else(|| HostError::UnknownTopic(name.to_string()))?;
+        TopicConfig::resolve(self.defaults, &configs).map_err(|e| HostError::InvalidConfig(e.0))?;
+        if validate_only {
+            return Ok(());
+        }
+        self.store.alter_configs(name, configs.clone()).await?;
+        self.replace_configs(&topic, configs);
+        tracing::info!(topic = name, "altered topic configs");
+        Ok(())
+    }
+
+    fn replace_configs(&self, topic: &Topic, configs: BTreeMap<String, String>) -> Arc<Topic> {
+        let config = super::resolve_config(self.defaults, &configs);
+        let meta = TopicMeta { configs, ..topic.meta.clone() };
+        self.replace(Topic { meta, config, partitions: topic.partitions.clone() })
+    }
+
+    fn replace(&self, topic: Topic) -> Arc<Topic> {
+        let topic = Arc::new(topic);
+        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        maps.by_id.insert(topic.meta.id, Arc::clone(&topic));
+        maps.by_name.insert(topic.meta.name.clone(), Arc::clone(&topic));
+        topic
     }
 
     /// Deletes a topic and its data.

@@ -176,6 +176,21 @@ impl EmbeddedHost {
         Ok(added.into_iter().map(|l| l as Arc<dyn Log>).collect())
     }
 
+    fn alter_configs_now(&self, name: &str, configs: BTreeMap<String, String>) -> HostResult<()> {
+        let meta_path = self.topic_dir(name).join("topic.json");
+        let raw = std::fs::read(&meta_path).map_err(|_| HostError::UnknownTopic(name.to_string()))?;
+        let mut file: TopicFile =
+            serde_json::from_slice(&raw).map_err(|e| HostError::Corrupt(format!("{}: {e}", meta_path.display())))?;
+        let config = self.log_config(&configs)?;
+        file.configs = configs;
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| HostError::Corrupt(e.to_string()))?;
+        atomic_write(&meta_path, &json)?;
+        for log in self.lock_logs().get(name).into_iter().flatten() {
+            log.set_config(config);
+        }
+        Ok(())
+    }
+
     fn delete_now(&self, name: &str) -> HostResult<()> {
         let dir = self.topic_dir(name);
         if !dir.join("topic.json").exists() {
@@ -282,5 +297,9 @@ impl TopicStore for EmbeddedHost {
         count: u32,
     ) -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>> {
         future::ready(self.add_partitions_now(name, current, count)).boxed()
+    }
+
+    fn alter_configs(&self, name: &str, configs: BTreeMap<String, String>) -> BoxFuture<'static, HostResult<()>> {
+        future::ready(self.alter_configs_now(name, configs)).boxed()
     }
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::{self, BoxFuture, FutureExt};
@@ -18,7 +18,8 @@ use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Positi
 /// A partition log stored as segment files in one directory.
 pub struct SegmentLog {
     dir: PathBuf,
-    config: LogConfig,
+    // Replaced whole when a topic's configs are altered; read once per use.
+    config: RwLock<LogConfig>,
     segments: Mutex<Vec<Segment>>,
     start_offset: AtomicI64,
     end_offset: AtomicI64,
@@ -67,13 +68,22 @@ impl SegmentLog {
         let end = segments.last().map_or(0, |s| s.next_offset);
         Ok(SegmentLog {
             dir: dir.to_path_buf(),
-            config,
+            config: RwLock::new(config),
             segments: Mutex::new(segments),
             start_offset: AtomicI64::new(start),
             end_offset: AtomicI64::new(end),
             dirty: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         })
+    }
+
+    fn config(&self) -> LogConfig {
+        *self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies new settings (altered topic configs) from the next append or retention check on.
+    pub fn set_config(&self, config: LogConfig) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Segment>> {
@@ -96,9 +106,10 @@ impl SegmentLog {
         let base_offset = active.next_offset;
         let last_offset = base_offset + i64::from(meta.record_count.max(1)) - 1;
         let stored_len = (HEADER_LEN + batch.len()) as u64;
-        if !active.is_empty() && active.size + stored_len > self.config.segment_bytes {
+        if !active.is_empty() && active.size + stored_len > self.config().segment_bytes {
             active.seal(&self.dir)?;
-            let next = Segment::create(&self.dir, active.ledger_id + 1, base_offset, self.config.index_interval_bytes)?;
+            let next =
+                Segment::create(&self.dir, active.ledger_id + 1, base_offset, self.config().index_interval_bytes)?;
             segments.push(next);
         }
         let mut entry = BytesMut::with_capacity(stored_len as usize);
@@ -157,11 +168,11 @@ impl SegmentLog {
         let mut total: u64 = segments.iter().map(|s| s.size).sum();
         while segments.len() > 1 {
             let oldest = &segments[0];
-            let expired = self.config.retention_ms >= 0
+            let expired = self.config().retention_ms >= 0
                 && oldest.max_timestamp != i64::MIN
-                && oldest.max_timestamp < now_ms.saturating_sub(self.config.retention_ms);
-            let oversize = self.config.retention_bytes >= 0
-                && total.saturating_sub(oldest.size) >= self.config.retention_bytes as u64;
+                && oldest.max_timestamp < now_ms.saturating_sub(self.config().retention_ms);
+            let oversize = self.config().retention_bytes >= 0
+                && total.saturating_sub(oldest.size) >= self.config().retention_bytes as u64;
             if !(expired || oversize) {
                 break;
             }
@@ -186,7 +197,7 @@ impl SegmentLog {
 
     /// The flush policy this log was opened with.
     pub fn flush_policy(&self) -> FlushPolicy {
-        self.config.flush
+        self.config().flush
     }
 }
 
@@ -203,7 +214,7 @@ fn to_entry(ledger_id: u64, (pos, header, data): (u64, EntryHeader, Bytes)) -> E
 impl Log for SegmentLog {
     fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>> {
         let appended = self.append_now(&batch, meta);
-        match (appended, self.config.flush) {
+        match (appended, self.config().flush) {
             (Ok(appended), FlushPolicy::Always) => {
                 let reader = self.lock().last().map(|s| s.reader());
                 async move {

@@ -220,6 +220,29 @@ impl TopicStore for PulsarHost {
         .boxed()
     }
 
+    fn alter_configs(&self, name: &str, configs: BTreeMap<String, String>) -> BoxFuture<'static, HostResult<()>> {
+        if let Err(e) = TopicConfig::resolve(self.defaults, &configs) {
+            return future::ready(Err(HostError::InvalidConfig(e.0))).boxed();
+        }
+        let full = self.full_name(name);
+        let described = self.bridge.describe_topic(&full);
+        let bridge = Arc::clone(&self.bridge);
+        async move {
+            let current = match check(described.await)? {
+                Reply::Topics(listed) => listed.into_iter().next().map(|t| t.configs).unwrap_or_default(),
+                other => return Err(unexpected(other)),
+            };
+            // Only Kafka configs are ours to remove; other properties belong to Pulsar users.
+            let removed: Vec<String> =
+                current.into_keys().filter(|k| TopicConfig::is_known(k) && !configs.contains_key(k)).collect();
+            match check(bridge.alter_topic_configs(&full, &configs, &removed).await)? {
+                Reply::Done => Ok(()),
+                other => Err(unexpected(other)),
+            }
+        }
+        .boxed()
+    }
+
     fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>> {
         let deleted = self.bridge.delete_topic(&self.full_name(name));
         async move {

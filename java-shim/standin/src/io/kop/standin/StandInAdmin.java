@@ -185,6 +185,38 @@ final class StandInAdmin implements PulsarAdmin, Topics {
     }
 
     @Override
+    public CompletableFuture<Void> updatePropertiesAsync(String topic, Map<String, String> properties) {
+        return later(() -> {
+            synchronized (this) {
+                Meta current = read(topic);
+                if (current == null) {
+                    throw new NotFoundException("Topic does not exist");
+                }
+                Map<String, String> merged = new HashMap<>(current.properties());
+                merged.putAll(properties);
+                write(topic, new Meta(current.partitions(), Map.copyOf(merged)), false);
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> removePropertiesAsync(String topic, String key) {
+        return later(() -> {
+            synchronized (this) {
+                Meta current = read(topic);
+                if (current == null) {
+                    throw new NotFoundException("Topic does not exist");
+                }
+                Map<String, String> rest = new HashMap<>(current.properties());
+                rest.remove(key);
+                write(topic, new Meta(current.partitions(), Map.copyOf(rest)), false);
+            }
+            return null;
+        });
+    }
+
+    @Override
     public CompletableFuture<Void> updatePartitionedTopicAsync(String topic, int numPartitions) {
         return later(() -> {
             Meta current = read(topic);

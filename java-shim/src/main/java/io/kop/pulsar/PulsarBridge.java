@@ -220,6 +220,25 @@ final class PulsarBridge {
         }
     }
 
+    /** Sets Kafka configs as topic properties, then removes the properties named in {@code removed}. */
+    void alterTopicConfigs(String topic, String[] keys, String[] values, String[] removed, long call) {
+        try {
+            Topics admin = admin();
+            Map<String, String> props = new java.util.HashMap<>();
+            for (int i = 0; i < keys.length; i++) {
+                props.put(keys[i], values[i]);
+            }
+            CompletableFuture<Void> chain =
+                props.isEmpty() ? CompletableFuture.completedFuture(null) : admin.updatePropertiesAsync(topic, props);
+            for (String key : removed) {
+                chain = chain.thenCompose(v -> admin.removePropertiesAsync(topic, key));
+            }
+            chain.whenComplete((v, error) -> done(call, error));
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
     void updatePartitions(String topic, int partitions, long call) {
         try {
             admin().updatePartitionedTopicAsync(topic, partitions).whenComplete((v, error) -> done(call, error));

@@ -17,6 +17,12 @@ public interface Topics {
     CompletableFuture<Map<String, String>> getPropertiesAsync(String topic);
 
     // source: pulsar-client-admin-api/src/main/java/org/apache/pulsar/client/admin/Topics.java
+    CompletableFuture<Void> updatePropertiesAsync(String topic, Map<String, String> properties);
+
+    // source: pulsar-client-admin-api/src/main/java/org/apache/pulsar/client/admin/Topics.java
+    CompletableFuture<Void> removePropertiesAsync(String topic, String key);
+
+    // source: pulsar-client-admin-api/src/main/java/org/apache/pulsar/client/admin/Topics.java
     CompletableFuture<Void> updatePartitionedTopicAsync(String topic, int numPartitions);
 
     // source: pulsar-client-admin-api/src/main/java/org/apache/pulsar/client/admin/Topics.java

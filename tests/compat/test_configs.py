@@ -1,0 +1,176 @@
+"""Topic and broker configs: DescribeConfigs, IncrementalAlterConfigs and AlterConfigs, through
+confluent-kafka's and kafka-python's admin clients, and their effect on produce and retention."""
+
+import time
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource as KpConfigResource
+from kafka.admin import ConfigResourceType as KpResourceType
+
+from brokers import HOST
+from clients import admin, consumer, create_topic, produce_all, producer
+
+
+def describe(bootstrap, name, restype=ConfigResource.Type.TOPIC):
+    a = admin(bootstrap)
+    resource = ConfigResource(restype, name)
+    return a.describe_configs([resource], request_timeout=15)[resource].result(timeout=15)
+
+
+def incremental(bootstrap, name, entries, validate_only=False):
+    a = admin(bootstrap)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+    return a.incremental_alter_configs([resource], validate_only=validate_only)[resource].result(timeout=15)
+
+
+def op(name, value, kind=AlterConfigOpType.SET):
+    return ConfigEntry(name, value, incremental_operation=kind)
+
+
+def error_code(excinfo):
+    return excinfo.value.args[0].code()
+
+
+def test_describe_shows_topic_values_over_defaults(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, partitions=2, config={"retention.ms": "3600000"})
+    configs = describe(broker.bootstrap, topic_name)
+    retention = configs["retention.ms"]
+    assert retention.value == "3600000"
+    assert retention.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert [s.name for s in retention.synonyms.values()][:2] == ["retention.ms", "log.retention.ms"]
+    assert configs["cleanup.policy"].value == "delete"
+    assert configs["cleanup.policy"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert configs["max.message.bytes"].value == str(5 * 1024 * 1024)
+    assert not configs["retention.ms"].is_read_only
+
+
+def test_incremental_alter_sets_appends_and_deletes(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, config={"retention.ms": "3600000"})
+    incremental(broker.bootstrap, topic_name, [
+        op("retention.bytes", "1048576"),
+        op("cleanup.policy", "compact", AlterConfigOpType.APPEND),
+        op("retention.ms", None, AlterConfigOpType.DELETE),
+    ])
+    configs = describe(broker.bootstrap, topic_name)
+    assert configs["retention.bytes"].value == "1048576"
+    assert configs["cleanup.policy"].value == "delete,compact"
+    assert configs["retention.ms"].value == str(7 * 24 * 3600 * 1000)
+    assert configs["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
+
+    incremental(broker.bootstrap, topic_name, [op("cleanup.policy", "delete", AlterConfigOpType.SUBTRACT)])
+    assert describe(broker.bootstrap, topic_name)["cleanup.policy"].value == "compact"
+
+    incremental(broker.bootstrap, topic_name, [op("retention.bytes", "1")], validate_only=True)
+    assert describe(broker.bootstrap, topic_name)["retention.bytes"].value == "1048576"
+
+
+@pytest.mark.parametrize("entries, code", [
+    ([op("retention.ms", "soon")], KafkaError.INVALID_CONFIG),
+    ([op("no.such.config", "1")], KafkaError.INVALID_CONFIG),
+    ([op("retention.ms", "5", AlterConfigOpType.APPEND)], KafkaError.INVALID_CONFIG),
+    ([op("cleanup.policy", "sometimes")], KafkaError.INVALID_CONFIG),
+])
+def test_bad_alterations_change_nothing(broker, topic_name, entries, code):
+    create_topic(broker.bootstrap, topic_name, config={"retention.ms": "3600000"})
+    with pytest.raises(KafkaException) as err:
+        incremental(broker.bootstrap, topic_name, [op("retention.bytes", "2048"), *entries])
+    assert error_code(err) == code
+    configs = describe(broker.bootstrap, topic_name)
+    assert configs["retention.ms"].value == "3600000"
+    assert configs["retention.bytes"].value == "-1"
+
+
+def test_unknown_topics_and_other_brokers_are_refused(broker, topic_name):
+    with pytest.raises(KafkaException) as err:
+        describe(broker.bootstrap, topic_name + "-none")
+    assert error_code(err) == KafkaError.UNKNOWN_TOPIC_OR_PART
+    with pytest.raises(KafkaException) as err:
+        incremental(broker.bootstrap, topic_name + "-none", [op("retention.ms", "1000")])
+    assert error_code(err) == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def test_broker_configs_are_described_and_read_only(broker):
+    node = next(iter(admin(broker.bootstrap).list_topics(timeout=10).brokers))
+    configs = describe(broker.bootstrap, str(node), ConfigResource.Type.BROKER)
+    assert configs["broker.id"].value == str(node)
+    assert configs["broker.id"].is_read_only
+    assert configs["offsets.topic.num.partitions"].value == "50"
+    assert configs["default.replication.factor"].value == "1"
+
+    a = admin(broker.bootstrap)
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(node),
+                              incremental_configs=[op("log.retention.ms", "1000")])
+    with pytest.raises(KafkaException) as err:
+        a.incremental_alter_configs([resource])[resource].result(timeout=15)
+    assert error_code(err) == KafkaError.INVALID_REQUEST
+
+
+def test_altered_max_message_bytes_applies_to_produce(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name)
+    produce_all(producer(broker.bootstrap), topic_name, [(None, b"x" * 4000, {})])
+    incremental(broker.bootstrap, topic_name, [op("max.message.bytes", "2048")])
+    p = producer(broker.bootstrap, compression_type="none", message_send_max_retries=0)
+    reports = []
+    p.produce(topic_name, value=b"y" * 4000, on_delivery=lambda err, msg: reports.append(err))
+    p.flush(30)
+    assert reports and reports[0] is not None and reports[0].code() == KafkaError.MSG_SIZE_TOO_LARGE
+    produce_all(p, topic_name, [(None, b"small", {})])
+
+
+def test_legacy_alter_replaces_every_topic_config(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, config={"retention.ms": "3600000", "retention.bytes": "4096"})
+    a = admin(broker.bootstrap)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic_name, set_config={"segment.bytes": "1048576"})
+    a.alter_configs([resource])[resource].result(timeout=15)
+    configs = describe(broker.bootstrap, topic_name)
+    assert configs["segment.bytes"].value == "1048576"
+    assert configs["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert configs["retention.bytes"].value == "-1"
+
+
+def test_kafka_python_describes_and_alters(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name)
+    kp = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        kp.alter_configs([KpConfigResource(KpResourceType.TOPIC, topic_name, configs={"retention.ms": "60000"})])
+        modified = kp.describe_configs([KpConfigResource(KpResourceType.TOPIC, topic_name)])["topic"][topic_name]
+        assert {k: v["value"] for k, v in modified.items()} == {"retention.ms": "60000"}
+        every = kp.describe_configs([KpConfigResource(KpResourceType.TOPIC, topic_name)], config_filter="all")
+        assert every["topic"][topic_name]["cleanup.policy"]["value"] == "delete"
+        assert every["topic"][topic_name]["cleanup.policy"]["config_source"] == "DEFAULT_CONFIG"
+    finally:
+        kp.close()
+
+
+def test_altered_configs_survive_restart(fresh_broker, topic_name):
+    b = fresh_broker()
+    if not b.durable:
+        pytest.skip("this host keeps data in memory")
+    create_topic(b.bootstrap, topic_name)
+    incremental(b.bootstrap, topic_name, [op("retention.ms", "120000")])
+    b.restart()
+    assert describe(b.bootstrap, topic_name)["retention.ms"].value == "120000"
+
+
+def test_altered_retention_deletes_old_segments(fresh_broker, topic_name):
+    if HOST != "standalone":
+        pytest.skip("on Pulsar, retention is the namespace's retention policy")
+    b = fresh_broker({"logRetentionCheckIntervalMs": 200})
+    create_topic(b.bootstrap, topic_name, config={"segment.bytes": "4096"})
+    p = producer(b.bootstrap)
+    for _ in range(40):  # one batch each, so segments roll
+        produce_all(p, topic_name, [(None, b"v" * 1000, {})])
+    c = consumer(b.bootstrap)
+    from confluent_kafka import TopicPartition
+    tp = TopicPartition(topic_name, 0)
+    assert c.get_watermark_offsets(tp, timeout=10) == (0, 40)
+    incremental(b.bootstrap, topic_name, [op("retention.bytes", "8192")])
+    deadline = time.time() + 20
+    while c.get_watermark_offsets(tp, timeout=10)[0] == 0 and time.time() < deadline:
+        time.sleep(0.2)
+    low, high = c.get_watermark_offsets(tp, timeout=10)
+    c.close()
+    assert high == 40 and 0 < low < 40
