@@ -1,7 +1,8 @@
 //! The broker core: configuration and the topics it serves, shared by every connection.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use crate::config::{Config, ConfigError, Endpoint};
 use crate::group::GroupCoordinator;
@@ -9,6 +10,10 @@ use crate::host::{Authenticator, HostResult, Owner, TopicStore};
 use crate::partition::TopicRegistry;
 use crate::peers::Peers;
 use crate::topic_config::TopicConfig;
+
+/// How often a broker on a host shared with other brokers lists the topics again, to notice
+/// those deleted, grown or reconfigured through the others (a full Metadata request does too).
+const TOPIC_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// State shared by all connections and handlers.
 pub struct Broker {
@@ -60,7 +65,10 @@ impl Broker {
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
         // without storing a counter.
         let next_producer_id = AtomicI64::new(crate::clock::now_ms() << 10);
-        Ok(Arc::new(Broker { config, advertised, topics, groups, auth, peers: Peers::default(), next_producer_id }))
+        let broker =
+            Arc::new(Broker { config, advertised, topics, groups, auth, peers: Peers::default(), next_producer_id });
+        tokio::spawn(keep_topics_current(Arc::downgrade(&broker)));
+        Ok(broker)
     }
 
     /// Opens the broker over `store` and binds its Kafka listener, so a bad config, unreadable
@@ -106,6 +114,21 @@ impl Broker {
         let failed = futures::future::join_all(lookups).await.into_iter().filter(Result::is_err).count();
         if failed > 0 {
             tracing::debug!(failed, "some offsets partitions have no owner yet");
+        }
+    }
+}
+
+/// Refreshes the topic registry periodically while the broker lives, on hosts that share topics.
+async fn keep_topics_current(broker: Weak<Broker>) {
+    let mut tick = tokio::time::interval(TOPIC_REFRESH_INTERVAL);
+    tick.tick().await; // the first tick is immediate; the registry was just loaded
+    loop {
+        tick.tick().await;
+        let Some(broker) = broker.upgrade() else { return };
+        match broker.topics.refresh().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, "cannot list the host's topics; will try again"),
         }
     }
 }

@@ -203,10 +203,11 @@ pub trait TopicStore: Send + Sync {
         future::ready(Ok(None)).boxed()
     }
 
-    /// Topics the host has now that [`TopicStore::load`] did not show, for hosts shared by
-    /// several brokers; others answer nothing.
-    fn refresh(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
-        future::ready(Ok(Vec::new())).boxed()
+    /// Every topic the host has now, for hosts shared by several brokers, so a broker learns of
+    /// topics created, grown, reconfigured or deleted through the others; `None` from hosts whose
+    /// topics change only through this broker.
+    fn refresh(&self) -> BoxFuture<'static, HostResult<Option<Vec<OpenTopic>>>> {
+        future::ready(Ok(None)).boxed()
     }
 
     /// Which broker serves partition `partition` of `name`.

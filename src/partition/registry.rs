@@ -1,6 +1,6 @@
 //! The topics this broker serves, opened once and looked up by name or id on every request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::{watch, Mutex};
@@ -108,14 +108,59 @@ impl TopicRegistry {
         })
     }
 
-    /// Adds the topics the host has gained since it was loaded (created through other brokers).
-    pub async fn refresh(&self) -> HostResult<()> {
-        for open in self.store.refresh().await? {
-            if self.get(&open.meta.name).is_none() {
-                self.insert(open);
+    /// Catches up with topics created, grown, reconfigured or deleted through other brokers
+    /// sharing the host. Returns whether the host is shared (others answer nothing to catch up on).
+    pub async fn refresh(&self) -> HostResult<bool> {
+        // Holding the admin lock keeps a create or delete of this broker from racing the listing.
+        let _admin = self.admin.lock().await;
+        let Some(listed) = self.store.refresh().await? else {
+            return Ok(false);
+        };
+        let mut present = HashSet::with_capacity(listed.len());
+        for open in listed {
+            present.insert(open.meta.name.clone());
+            match self.get(&open.meta.name) {
+                None => {
+                    tracing::info!(topic = %open.meta.name, "learned of a topic created elsewhere");
+                    self.insert(open);
+                }
+                Some(topic) => self.catch_up(&topic, open),
             }
         }
-        Ok(())
+        let gone: Vec<Arc<Topic>> = self
+            .all()
+            .into_iter()
+            .filter(|t| !present.contains(&t.meta.name) && t.meta.name != crate::group::OFFSETS_TOPIC)
+            .collect();
+        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        for topic in gone {
+            tracing::info!(topic = %topic.meta.name, "topic was deleted elsewhere");
+            maps.by_name.remove(&topic.meta.name);
+            maps.by_id.remove(&topic.meta.id);
+        }
+        Ok(true)
+    }
+
+    /// Takes on partitions and configs that another broker gave the topic.
+    fn catch_up(&self, topic: &Topic, listed: OpenTopic) {
+        let known = topic.partitions.len();
+        let grown = listed.logs.len() > known;
+        if !grown && topic.meta.configs == listed.meta.configs {
+            return;
+        }
+        let mut partitions = topic.partitions.clone();
+        partitions.extend(
+            listed
+                .logs
+                .into_iter()
+                .enumerate()
+                .skip(known)
+                .map(|(i, log)| Arc::new(Partition::new(i as i32, log, Arc::clone(&self.appended)))),
+        );
+        let config = super::resolve_config(self.defaults, &listed.meta.configs);
+        let meta = TopicMeta { partitions: partitions.len() as u32, ..listed.meta };
+        tracing::info!(topic = %meta.name, partitions = meta.partitions, "took on changes made elsewhere");
+        self.replace(Topic { meta, config, partitions });
     }
 
     /// Which broker serves a partition.

@@ -185,3 +185,23 @@ def test_groups_are_coordinated_by_their_offsets_partition_owner(cluster):
     committed = again.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=15)
     again.close()
     assert [tp.offset for tp in committed] == [10, 10]
+
+
+def test_topic_changes_through_one_broker_reach_the_other(cluster):
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions
+    topic = spread_topic(2)
+    clients.create_topic(cluster[0].bootstrap, topic, partitions=2)
+    first, second = clients.admin(cluster[0].bootstrap), clients.admin(cluster[1].bootstrap)
+    assert len(second.list_topics(timeout=15).topics[topic].partitions) == 2
+
+    first.create_partitions([NewPartitions(topic, 4)])[topic].result(timeout=15)
+    assert len(second.list_topics(timeout=15).topics[topic].partitions) == 4
+
+    change = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", "60000", incremental_operation=AlterConfigOpType.SET)])
+    first.incremental_alter_configs([change])[change].result(timeout=15)
+    described = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    assert second.describe_configs([described])[described].result(timeout=15)["retention.ms"].value == "60000"
+
+    first.delete_topics([topic], operation_timeout=10)[topic].result(timeout=15)
+    assert topic not in second.list_topics(timeout=15).topics

@@ -146,8 +146,8 @@ impl TopicStore for PulsarHost {
         .boxed()
     }
 
-    fn refresh(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
-        self.load()
+    fn refresh(&self) -> BoxFuture<'static, HostResult<Option<Vec<OpenTopic>>>> {
+        self.load().map(|listed| listed.map(Some)).boxed()
     }
 
     fn find(&self, name: &str) -> BoxFuture<'static, HostResult<Option<OpenTopic>>> {
