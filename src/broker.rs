@@ -29,6 +29,8 @@ pub struct Broker {
     pub auth: Arc<dyn Authenticator>,
     /// The other brokers of the cluster that lookups have named.
     pub peers: Peers,
+    /// Runs the TLS handshake of each client on an `SSL://` or `SASL_SSL://` listener.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     next_producer_id: AtomicI64,
 }
 
@@ -38,6 +40,9 @@ pub enum StartError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The listener's certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::server::tls::TlsError),
     /// The host could not open its topics.
     #[error("cannot open topics: {0}")]
     Host(#[from] crate::host::HostError),
@@ -60,13 +65,19 @@ impl Broker {
     ) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let advertised = config.advertised()?;
+        let tls = match (&config.kop_ssl_certificate_file, &config.kop_ssl_key_file) {
+            (Some(certificate), Some(key)) if config.tls_required() => {
+                Some(crate::server::tls::acceptor(certificate, key)?)
+            }
+            _ => None,
+        };
         let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
         let groups = GroupCoordinator::start(&topics, config.group_config()).await?;
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
         // without storing a counter.
         let next_producer_id = AtomicI64::new(crate::clock::now_ms() << 10);
-        let broker =
-            Arc::new(Broker { config, advertised, topics, groups, auth, peers: Peers::default(), next_producer_id });
+        let peers = Peers::default();
+        let broker = Arc::new(Broker { config, advertised, topics, groups, auth, peers, tls, next_producer_id });
         tokio::spawn(keep_topics_current(Arc::downgrade(&broker)));
         Ok(broker)
     }

@@ -92,6 +92,11 @@ pub struct Config {
     /// Standalone host: SASL/PLAIN user names and their passwords. (The Pulsar host checks
     /// `token:<jwt>` passwords with the broker's token authentication instead.)
     pub sasl_plain_users: BTreeMap<String, String>,
+    /// PEM file with the certificate chain an `SSL://` or `SASL_SSL://` listener presents, the
+    /// server's own certificate first.
+    pub kop_ssl_certificate_file: Option<PathBuf>,
+    /// PEM file with the private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub kop_ssl_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -128,6 +133,8 @@ impl Default for Config {
             max_queued_requests: 64,
             sasl_allowed_mechanisms: "PLAIN".into(),
             sasl_plain_users: BTreeMap::new(),
+            kop_ssl_certificate_file: None,
+            kop_ssl_key_file: None,
         }
     }
 }
@@ -213,7 +220,13 @@ impl Config {
             return invalid("maxConnections", "limits must be at least 1");
         }
         if self.sasl_required() && self.sasl_mechanisms().is_empty() {
-            return invalid("saslAllowedMechanisms", "a SASL_PLAINTEXT listener needs at least one mechanism");
+            return invalid("saslAllowedMechanisms", "a SASL listener needs at least one mechanism");
+        }
+        if self.tls_required() && self.kop_ssl_certificate_file.is_none() {
+            return invalid("kopSslCertificateFile", "an SSL or SASL_SSL listener needs a certificate");
+        }
+        if self.tls_required() && self.kop_ssl_key_file.is_none() {
+            return invalid("kopSslKeyFile", "an SSL or SASL_SSL listener needs the certificate's key");
         }
         for mechanism in self.sasl_mechanisms() {
             if mechanism != "PLAIN" {
@@ -229,9 +242,19 @@ impl Config {
         Ok(())
     }
 
-    /// Whether clients must authenticate with SASL: the listener's scheme is `SASL_PLAINTEXT`.
+    /// Whether clients must authenticate with SASL: the listener's scheme is `SASL_PLAINTEXT` or
+    /// `SASL_SSL`.
     pub fn sasl_required(&self) -> bool {
-        listener_scheme(&self.kafka_listeners).is_some_and(|s| s.eq_ignore_ascii_case("SASL_PLAINTEXT"))
+        self.scheme().is_some_and(|s| s.starts_with("SASL_"))
+    }
+
+    /// Whether the listener speaks TLS: its scheme is `SSL` or `SASL_SSL`.
+    pub fn tls_required(&self) -> bool {
+        self.scheme().is_some_and(|s| s.ends_with("SSL"))
+    }
+
+    fn scheme(&self) -> Option<String> {
+        listener_scheme(&self.kafka_listeners).map(|s| s.to_ascii_uppercase())
     }
 
     /// The SASL mechanisms offered, upper-cased.
@@ -283,14 +306,13 @@ fn listener_scheme(value: &str) -> Option<&str> {
     value.split(',').next().unwrap_or_default().trim().split_once("://").map(|(scheme, _)| scheme)
 }
 
+/// Listener schemes served: Kafka's security protocols.
+const SCHEMES: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
 fn parse_listener(value: &str, key: &'static str) -> Result<Endpoint, ConfigError> {
     let first = value.split(',').next().unwrap_or_default().trim();
     let addr = match first.split_once("://") {
-        Some((scheme, rest))
-            if scheme.eq_ignore_ascii_case("PLAINTEXT") || scheme.eq_ignore_ascii_case("SASL_PLAINTEXT") =>
-        {
-            rest
-        }
+        Some((scheme, rest)) if SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s)) => rest,
         Some((scheme, _)) => {
             return Err(ConfigError::Invalid { key, reason: format!("listener scheme {scheme} is not supported yet") })
         }
@@ -315,7 +337,8 @@ mod tests {
         let e = parse_listener("PLAINTEXT://0.0.0.0:9092", "k").unwrap();
         assert_eq!(e, Endpoint { host: "0.0.0.0".into(), port: 9092 });
         assert_eq!(parse_listener("localhost:19092", "k").unwrap().port, 19092);
-        assert!(parse_listener("SSL://a:1", "k").is_err());
+        assert_eq!(parse_listener("SSL://a:1", "k").unwrap().port, 1);
+        assert!(parse_listener("QUIC://a:1", "k").is_err());
         assert_eq!(parse_listener("SASL_PLAINTEXT://a:1", "k").unwrap().port, 1);
         assert!(parse_listener("nohost", "k").is_err());
     }
@@ -327,5 +350,17 @@ mod tests {
         assert_eq!(c.listen_addr().unwrap().port(), 1234);
         assert_eq!(c.default_num_partitions, 3);
         assert!(toml::from_str::<Config>("noSuchKey = 1").is_err());
+    }
+
+    #[test]
+    fn tls_listeners_need_a_certificate_and_key() {
+        let mut c = Config { kafka_listeners: "SASL_SSL://127.0.0.1:9093".into(), ..Config::default() };
+        assert!(c.tls_required() && c.sasl_required());
+        assert!(c.validate().is_err());
+        c.kop_ssl_certificate_file = Some("cert.pem".into());
+        c.kop_ssl_key_file = Some("key.pem".into());
+        assert!(c.validate().is_ok());
+        let plain = Config { kafka_listeners: "SSL://127.0.0.1:9093".into(), ..c };
+        assert!(plain.tls_required() && !plain.sasl_required());
     }
 }

@@ -9,9 +9,7 @@ use futures::future::FutureExt;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
-use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
 
 use crate::broker::Broker;
@@ -35,12 +33,13 @@ enum CloseReason {
     Unauthenticated(ApiKey),
 }
 
-/// Serves `socket` until the client leaves, sends something we must refuse, or `shutdown` fires.
-pub async fn serve(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
-    if let Err(e) = socket.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-    }
-    let (read, write) = socket.into_split();
+/// Serves a client (the two halves of its plain or TLS stream) until it leaves, sends something
+/// we must refuse, or `shutdown` fires.
+pub async fn serve<R, W>(broker: Arc<Broker>, read: R, write: W, peer: SocketAddr, mut shutdown: watch::Receiver<bool>)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (queue, pending) = mpsc::channel::<Completion>(broker.config.max_queued_requests);
     let writer = tokio::spawn(write_responses(write, pending, peer));
     let mut frames = FrameReader::new(read, broker.config.max_request_size);
@@ -102,7 +101,7 @@ async fn handle_frame(
     Ok(handlers::dispatch(broker, peer, session, header, body).await?)
 }
 
-async fn write_responses(write: OwnedWriteHalf, mut pending: mpsc::Receiver<Completion>, peer: SocketAddr) {
+async fn write_responses<W: AsyncWrite + Unpin>(write: W, mut pending: mpsc::Receiver<Completion>, peer: SocketAddr) {
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     while let Some(completion) = pending.recv().await {
         let result = match completion.await {

@@ -1,6 +1,7 @@
 //! The Kafka listener: accepts clients, bounds how many are served, and shuts down cleanly.
 
 mod connection;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,9 @@ use crate::broker::Broker;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client may take to complete its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts connections on `listener` until `shutdown` resolves, then lets open connections finish
 /// their current requests (up to a timeout) and returns.
@@ -53,7 +57,23 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Futu
         let stopped = stopped.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
-            connection::serve(broker, socket, peer, stopped).await;
+            if let Err(e) = socket.set_nodelay(true) {
+                tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+            }
+            match broker.tls.clone() {
+                None => {
+                    let (read, write) = socket.into_split();
+                    connection::serve(broker, read, write, peer, stopped).await;
+                }
+                Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(socket)).await {
+                    Ok(Ok(stream)) => {
+                        let (read, write) = tokio::io::split(stream);
+                        connection::serve(broker, read, write, peer, stopped).await;
+                    }
+                    Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                },
+            }
             drop(permit);
             drop(alive);
         });

@@ -8,6 +8,7 @@ against each host: `standalone` (`kop serve` on the embedded engine) and, once i
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -26,10 +27,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def api_versions_ok(port, timeout=1.0):
-    """True once the port answers an ApiVersions v0 request."""
+def api_versions_ok(port, timeout=1.0, tls=False):
+    """True once the port answers an ApiVersions v0 request (over TLS, unverified, if `tls`)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            s = raw
+            if tls:
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                s = context.wrap_socket(raw)
             s.sendall(struct.pack(">ihhih", 10, 18, 0, 1, -1))
             head = s.recv(4)
             return len(head) == 4
@@ -98,7 +105,7 @@ class StandaloneBroker:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
-            if api_versions_ok(self.port):
+            if api_versions_ok(self.port, tls=self.scheme.endswith("SSL")):
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not come up in {timeout}s:\n{self.log()}")

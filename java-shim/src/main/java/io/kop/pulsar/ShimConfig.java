@@ -19,6 +19,8 @@ final class ShimConfig {
         KEYS.put("kafkaAdvertisedListeners", Kind.STRING);
         KEYS.put("kafkaListenerName", Kind.STRING);
         KEYS.put("saslAllowedMechanisms", Kind.STRING);
+        KEYS.put("kopSslCertificateFile", Kind.STRING);
+        KEYS.put("kopSslKeyFile", Kind.STRING);
         KEYS.put("allowAutoTopicCreation", Kind.BOOL);
         KEYS.put("defaultNumPartitions", Kind.INT);
         KEYS.put("maxMessageSize", Kind.INT);
@@ -68,10 +70,20 @@ final class ShimConfig {
             }
             values.put(key.getKey(), value);
         }
+        // A broker that already has TLS set up for Pulsar clients can serve Kafka clients with it.
+        fallBack(values, props, "kopSslCertificateFile", "tlsCertificateFilePath");
+        fallBack(values, props, "kopSslKeyFile", "tlsKeyFilePath");
         if (!values.containsKey("kafkaListeners")) {
             throw new IllegalArgumentException("kafkaListeners must be set, e.g. PLAINTEXT://0.0.0.0:9092");
         }
         return new ShimConfig(values);
+    }
+
+    private static void fallBack(Map<String, String> values, Properties props, String key, String brokerKey) {
+        String value = props.getProperty(brokerKey);
+        if (!values.containsKey(key) && value != null && !value.trim().isEmpty()) {
+            values.put(key, value.trim());
+        }
     }
 
     private static IllegalArgumentException bad(String key, String value, String expected) {
