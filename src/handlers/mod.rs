@@ -143,7 +143,8 @@ api_table! {
     OffsetDelete => OffsetDeleteRequest, offsets::DELETE_VERSIONS, offsets::delete;
     DescribeConfigs => DescribeConfigsRequest, configs::DESCRIBE_VERSIONS, configs::describe;
     AlterConfigs => AlterConfigsRequest, configs::ALTER_VERSIONS, configs::alter;
-    IncrementalAlterConfigs => IncrementalAlterConfigsRequest, configs::INCREMENTAL_ALTER_VERSIONS, configs::incremental_alter;
+    IncrementalAlterConfigs => IncrementalAlterConfigsRequest,
+        configs::INCREMENTAL_ALTER_VERSIONS, configs::incremental_alter;
     SaslHandshake => SaslHandshakeRequest, sasl::HANDSHAKE_VERSIONS, sasl::handshake;
     SaslAuthenticate => SaslAuthenticateRequest, sasl::AUTHENTICATE_VERSIONS, sasl::authenticate;
 }
