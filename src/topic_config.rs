@@ -16,6 +16,8 @@ pub struct TopicConfig {
     pub segment_bytes: u64,
     /// `max.message.bytes`: largest record batch accepted.
     pub max_message_bytes: usize,
+    /// `cleanup.policy` includes `compact`: every record must have a key.
+    pub compacted: bool,
 }
 
 /// A config's type, numbered as DescribeConfigs v3+ reports it.
@@ -193,6 +195,7 @@ impl TopicConfig {
             retention_bytes: config.log_retention_bytes,
             segment_bytes: config.log_segment_bytes,
             max_message_bytes: config.max_message_size,
+            compacted: false,
         }
     }
 
@@ -219,6 +222,7 @@ impl TopicConfig {
                 _ => {}
             }
         }
+        out.compacted = configs.get("cleanup.policy").is_some_and(|p| p.split(',').any(|v| v.trim() == "compact"));
         // A compacted topic keeps its latest values forever; until compaction exists, keep it all.
         if configs.get("cleanup.policy").is_some_and(|p| p == "compact") {
             out.retention_ms = -1;
@@ -328,6 +332,9 @@ mod tests {
         let compacted = map(&[("cleanup.policy", "compact"), ("compression.type", "lz4")]);
         let resolved = TopicConfig::resolve(defaults(), &compacted).unwrap();
         assert_eq!((resolved.retention_ms, resolved.retention_bytes), (-1, -1), "compacted topics are kept whole");
+        assert!(resolved.compacted);
+        let both = TopicConfig::resolve(defaults(), &map(&[("cleanup.policy", "delete,compact")])).unwrap();
+        assert!(both.compacted && both.retention_ms > 0);
         assert!(TopicConfig::resolve(defaults(), &map(&[("no.such.config", "1")])).is_err());
     }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
@@ -42,7 +44,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequ
                     continue;
                 }
             }
-            outcomes.push(append(version, topic.as_deref(), data));
+            outcomes.push(append(version, topic.as_deref(), &topic_data.name, data));
         }
         topics.push((topic_data.name, outcomes));
     }
@@ -69,14 +71,21 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequ
     })
 }
 
-fn append(version: i16, topic: Option<&Topic>, data: PartitionProduceData) -> Outcome {
+fn append(version: i16, topic: Option<&Topic>, name: &str, data: PartitionProduceData) -> Outcome {
     let index = data.index;
-    let Some(partition) = topic.and_then(|t| t.partition(index)) else {
+    let (Some(topic), Some(partition)) = (topic, topic.and_then(|t| t.partition(index))) else {
         return Outcome::Done(failed(version, index, ResponseError::UnknownTopicOrPartition, None));
     };
-    let max = topic.map_or(0, |t| t.config.max_message_bytes);
     let records = data.records.unwrap_or_default();
-    match batch::validate(&records, max) {
+    let checked = batch::validate(&records, topic.config.max_message_bytes);
+    if let (Ok(_), true) = (&checked, topic.config.compacted) {
+        match batch::keyless_records(&records) {
+            Ok(keyless) if keyless.is_empty() => {}
+            Ok(keyless) => return Outcome::Done(keyless_rejected(version, index, name, &keyless)),
+            Err(e) => return Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
+        }
+    }
+    match checked {
         Err(e) => Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
         Ok(info) => Outcome::Appending {
             index,
@@ -84,6 +93,26 @@ fn append(version: i16, topic: Option<&Topic>, data: PartitionProduceData) -> Ou
             pending: partition.append(records, &info),
         },
     }
+}
+
+/// A batch refused because a compacted topic got records without a key, naming each such record
+/// (from v8; clients fail the batch's other records as collateral).
+fn keyless_rejected(version: i16, index: i32, topic: &str, keyless: &[i32]) -> PartitionProduceResponse {
+    let reason = format!("Compacted topic cannot accept message without key in topic partition {topic}-{index}.");
+    let message =
+        format!("One or more records have been rejected due to {} record errors in total: {reason}", keyless.len());
+    let mut response = failed(version, index, ResponseError::InvalidRecord, Some(message));
+    if version >= 8 {
+        response.record_errors = keyless
+            .iter()
+            .map(|&i| {
+                BatchIndexAndErrorMessage::default()
+                    .with_batch_index(i)
+                    .with_batch_index_error_message(Some(StrBytes::from_string(reason.clone())))
+            })
+            .collect();
+    }
+    response
 }
 
 /// A failed partition; the error message exists from v8.

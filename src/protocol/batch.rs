@@ -143,6 +143,14 @@ pub fn with_base_offset(batch: Bytes, base_offset: i64) -> Bytes {
     out.freeze()
 }
 
+/// The positions (within the batch) of records that have no key. Decompresses the batch: only
+/// produce to a compacted topic, where every record needs a key, calls this.
+pub fn keyless_records(batch: &Bytes) -> Result<Vec<i32>, BatchError> {
+    let mut buf = batch.clone();
+    let set = RecordBatchDecoder::decode(&mut buf).map_err(|_| BatchError::Corrupt("records do not decode"))?;
+    Ok(set.records.iter().enumerate().filter(|(_, r)| r.key.is_none()).map(|(i, _)| i as i32).collect())
+}
+
 /// The offset and timestamp of the first record at or after `timestamp` in a stored batch whose
 /// first record has `base_offset`. Decompresses the batch: only ListOffsets by time calls this.
 pub fn first_record_at_or_after(batch: &Bytes, base_offset: i64, timestamp: i64) -> Option<(i64, i64)> {
@@ -218,6 +226,18 @@ mod tests {
         assert!(validate(&patched, 1 << 20).is_ok());
         let same = with_base_offset(patched.clone(), 4242);
         assert_eq!(same.as_ptr(), patched.as_ptr(), "no copy when already right");
+    }
+
+    #[test]
+    fn finds_keyless_records_inside_compressed_batches() {
+        let mut records: Vec<_> = (0..4).map(|i| record(i, 1000)).collect();
+        records[1].key = Some(Bytes::from_static(b"k1"));
+        records[3].key = Some(Bytes::from_static(b"k3"));
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: Compression::Snappy };
+        RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
+        assert_eq!(keyless_records(&buf.freeze()), Ok(vec![0, 2]));
+        assert!(keyless_records(&Bytes::from_static(b"nonsense")).is_err());
     }
 
     #[test]

@@ -4,14 +4,14 @@ confluent-kafka's and kafka-python's admin clients, and their effect on produce 
 import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource as KpConfigResource
 from kafka.admin import ConfigResourceType as KpResourceType
 
 from brokers import HOST
-from clients import admin, consumer, create_topic, produce_all, producer
+from clients import admin, consume, consumer, create_topic, produce_all, producer
 
 
 def describe(bootstrap, name, restype=ConfigResource.Type.TOPIC):
@@ -164,7 +164,6 @@ def test_altered_retention_deletes_old_segments(fresh_broker, topic_name):
     for _ in range(40):  # one batch each, so segments roll
         produce_all(p, topic_name, [(None, b"v" * 1000, {})])
     c = consumer(b.bootstrap)
-    from confluent_kafka import TopicPartition
     tp = TopicPartition(topic_name, 0)
     assert c.get_watermark_offsets(tp, timeout=10) == (0, 40)
     incremental(b.bootstrap, topic_name, [op("retention.bytes", "8192")])
@@ -174,3 +173,17 @@ def test_altered_retention_deletes_old_segments(fresh_broker, topic_name):
     low, high = c.get_watermark_offsets(tp, timeout=10)
     c.close()
     assert high == 40 and 0 < low < 40
+
+
+def test_compacted_topics_refuse_records_without_a_key(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name)
+    produce_all(producer(broker.bootstrap), topic_name, [(None, b"keyless is fine here", {})])
+    incremental(broker.bootstrap, topic_name, [op("cleanup.policy", "compact", AlterConfigOpType.APPEND)])
+    p = producer(broker.bootstrap, message_send_max_retries=0, linger_ms=0)
+    reports = []
+    p.produce(topic_name, value=b"no key", on_delivery=lambda err, msg: reports.append(err))
+    p.flush(30)
+    assert reports and reports[0] is not None and reports[0].code() == KafkaError.INVALID_RECORD, reports
+    produce_all(p, topic_name, [(b"k", b"keyed", {}), (b"k", None, {})])
+    got = [m.value() for m in consume(broker.bootstrap, topic_name, [0], 3)]
+    assert got == [b"keyless is fine here", b"keyed", None]
