@@ -65,12 +65,7 @@ impl Broker {
     ) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let advertised = config.advertised()?;
-        let tls = match (&config.kop_ssl_certificate_file, &config.kop_ssl_key_file) {
-            (Some(certificate), Some(key)) if config.tls_required() => {
-                Some(crate::server::tls::acceptor(certificate, key)?)
-            }
-            _ => None,
-        };
+        let tls = config.tls_files().map(crate::server::tls::acceptor).transpose()?;
         let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
         let groups = GroupCoordinator::start(&topics, config.group_config()).await?;
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts

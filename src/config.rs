@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::server::tls::{ClientAuth, TlsFiles};
+
 /// When the embedded host forces written data to the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +99,10 @@ pub struct Config {
     pub kop_ssl_certificate_file: Option<PathBuf>,
     /// PEM file with the private key of that certificate (PKCS#8, PKCS#1 or SEC1).
     pub kop_ssl_key_file: Option<PathBuf>,
+    /// Whether TLS clients present certificates: `none`, `requested` or `required`.
+    pub kop_ssl_client_auth: ClientAuth,
+    /// PEM file with the CA certificates that client certificates must chain to.
+    pub kop_ssl_trusted_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -135,6 +141,8 @@ impl Default for Config {
             sasl_plain_users: BTreeMap::new(),
             kop_ssl_certificate_file: None,
             kop_ssl_key_file: None,
+            kop_ssl_client_auth: ClientAuth::None,
+            kop_ssl_trusted_ca_file: None,
         }
     }
 }
@@ -228,6 +236,9 @@ impl Config {
         if self.tls_required() && self.kop_ssl_key_file.is_none() {
             return invalid("kopSslKeyFile", "an SSL or SASL_SSL listener needs the certificate's key");
         }
+        if self.kop_ssl_client_auth != ClientAuth::None && self.kop_ssl_trusted_ca_file.is_none() {
+            return invalid("kopSslTrustedCaFile", "client certificates are checked against it");
+        }
         for mechanism in self.sasl_mechanisms() {
             if mechanism != "PLAIN" {
                 return Err(ConfigError::Invalid {
@@ -246,6 +257,19 @@ impl Config {
     /// `SASL_SSL`.
     pub fn sasl_required(&self) -> bool {
         self.scheme().is_some_and(|s| s.starts_with("SASL_"))
+    }
+
+    /// The listener's TLS files, when it speaks TLS.
+    pub fn tls_files(&self) -> Option<TlsFiles<'_>> {
+        match (&self.kop_ssl_certificate_file, &self.kop_ssl_key_file) {
+            (Some(certificate), Some(key)) if self.tls_required() => Some(TlsFiles {
+                certificate,
+                key,
+                client_auth: self.kop_ssl_client_auth,
+                trusted_ca: self.kop_ssl_trusted_ca_file.as_deref(),
+            }),
+            _ => None,
+        }
     }
 
     /// Whether the listener speaks TLS: its scheme is `SSL` or `SASL_SSL`.

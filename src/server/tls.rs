@@ -1,12 +1,14 @@
-//! TLS for `SSL://` and `SASL_SSL://` listeners. The certificate chain and private key are read
-//! from PEM files once, when the broker starts, so a bad file stops it with a clear message.
+//! TLS for `SSL://` and `SASL_SSL://` listeners, optionally with client certificates (mutual TLS).
+//! Certificates and keys are read from PEM files once, when the broker starts, so a bad file stops
+//! it with a clear message.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
 /// Why the listener's TLS could not be set up.
@@ -20,26 +22,72 @@ pub enum TlsError {
         /// What went wrong.
         reason: String,
     },
+    /// Client certificates are asked for, but no CA to check them against is configured.
+    #[error("kopSslClientAuth asks for client certificates but kopSslTrustedCaFile is not set")]
+    NoTrustedCa,
     /// The key does not match the certificate, or they use something rustls refuses.
     #[error("unusable certificate or key: {0}")]
     Config(#[from] rustls::Error),
 }
 
-/// Builds the acceptor that runs each client's handshake.
-pub fn acceptor(certificate: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
-    let pem = |path: &Path, reason: String| TlsError::Pem { path: path.display().to_string(), reason };
-    let chain = CertificateDer::pem_file_iter(certificate)
-        .map_err(|e| pem(certificate, e.to_string()))?
+/// Whether clients present certificates of their own (mutual TLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// Clients are not asked for a certificate.
+    None,
+    /// Clients are asked; one that sends a certificate must send a trusted one.
+    Requested,
+    /// Every client must present a certificate signed by a trusted CA.
+    Required,
+}
+
+/// What the listener's TLS is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsFiles<'a> {
+    /// PEM certificate chain, the broker's own certificate first.
+    pub certificate: &'a Path,
+    /// PEM private key of that certificate.
+    pub key: &'a Path,
+    /// Whether clients present certificates.
+    pub client_auth: ClientAuth,
+    /// PEM CA certificates that client certificates must chain to.
+    pub trusted_ca: Option<&'a Path>,
+}
+
+fn pem(path: &Path, reason: impl ToString) -> TlsError {
+    TlsError::Pem { path: path.display().to_string(), reason: reason.to_string() }
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .map_err(|e| pem(path, e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem(certificate, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(pem(certificate, "no CERTIFICATE block".into()));
+        .map_err(|e| pem(path, e))?;
+    if certificates.is_empty() {
+        return Err(pem(path, "no CERTIFICATE block"));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
+    Ok(certificates)
+}
+
+/// Builds the acceptor that runs each client's handshake.
+pub fn acceptor(files: TlsFiles<'_>) -> Result<TlsAcceptor, TlsError> {
+    let chain = certificates(files.certificate)?;
+    let key = PrivateKeyDer::from_pem_file(files.key).map_err(|e| pem(files.key, e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider)).with_safe_default_protocol_versions()?;
+    let builder = match (files.client_auth, files.trusted_ca) {
+        (ClientAuth::None, _) => builder.with_no_client_auth(),
+        (_, None) => return Err(TlsError::NoTrustedCa),
+        (auth, Some(ca_file)) => {
+            let mut roots = RootCertStore::empty();
+            for ca in certificates(ca_file)? {
+                roots.add(ca).map_err(|e| pem(ca_file, e))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if auth == ClientAuth::Requested { verifier.allow_unauthenticated() } else { verifier };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| pem(ca_file, e))?)
+        }
+    };
+    Ok(TlsAcceptor::from(Arc::new(builder.with_single_cert(chain, key)?)))
 }

@@ -40,6 +40,8 @@ def api_versions_ok(port, timeout=1.0, tls=False):
             s.sendall(struct.pack(">ihhih", 10, 18, 0, 1, -1))
             head = s.recv(4)
             return len(head) == 4
+    except ssl.SSLError:
+        return True  # a TLS server answered: it is up, and wants a client certificate
     except OSError:
         return False
 

@@ -119,3 +119,54 @@ def test_pulsar_brokers_tls_settings_are_the_default(fresh_broker, certificate, 
     cert, key = certificate
     b = fresh_broker({"tlsCertificateFilePath": str(cert), "tlsKeyFilePath": str(key)}, scheme="SSL")
     assert AdminClient({"bootstrap.servers": b.bootstrap, **ssl_client(cert)}).list_topics(timeout=10).brokers
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def client_pki(tmp_path, certificate):
+    """A CA, a client certificate it signed, and a client certificate nobody trusts."""
+    ca_key, ca = tmp_path / "ca.key", tmp_path / "ca.pem"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(ca_key),
+            "-out", str(ca), "-days", "2", "-subj", "/CN=kop test CA")
+    key, csr, cert = tmp_path / "client.key", tmp_path / "client.csr", tmp_path / "client.pem"
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key),
+            "-out", str(csr), "-subj", "/CN=alice")
+    extensions = tmp_path / "client.ext"
+    extensions.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(cert), "-days", "2", "-extfile", str(extensions))
+    rogue_key, rogue = tmp_path / "rogue.key", tmp_path / "rogue.pem"
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", str(rogue_key), "-out", str(rogue), "-days", "2", "-subj", "/CN=mallory")
+    return {"ca": ca, "client": (cert, key), "rogue": (rogue, rogue_key)}
+
+
+def test_mutual_tls_admits_only_clients_with_trusted_certificates(fresh_broker, certificate, client_pki, topic_name):
+    b = fresh_broker({**tls_config(certificate), "kopSslClientAuth": "required",
+                      "kopSslTrustedCaFile": str(client_pki["ca"])}, scheme="SSL")
+
+    def client(pair):
+        conf = ssl_client(certificate[0])
+        if pair:
+            conf.update({"ssl.certificate.location": str(pair[0]), "ssl.key.location": str(pair[1])})
+        return AdminClient({"bootstrap.servers": b.bootstrap, **conf})
+
+    assert client(client_pki["client"]).list_topics(timeout=10).brokers
+    for refused in (None, client_pki["rogue"]):
+        with pytest.raises(KafkaException) as err:
+            client(refused).list_topics(timeout=5)
+        assert err.value.args[0].code() in (KafkaError._TRANSPORT, KafkaError._SSL), refused
+
+    kp = KafkaProducer(bootstrap_servers=b.bootstrap, security_protocol="SSL", ssl_cafile=str(certificate[0]),
+                       ssl_certfile=str(client_pki["client"][0]), ssl_keyfile=str(client_pki["client"][1]))
+    kp.send(topic_name, b"mutual").get(timeout=30)
+    kp.close()
+
+
+def test_client_auth_without_a_trusted_ca_does_not_start(fresh_broker, certificate):
+    with pytest.raises(RuntimeError) as err:
+        fresh_broker({**tls_config(certificate), "kopSslClientAuth": "required"}, scheme="SSL")
+    assert "kopSslTrustedCaFile" in str(err.value)

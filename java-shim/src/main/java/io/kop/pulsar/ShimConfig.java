@@ -21,6 +21,8 @@ final class ShimConfig {
         KEYS.put("saslAllowedMechanisms", Kind.STRING);
         KEYS.put("kopSslCertificateFile", Kind.STRING);
         KEYS.put("kopSslKeyFile", Kind.STRING);
+        KEYS.put("kopSslClientAuth", Kind.STRING);
+        KEYS.put("kopSslTrustedCaFile", Kind.STRING);
         KEYS.put("allowAutoTopicCreation", Kind.BOOL);
         KEYS.put("defaultNumPartitions", Kind.INT);
         KEYS.put("maxMessageSize", Kind.INT);
@@ -73,6 +75,7 @@ final class ShimConfig {
         // A broker that already has TLS set up for Pulsar clients can serve Kafka clients with it.
         fallBack(values, props, "kopSslCertificateFile", "tlsCertificateFilePath");
         fallBack(values, props, "kopSslKeyFile", "tlsKeyFilePath");
+        fallBack(values, props, "kopSslTrustedCaFile", "tlsTrustCertsFilePath");
         if (!values.containsKey("kafkaListeners")) {
             throw new IllegalArgumentException("kafkaListeners must be set, e.g. PLAINTEXT://0.0.0.0:9092");
         }
