@@ -39,6 +39,13 @@ struct Args {
     /// A label for the report line.
     #[arg(long, default_value = "kop")]
     label: String,
+    /// Extra librdkafka client settings, `-X key=value` (e.g. `security.protocol=SSL`).
+    #[arg(short = 'X', value_parser = key_value)]
+    client: Vec<(String, String)>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("'{s}' is not key=value"))
 }
 
 struct Latencies(Mutex<Vec<u32>>);
@@ -72,6 +79,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let mut common = ClientConfig::new();
     common.set("bootstrap.servers", &args.bootstrap);
+    for (key, value) in &args.client {
+        common.set(key, value);
+    }
 
     let admin: AdminClient<DefaultClientContext> = common.create()?;
     let topic = NewTopic::new(&args.topic, args.partitions, TopicReplication::Fixed(1));
