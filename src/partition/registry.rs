@@ -113,6 +113,9 @@ impl TopicRegistry {
     pub async fn refresh(&self) -> HostResult<bool> {
         // Holding the admin lock keeps a create or delete of this broker from racing the listing.
         let _admin = self.admin.lock().await;
+        // Only topics known before the listing can be missing from it: one found meanwhile
+        // (a request for a topic created elsewhere) is newer than the listing, not deleted.
+        let known_before: HashSet<String> = self.all().into_iter().map(|t| t.meta.name.clone()).collect();
         let Some(listed) = self.store.refresh().await? else {
             return Ok(false);
         };
@@ -130,7 +133,8 @@ impl TopicRegistry {
         let gone: Vec<Arc<Topic>> = self
             .all()
             .into_iter()
-            .filter(|t| !present.contains(&t.meta.name) && t.meta.name != crate::group::OFFSETS_TOPIC)
+            .filter(|t| known_before.contains(&t.meta.name) && !present.contains(&t.meta.name))
+            .filter(|t| t.meta.name != crate::group::OFFSETS_TOPIC)
             .collect();
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         for topic in gone {
