@@ -9,6 +9,7 @@
 
 pub mod api_versions;
 pub mod configs;
+pub mod delete_records;
 pub mod fetch;
 pub mod groups;
 pub mod list_offsets;
@@ -127,6 +128,7 @@ api_table! {
     ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle;
     CreateTopics => CreateTopicsRequest, topics::CREATE_VERSIONS, topics::create;
     DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete;
+    DeleteRecords => DeleteRecordsRequest, delete_records::VERSIONS, delete_records::handle;
     CreatePartitions => CreatePartitionsRequest, topics::CREATE_PARTITIONS_VERSIONS, topics::create_partitions;
     InitProducerId => InitProducerIdRequest, producer_id::VERSIONS, producer_id::handle;
     OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, list_offsets::EPOCH_VERSIONS, list_offsets::leader_epoch;

@@ -147,6 +147,11 @@ pub trait Log: Send + Sync {
     /// Drops stored data below `offset` in whole storage units (segments, ledgers), so the new
     /// start offset, which is returned, may stay below `offset`.
     fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>>;
+
+    /// Makes `offset` (at most the end offset) the log start offset, durably: records below it
+    /// are gone for readers at once, even inside a stored batch or unit; their storage is freed
+    /// in whole units where the host can. Returns the new start offset (never lower than before).
+    fn delete_records(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>>;
 }
 
 /// A topic's durable description.

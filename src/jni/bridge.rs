@@ -253,6 +253,20 @@ impl Bridge {
         })
     }
 
+    /// Sets one property of a partitioned topic.
+    pub fn set_topic_property(&self, topic: &str, key: &str, value: &str) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let (topic, key, value) = (env.new_string(topic)?, env.new_string(key)?, env.new_string(value)?);
+            env.call_method(
+                obj,
+                "setTopicProperty",
+                "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)V",
+                &[JValue::Object(&topic), JValue::Object(&key), JValue::Object(&value), JValue::Long(id)],
+            )
+            .map(drop)
+        })
+    }
+
     /// Grows a partitioned topic to `partitions`.
     pub fn update_partitions(&self, topic: &str, partitions: i32) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {

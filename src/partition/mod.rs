@@ -190,6 +190,21 @@ impl Partition {
         self.log.trim(offset).await.map_err(|e| host_error(&e))
     }
 
+    /// Deletes the records below `offset` (-1: every record up to the high watermark); returns the
+    /// new log start offset. An offset beyond the high watermark is OFFSET_OUT_OF_RANGE.
+    pub async fn delete_records(&self, offset: i64) -> Result<i64, ResponseError> {
+        self.ready().await?;
+        let end = self.log.end_offset();
+        let offset = if offset == -1 { end } else { offset };
+        if !(0..=end).contains(&offset) {
+            return Err(ResponseError::OffsetOutOfRange);
+        }
+        self.log.delete_records(offset).await.map_err(|e| match e {
+            crate::host::HostError::Invalid(_) => ResponseError::OffsetOutOfRange,
+            other => host_error(&other),
+        })
+    }
+
     /// The largest timestamp stored and the offset carrying it.
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
         self.log.max_timestamp()

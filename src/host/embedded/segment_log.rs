@@ -21,7 +21,10 @@ pub struct SegmentLog {
     // Replaced whole when a topic's configs are altered; read once per use.
     config: RwLock<LogConfig>,
     segments: Mutex<Vec<Segment>>,
+    // The effective start: the first segment's base offset, or the offset records were deleted
+    // up to (persisted in START_FILE), whichever is higher.
     start_offset: AtomicI64,
+    deleted_up_to: AtomicI64,
     end_offset: AtomicI64,
     dirty: AtomicBool,
     closed: AtomicBool,
@@ -64,13 +67,15 @@ impl SegmentLog {
         if segments.is_empty() {
             segments.push(Segment::create(dir, 1, 0, interval)?);
         }
-        let start = segments[0].base_offset;
         let end = segments.last().map_or(0, |s| s.next_offset);
+        let deleted_up_to = read_start_file(dir)?.min(end);
+        let start = segments[0].base_offset.max(deleted_up_to);
         Ok(SegmentLog {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             segments: Mutex::new(segments),
             start_offset: AtomicI64::new(start),
+            deleted_up_to: AtomicI64::new(deleted_up_to),
             end_offset: AtomicI64::new(end),
             dirty: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -186,8 +191,27 @@ impl SegmentLog {
     fn remove_oldest(&self, segments: &mut Vec<Segment>) -> HostResult<()> {
         let oldest = segments.remove(0);
         oldest.remove_files(&self.dir)?;
-        self.start_offset.store(segments[0].base_offset, Ordering::Release);
+        let deleted_up_to = self.deleted_up_to.load(Ordering::Acquire);
+        self.start_offset.store(segments[0].base_offset.max(deleted_up_to), Ordering::Release);
         Ok(())
+    }
+
+    fn delete_records_now(&self, offset: i64) -> HostResult<i64> {
+        let mut segments = self.lock();
+        let end = self.end_offset.load(Ordering::Acquire);
+        if offset > end {
+            return Err(HostError::Invalid(format!("offset {offset} is beyond the log end {end}")));
+        }
+        if offset <= self.start_offset() {
+            return Ok(self.start_offset());
+        }
+        super::atomic_write(&self.dir.join(START_FILE), offset.to_string().as_bytes())?;
+        self.deleted_up_to.store(offset, Ordering::Release);
+        self.start_offset.store(offset, Ordering::Release);
+        while segments.len() > 1 && segments[0].next_offset <= offset {
+            self.remove_oldest(&mut segments)?;
+        }
+        Ok(self.start_offset())
     }
 
     /// Stops accepting appends (the topic is being deleted).
@@ -208,6 +232,21 @@ fn to_entry(ledger_id: u64, (pos, header, data): (u64, EntryHeader, Bytes)) -> E
         last_offset: header.last_offset,
         max_timestamp: header.max_timestamp,
         data,
+    }
+}
+
+/// Holds the offset records were deleted up to (DeleteRecords), when that is inside the first
+/// segment.
+const START_FILE: &str = "start-offset";
+
+fn read_start_file(dir: &Path) -> HostResult<i64> {
+    match std::fs::read_to_string(dir.join(START_FILE)) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| HostError::Corrupt(format!("{}: not an offset", dir.join(START_FILE).display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -311,6 +350,10 @@ impl Log for SegmentLog {
         )
     }
 
+    fn delete_records(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {
+        future::ready(self.delete_records_now(offset)).boxed()
+    }
+
     fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {
         let result = (|| {
             let mut segments = self.lock();
@@ -387,6 +430,29 @@ mod tests {
         assert_eq!(log.max_timestamp(), Some((1029, 89)));
         let by_time = futures::executor::block_on(log.find_by_timestamp(1017)).unwrap().unwrap();
         assert_eq!(by_time.base_offset, 51);
+    }
+
+    #[test]
+    fn deleted_records_stay_deleted_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = SegmentLog::open(dir.path(), config(1000)).unwrap();
+            for i in 0..30u8 {
+                append(&log, i, 3, 0);
+            }
+            let segments = log.lock().len();
+            assert_eq!(futures::executor::block_on(log.delete_records(44)).unwrap(), 44);
+            assert!(log.lock().len() < segments, "whole segments below the new start are freed");
+            assert_eq!(futures::executor::block_on(log.delete_records(10)).unwrap(), 44, "never moves back");
+            assert!(futures::executor::block_on(log.delete_records(91)).is_err(), "beyond the end");
+            assert_eq!(futures::executor::block_on(log.find_position(43)).unwrap(), None);
+        }
+        let log = SegmentLog::open(dir.path(), config(1000)).unwrap();
+        assert_eq!((log.start_offset(), log.end_offset()), (44, 90));
+        let first = read_all(&log).into_iter().next().expect("an entry");
+        assert_eq!((first.base_offset, first.last_offset), (42, 44), "the batch holding the start");
+        assert_eq!(futures::executor::block_on(log.delete_records(90)).unwrap(), 90);
+        assert_eq!(append(&log, 7, 1, 0).base_offset, 90);
     }
 
     #[test]

@@ -59,6 +59,13 @@ fn to_entry(name: &str, raw: RawEntry) -> HostResult<Entry> {
     })
 }
 
+/// The partitioned topic that `partition` belongs to, and the property of it that holds the offset
+/// the partition's records were deleted up to (DeleteRecords).
+fn parent_and_key(partition: &str) -> Option<(String, String)> {
+    let (parent, index) = partition.rsplit_once("-partition-")?;
+    Some((parent.to_string(), format!("kafka.deletedUpTo.partition-{index}")))
+}
+
 impl PulsarLog {
     /// The partition `name` (full Pulsar name), not loaded yet.
     pub fn new(bridge: Arc<Bridge>, name: String) -> Self {
@@ -96,7 +103,19 @@ impl PulsarLog {
                 let info = entry_format::parse(head)?;
                 Some((entry_format::max_timestamp(head, &info)?, info.last_offset))
             });
-            state.start.store(first_info.map_or(end, |i| i.base_offset()), Ordering::Release);
+            let deleted_up_to = match parent_and_key(&name) {
+                Some((parent, key)) => match check(bridge.describe_topic(&parent).await)? {
+                    Reply::Topics(listed) => listed
+                        .into_iter()
+                        .next()
+                        .and_then(|t| t.configs.get(&key).and_then(|v| v.parse::<i64>().ok()))
+                        .unwrap_or(0),
+                    other => return Err(unexpected(other)),
+                },
+                None => 0,
+            };
+            let physical = first_info.map_or(end, |i| i.base_offset());
+            state.start.store(physical.max(deleted_up_to.min(end)), Ordering::Release);
             state.end.store(end, Ordering::Release);
             *state.max_timestamp.lock().unwrap_or_else(|e| e.into_inner()) = max_timestamp;
             state.open.store(true, Ordering::Release);
@@ -224,6 +243,33 @@ impl Log for PulsarLog {
 
     fn max_timestamp(&self) -> Option<(i64, i64)> {
         *self.state.max_timestamp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn delete_records(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {
+        if !self.is_open() {
+            return future::ready(Err(not_open(&self.name))).boxed();
+        }
+        let end = self.end_offset();
+        if offset > end {
+            let message = format!("offset {offset} is beyond the log end {end}");
+            return future::ready(Err(HostError::Invalid(message))).boxed();
+        }
+        if offset <= self.start_offset() {
+            return future::ready(Ok(self.start_offset())).boxed();
+        }
+        let Some((parent, key)) = parent_and_key(&self.name) else {
+            return future::ready(Err(HostError::Invalid(format!("{} is not a partition", self.name)))).boxed();
+        };
+        // Pulsar frees the ledgers by its retention policies; the start offset is ours to keep.
+        let stored = self.bridge.set_topic_property(&parent, &key, &offset.to_string());
+        let state = Arc::clone(&self.state);
+        async move {
+            match check(stored.await)? {
+                Reply::Done => Ok(state.start.fetch_max(offset, Ordering::AcqRel).max(offset)),
+                other => Err(unexpected(other)),
+            }
+        }
+        .boxed()
     }
 
     fn trim(&self, _offset: i64) -> BoxFuture<'static, HostResult<i64>> {

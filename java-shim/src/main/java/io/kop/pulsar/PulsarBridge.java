@@ -239,6 +239,14 @@ final class PulsarBridge {
         }
     }
 
+    void setTopicProperty(String topic, String key, String value, long call) {
+        try {
+            admin().updatePropertiesAsync(topic, Map.of(key, value)).whenComplete((v, error) -> done(call, error));
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
     void updatePartitions(String topic, int partitions, long call) {
         try {
             admin().updatePartitionedTopicAsync(topic, partitions).whenComplete((v, error) -> done(call, error));
