@@ -1,0 +1,21 @@
+"""kafkajs, a Kafka client written from scratch in JavaScript (its own protocol code, not
+librdkafka's), through `kafkajs/roundtrip.js`: admin, an idempotent gzip producer, a consumer
+group that commits and resumes, group and config admin, DeleteRecords."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parent / "kafkajs" / "roundtrip.js"
+
+
+def test_kafkajs_round_trip(broker, topic_name):
+    if not (SCRIPT.parent / "node_modules" / "kafkajs").exists():
+        pytest.fail("kafkajs is not installed: run `npm ci` in tests/compat/kafkajs (scripts/test does)")
+    done = subprocess.run(["node", str(SCRIPT), broker.bootstrap, topic_name], capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, f"kafkajs failed:\n{done.stderr}"
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"consumed": 300, "resumed": 2, "partitions": 3}
