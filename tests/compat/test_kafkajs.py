@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from brokers import host_class
+
 SCRIPT = Path(__file__).parent / "kafkajs" / "roundtrip.js"
 
 
@@ -19,3 +21,17 @@ def test_kafkajs_round_trip(broker, topic_name):
     assert done.returncode == 0, f"kafkajs failed:\n{done.stderr}"
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"consumed": 300, "resumed": 2, "partitions": 3}
+
+
+def test_kafkajs_over_tls_with_sasl(fresh_broker, topic_name, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    users, password = host_class().sasl_user("alice", "alice-s3cret")
+    b = fresh_broker({"kopSslCertificateFile": str(cert), "kopSslKeyFile": str(key), **users}, scheme="SASL_SSL")
+    done = subprocess.run(["node", str(SCRIPT.parent / "secure.js"), b.bootstrap, topic_name, str(cert), "alice",
+                           password], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"kafkajs failed:\n{done.stderr}"
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"consumed": 10, "refused": "KafkaJSSASLAuthenticationError"}
