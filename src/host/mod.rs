@@ -129,6 +129,10 @@ pub trait Log: Send + Sync {
     fn read(&self, from: Position, max_entries: usize, max_bytes: usize)
         -> BoxFuture<'static, HostResult<ReadEntries>>;
 
+    /// Hints that the next read will likely be from `from` with budget `max_bytes` (a consumer
+    /// that keeps up), so a host whose reads are round trips may start it now. Others ignore it.
+    fn read_ahead(&self, _from: Position, _max_bytes: usize) {}
+
     /// The position of the entry holding `offset`, or `None` if no stored entry holds it.
     fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>>;
 

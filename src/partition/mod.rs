@@ -133,6 +133,8 @@ impl Partition {
         let mut batches: Vec<(i64, Bytes)> = Vec::new();
         let mut total = 0usize;
         let mut next = offset;
+        // Where a reader that keeps up continues: its next offset and that entry's position.
+        let mut resume: Option<(i64, Position)> = None;
         for _ in 0..MAX_READS_PER_FETCH {
             if next >= end || (total >= max_bytes && !batches.is_empty()) {
                 break;
@@ -154,24 +156,40 @@ impl Partition {
                 continue;
             }
             next = last.last_offset + 1;
-            if let Some(after) = read.next {
-                let mut hints = self.hints.lock().unwrap_or_else(|e| e.into_inner());
-                if hints.len() >= POSITION_HINTS {
-                    hints.clear();
-                }
-                hints.insert(next, after);
+            resume = read.next.map(|after| (next, after));
+            if let Some((offset, after)) = resume {
+                self.hint(offset, after);
             }
+            let mut spent = false;
             for entry in read.entries {
                 if !batches.is_empty() && total + entry.data.len() > max_bytes {
-                    next = end; // budget spent
+                    // The client continues at this entry next time.
+                    resume = Some((entry.base_offset, entry.position));
+                    spent = true;
                     break;
                 }
                 total += entry.data.len();
                 batches.push((entry.base_offset, entry.data));
             }
+            if spent {
+                break;
+            }
+        }
+        if let Some((offset, position)) = resume.filter(|(offset, _)| *offset < self.log.end_offset()) {
+            self.hint(offset, position);
+            self.log.read_ahead(position, max_bytes);
         }
         result.records = concat_batches(batches, total);
         Ok(result)
+    }
+
+    /// Remembers that the entry holding `offset` starts at `position`.
+    fn hint(&self, offset: i64, position: Position) {
+        let mut hints = self.hints.lock().unwrap_or_else(|e| e.into_inner());
+        if hints.len() >= POSITION_HINTS {
+            hints.clear();
+        }
+        hints.insert(offset, position);
     }
 
     /// The earliest record with timestamp `>= timestamp` as `(offset, timestamp)`.

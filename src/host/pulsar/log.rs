@@ -7,6 +7,7 @@ use bytes::Bytes;
 use futures::future::{self, BoxFuture, FutureExt};
 
 use super::entry_format::{self, EntryInfo};
+use super::read_ahead::ReadAhead;
 use super::{check, unexpected};
 use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position, ReadEntries};
 use crate::jni::bridge::{field, Bridge, RawEntry, Reply};
@@ -28,6 +29,7 @@ struct State {
     start: AtomicI64,
     end: AtomicI64,
     max_timestamp: Mutex<Option<(i64, i64)>>,
+    ahead: ReadAhead,
 }
 
 impl State {
@@ -35,6 +37,7 @@ impl State {
     fn seen<T>(&self, result: HostResult<T>) -> HostResult<T> {
         if matches!(result, Err(HostError::NotOwner(_))) {
             self.open.store(false, Ordering::Release);
+            self.ahead.clear();
         }
         result
     }
@@ -78,6 +81,7 @@ impl PulsarLog {
                 start: AtomicI64::new(0),
                 end: AtomicI64::new(0),
                 max_timestamp: Mutex::new(None),
+                ahead: ReadAhead::default(),
             }),
         }
     }
@@ -199,7 +203,16 @@ impl Log for PulsarLog {
         max_entries: usize,
         max_bytes: usize,
     ) -> BoxFuture<'static, HostResult<ReadEntries>> {
-        self.read_entries(from, max_entries, max_bytes)
+        match self.state.ahead.take(from, max_bytes) {
+            Some(started) => started,
+            None => self.read_entries(from, max_entries, max_bytes),
+        }
+    }
+
+    fn read_ahead(&self, from: Position, max_bytes: usize) {
+        if self.is_open() {
+            self.state.ahead.start(from, max_bytes, self.read_entries(from, usize::MAX, max_bytes));
+        }
     }
 
     fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>> {

@@ -9,6 +9,7 @@
 mod auth;
 pub mod entry_format;
 mod log;
+mod read_ahead;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
