@@ -94,6 +94,9 @@ pub struct Config {
     /// Standalone host: SASL/PLAIN user names and their passwords. (The Pulsar host checks
     /// `token:<jwt>` passwords with the broker's token authentication instead.)
     pub sasl_plain_users: BTreeMap<String, String>,
+    /// Standalone host: OAUTHBEARER bearer tokens and the principal each stands for. (The Pulsar
+    /// host checks bearer tokens with the broker's token authentication instead.)
+    pub sasl_oauthbearer_tokens: BTreeMap<String, String>,
     /// PEM file with the certificate chain an `SSL://` or `SASL_SSL://` listener presents, the
     /// server's own certificate first.
     pub kop_ssl_certificate_file: Option<PathBuf>,
@@ -139,6 +142,7 @@ impl Default for Config {
             max_queued_requests: 64,
             sasl_allowed_mechanisms: "PLAIN".into(),
             sasl_plain_users: BTreeMap::new(),
+            sasl_oauthbearer_tokens: BTreeMap::new(),
             kop_ssl_certificate_file: None,
             kop_ssl_key_file: None,
             kop_ssl_client_auth: ClientAuth::None,
@@ -240,10 +244,10 @@ impl Config {
             return invalid("kopSslTrustedCaFile", "client certificates are checked against it");
         }
         for mechanism in self.sasl_mechanisms() {
-            if mechanism != "PLAIN" {
+            if !SASL_MECHANISMS.contains(&mechanism.as_str()) {
                 return Err(ConfigError::Invalid {
                     key: "saslAllowedMechanisms",
-                    reason: format!("{mechanism} is not supported; PLAIN is"),
+                    reason: format!("{mechanism} is not supported; {} are", SASL_MECHANISMS.join(" and ")),
                 });
             }
         }
@@ -329,6 +333,9 @@ impl Config {
 fn listener_scheme(value: &str) -> Option<&str> {
     value.split(',').next().unwrap_or_default().trim().split_once("://").map(|(scheme, _)| scheme)
 }
+
+/// SASL mechanisms served.
+pub const SASL_MECHANISMS: [&str; 2] = ["PLAIN", "OAUTHBEARER"];
 
 /// Listener schemes served: Kafka's security protocols.
 const SCHEMES: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];

@@ -24,7 +24,8 @@ impl Ready {
     /// Opens the data directory and binds the listener, reporting either failure at once.
     pub async fn open(config: Config) -> Result<Self, StartError> {
         let host = EmbeddedHost::new(&config)?;
-        let users = Arc::new(ConfiguredUsers::new(config.sasl_plain_users.clone()));
+        let users =
+            Arc::new(ConfiguredUsers::new(config.sasl_plain_users.clone(), config.sasl_oauthbearer_tokens.clone()));
         let (broker, listener) = Broker::open_and_bind(config, Arc::clone(&host) as _, users).await?;
         Ok(Ready { host, broker, listener })
     }

@@ -1,5 +1,6 @@
-//! SaslHandshake and SaslAuthenticate (PLAIN), and the per-connection state that gates every other
-//! request on a `SASL_PLAINTEXT` listener until the client has authenticated.
+//! SaslHandshake and SaslAuthenticate (PLAIN and OAUTHBEARER), and the per-connection state that
+//! gates every other request on a `SASL_PLAINTEXT` or `SASL_SSL` listener until the client has
+//! authenticated.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -112,6 +113,16 @@ pub async fn authenticate(
             },
             Err(message) => Err((ResponseError::SaslAuthenticationFailed, message.to_string())),
         },
+        Some("OAUTHBEARER") => match parse_oauthbearer(&req.auth_bytes) {
+            Ok(token) => match broker.auth.authenticate_token(&token).await {
+                Ok(principal) => Ok(principal),
+                Err(e) => {
+                    tracing::info!(client = %ctx.client_host, error = %e, "SASL authentication failed");
+                    Err((ResponseError::SaslAuthenticationFailed, format!("Authentication failed: {e}")))
+                }
+            },
+            Err(message) => Err((ResponseError::SaslAuthenticationFailed, message.to_string())),
+        },
         _ => Err((ResponseError::IllegalSaslState, "SaslAuthenticate before a SaslHandshake".to_string())),
     };
     let response = SaslAuthenticateResponse::default().with_auth_bytes(Bytes::new());
@@ -150,6 +161,24 @@ fn parse_plain(bytes: &[u8]) -> Result<(String, String), &'static str> {
     Ok((user.to_string(), password.to_string()))
 }
 
+/// The bearer token of an OAUTHBEARER client's first message (RFC 7628:
+/// `gs2-header %x01 *(key=value %x01) %x01`, the token in `auth=Bearer <token>`).
+fn parse_oauthbearer(bytes: &[u8]) -> Result<String, &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "Authentication failed: the message is not UTF-8")?;
+    let invalid = "Authentication failed: invalid SASL/OAUTHBEARER message";
+    let (gs2, rest) = text.split_once('\x01').ok_or(invalid)?;
+    if !gs2.starts_with("n,") && !gs2.starts_with("y,") {
+        return Err(invalid);
+    }
+    let pairs = rest.strip_suffix("\x01\x01").ok_or(invalid)?;
+    let auth = pairs.split('\x01').find_map(|pair| pair.strip_prefix("auth=")).ok_or(invalid)?;
+    let (scheme, token) = auth.split_once(' ').ok_or(invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(invalid);
+    }
+    Ok(token.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +192,17 @@ mod tests {
         assert!(parse_plain(b"\0alice").is_err(), "no password field");
         assert!(parse_plain(b"\0alice\0pw\0extra").is_err());
         assert!(parse_plain(b"\0alice\0\xff").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn oauthbearer_messages_carry_a_bearer_token() {
+        assert_eq!(parse_oauthbearer(b"n,,\x01auth=Bearer abc.def\x01\x01").unwrap(), "abc.def");
+        let with_extension = b"n,a=svc,\x01host=kafka\x01auth=bearer t0k\x01traceId=1\x01\x01";
+        assert_eq!(parse_oauthbearer(with_extension).unwrap(), "t0k");
+        assert!(parse_oauthbearer(b"n,,\x01auth=Basic abc\x01\x01").is_err(), "not a bearer token");
+        assert!(parse_oauthbearer(b"n,,\x01auth=Bearer abc\x01").is_err(), "unterminated");
+        assert!(parse_oauthbearer(b"n,,\x01host=x\x01\x01").is_err(), "no auth");
+        assert!(parse_oauthbearer(b"\x01").is_err());
     }
 
     #[test]

@@ -253,8 +253,11 @@ pub enum AuthError {
     Unavailable(String),
 }
 
-/// Checks SASL/PLAIN credentials and names the principal they belong to.
+/// Checks SASL credentials and names the principal they belong to.
 pub trait Authenticator: Send + Sync {
-    /// The principal `username`/`password` authenticate as.
+    /// The principal `username`/`password` authenticate as (PLAIN).
     fn authenticate(&self, username: &str, password: &str) -> BoxFuture<'static, Result<String, AuthError>>;
+
+    /// The principal a bearer token authenticates as (OAUTHBEARER).
+    fn authenticate_token(&self, token: &str) -> BoxFuture<'static, Result<String, AuthError>>;
 }

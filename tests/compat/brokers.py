@@ -76,6 +76,11 @@ class StandaloneBroker:
         """The config that lets `user` in with SASL/PLAIN, and the password that user sends."""
         return {"saslPlainUsers": {user: secret}}, secret
 
+    @staticmethod
+    def bearer_token(principal, token):
+        """The config that lets a client with bearer `token` in as `principal` (OAUTHBEARER)."""
+        return {"saslOauthbearerTokens": {token: principal}}
+
     def _config_file(self):
         path = self.workdir / "kop.toml"
         lines = []
@@ -156,6 +161,11 @@ class StandInBroker(StandaloneBroker):
         """As a Pulsar broker with token authentication: the secret is a token whose role is
         `user`, sent as the password `token:<token>`."""
         return {"standInTokens": f"{secret}={user}"}, f"token:{secret}"
+
+    @staticmethod
+    def bearer_token(principal, token):
+        """As a Pulsar broker with token authentication: the bearer token is a Pulsar token."""
+        return {"standInTokens": f"{token}={principal}"}
 
     @property
     def fault_dir(self):

@@ -5,9 +5,11 @@ The standalone host checks `saslPlainUsers`; the Pulsar host checks the password
 with the broker's token authentication."""
 
 import struct
+import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import TopicPartition as ConfluentTopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -155,3 +157,40 @@ def test_plaintext_listener_needs_no_credentials(broker, topic_name):
     # The shared broker listens on PLAINTEXT: SASL is off and clients connect as before.
     produce_all(producer(broker.bootstrap), topic_name, [(None, b"open", {})])
     assert [m.value() for m in consume(broker.bootstrap, topic_name, [0], 1)] == [b"open"]
+
+
+def test_oauthbearer_tokens_authenticate(fresh_broker, topic_name):
+    token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcmRlcnMifQ.bearer-for-tests"
+    b = fresh_broker({"saslAllowedMechanisms": "PLAIN,OAUTHBEARER", **host_class().bearer_token("orders", token)},
+                     scheme="SASL_PLAINTEXT")
+
+    def bearer(value):
+        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "OAUTHBEARER",
+                "oauth_cb": lambda _config: (value, time.time() + 3600)}
+
+    # The helpers spell settings with underscores; oauth_cb has one of its own, so build clients here.
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", **bearer(token)})
+    produce_all(p, topic_name, [(b"k", b"by bearer", {})])
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "bearer", "auto.offset.reset": "earliest",
+                  **bearer(token)})
+    c.assign([ConfluentTopicPartition(topic_name, 0, 0)])
+    msg = None
+    for _ in range(100):
+        msg = c.poll(0.2)
+        if msg is not None and not msg.error():
+            break
+    c.close()
+    assert msg is not None and msg.value() == b"by bearer"
+
+    refused = AdminClient({"bootstrap.servers": b.bootstrap, **bearer(token + "x")})
+    with pytest.raises(KafkaException) as err:
+        refused.list_topics(timeout=5)
+    assert err.value.args[0].code() in (KafkaError._AUTHENTICATION, KafkaError._TRANSPORT)
+
+    with wire.connect(b.bootstrap) as s:
+        assert handshake(s, "OAUTHBEARER") == (0, ["PLAIN", "OAUTHBEARER"])
+        garbage = b"n,,\x01auth=Basic nope\x01\x01"
+        s.sendall(wire.frame(SASL_AUTHENTICATE, 1, 2, struct.pack(">i", len(garbage)) + garbage))
+        _, body = wire.read_response(s)
+        assert struct.unpack(">h", body[:2])[0] == SASL_AUTHENTICATION_FAILED
+        assert wire.closed_by_peer(s)

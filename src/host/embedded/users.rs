@@ -1,4 +1,5 @@
-//! SASL/PLAIN users of the standalone broker, from its configuration.
+//! SASL users of the standalone broker, from its configuration: PLAIN users and passwords, and
+//! OAUTHBEARER bearer tokens.
 
 use std::collections::BTreeMap;
 
@@ -6,15 +7,16 @@ use futures::future::{self, BoxFuture, FutureExt};
 
 use crate::host::{AuthError, Authenticator};
 
-/// Users and passwords listed in `saslPlainUsers`.
+/// Users and passwords listed in `saslPlainUsers`, bearer tokens in `saslOauthbearerTokens`.
 pub struct ConfiguredUsers {
     users: BTreeMap<String, String>,
+    tokens: BTreeMap<String, String>,
 }
 
 impl ConfiguredUsers {
-    /// The users of `users` (name → password).
-    pub fn new(users: BTreeMap<String, String>) -> Self {
-        ConfiguredUsers { users }
+    /// The users of `users` (name → password) and the principals of `tokens` (token → principal).
+    pub fn new(users: BTreeMap<String, String>, tokens: BTreeMap<String, String>) -> Self {
+        ConfiguredUsers { users, tokens }
     }
 }
 
@@ -35,6 +37,25 @@ impl Authenticator for ConfiguredUsers {
         };
         future::ready(outcome).boxed()
     }
+
+    fn authenticate_token(&self, token: &str) -> BoxFuture<'static, Result<String, AuthError>> {
+        // Every configured token is compared, so the time taken says nothing about which is close.
+        let principal = self
+            .tokens
+            .iter()
+            .fold(
+                None,
+                |found, (known, principal)| {
+                    if same_secret(known.as_bytes(), token.as_bytes()) {
+                        Some(principal)
+                    } else {
+                        found
+                    }
+                },
+            )
+            .cloned();
+        future::ready(principal.ok_or_else(|| AuthError::Rejected("invalid token".into()))).boxed()
+    }
 }
 
 #[cfg(test)]
@@ -43,11 +64,17 @@ mod tests {
 
     #[tokio::test]
     async fn only_listed_users_with_their_password_pass() {
-        let users = ConfiguredUsers::new(BTreeMap::from([("alice".to_string(), "s3cret".to_string())]));
+        let users = ConfiguredUsers::new(
+            BTreeMap::from([("alice".to_string(), "s3cret".to_string())]),
+            BTreeMap::from([("t0ken".to_string(), "svc-orders".to_string())]),
+        );
         assert_eq!(users.authenticate("alice", "s3cret").await.unwrap(), "alice");
         assert!(users.authenticate("alice", "s3cre").await.is_err());
         assert!(users.authenticate("alice", "s3cret!").await.is_err());
         assert!(users.authenticate("bob", "s3cret").await.is_err());
         assert!(users.authenticate("", "").await.is_err());
+        assert_eq!(users.authenticate_token("t0ken").await.unwrap(), "svc-orders");
+        assert!(users.authenticate_token("t0ke").await.is_err());
+        assert!(users.authenticate_token("").await.is_err());
     }
 }

@@ -1,5 +1,6 @@
-//! SASL/PLAIN with Pulsar tokens, as KoP does it: the password is `token:<jwt>`, checked by the
-//! broker's `token` authentication provider; the token's role is the principal.
+//! SASL with Pulsar tokens, as KoP does it: PLAIN with the password `token:<jwt>`, or OAUTHBEARER
+//! with the token as bearer, checked by the broker's `token` authentication provider; the token's
+//! role is the principal.
 
 use std::sync::Arc;
 
@@ -26,6 +27,10 @@ impl Authenticator for TokenAuthenticator {
         let Some(token) = password.strip_prefix("token:") else {
             return future::ready(Err(AuthError::Rejected("the password must be token:<token>".into()))).boxed();
         };
+        self.authenticate_token(token)
+    }
+
+    fn authenticate_token(&self, token: &str) -> BoxFuture<'static, Result<String, AuthError>> {
         let checked = self.bridge.authenticate(token);
         async move {
             match checked.await {
