@@ -1,3 +1,4 @@
+import subprocess
 import uuid
 
 import pytest
@@ -41,3 +42,13 @@ def fresh_broker(tmp_path):
 @pytest.fixture
 def topic_name():
     return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1 and localhost, and its key (PEM files)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    return cert, key

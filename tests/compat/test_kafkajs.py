@@ -23,11 +23,8 @@ def test_kafkajs_round_trip(broker, topic_name):
     assert report == {"consumed": 300, "resumed": 2, "partitions": 3}
 
 
-def test_kafkajs_over_tls_with_sasl(fresh_broker, topic_name, tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+def test_kafkajs_over_tls_with_sasl(fresh_broker, topic_name, certificate):
+    cert, key = certificate
     users, password = host_class().sasl_user("alice", "alice-s3cret")
     b = fresh_broker({"kopSslCertificateFile": str(cert), "kopSslKeyFile": str(key), **users}, scheme="SASL_SSL")
     done = subprocess.run(["node", str(SCRIPT.parent / "secure.js"), b.bootstrap, topic_name, str(cert), "alice",

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from brokers import HOST, host_class
@@ -16,15 +16,8 @@ from clients import consume, produce_all, producer
 USER, SECRET = "alice", "alice-s3cret"
 
 
-@pytest.fixture
-def certificate(tmp_path):
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    return cert, key
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
 def tls_config(certificate):
@@ -59,7 +52,6 @@ def test_ssl_listener_serves_trusting_clients(fresh_broker, certificate, topic_n
 
 def create_topic_over(bootstrap, conf, name, partitions):
     a = AdminClient({"bootstrap.servers": bootstrap, **conf})
-    from confluent_kafka.admin import NewTopic
     a.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=15)
 
 
@@ -67,9 +59,8 @@ def test_untrusting_and_plaintext_clients_are_turned_away(fresh_broker, certific
     b = fresh_broker(tls_config(certificate), scheme="SSL")
     # A client that does not trust this certificate fails its handshake.
     other_cert = tmp_path / "other.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(tmp_path / "other.key"), "-out", str(other_cert), "-days", "2",
-                    "-subj", "/CN=someone-else"], check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", str(tmp_path / "other.key"), "-out", str(other_cert), "-days", "2", "-subj", "/CN=someone-else")
     untrusting = AdminClient({"bootstrap.servers": b.bootstrap, **ssl_client(other_cert)})
     with pytest.raises(KafkaException) as err:
         untrusting.list_topics(timeout=5)
@@ -119,10 +110,6 @@ def test_pulsar_brokers_tls_settings_are_the_default(fresh_broker, certificate, 
     cert, key = certificate
     b = fresh_broker({"tlsCertificateFilePath": str(cert), "tlsKeyFilePath": str(key)}, scheme="SSL")
     assert AdminClient({"bootstrap.servers": b.bootstrap, **ssl_client(cert)}).list_topics(timeout=10).brokers
-
-
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
 @pytest.fixture
