@@ -72,10 +72,16 @@ impl ReadAhead {
         reads
     }
 
-    /// Starts `read` (a read of about `max_bytes` from `from`) in the background, unless the
-    /// budget is spent or there is no runtime to run it on; the oldest read ahead of the
-    /// partition makes room if it already serves [`READERS`].
-    pub fn start(&self, from: Position, max_bytes: usize, read: BoxFuture<'static, HostResult<ReadEntries>>) {
+    /// Starts the read that `read` issues (about `max_bytes` from `from`) in the background,
+    /// unless one from there is already under way, the budget is spent or there is no runtime to
+    /// run it on; `read` is only called, and the broker only asked, once all of that is settled.
+    /// The oldest read ahead of the partition makes room if it already serves [`READERS`].
+    pub fn start(
+        &self,
+        from: Position,
+        max_bytes: usize,
+        read: impl FnOnce() -> BoxFuture<'static, HostResult<ReadEntries>>,
+    ) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let mut reads = self.lock();
         if reads.iter().any(|a| a.from == from) {
@@ -85,7 +91,7 @@ impl ReadAhead {
             reads.remove(0);
         }
         let Some(claim) = Claim::take(max_bytes) else { return };
-        reads.push(Ahead { from, max_bytes, started: Instant::now(), task: runtime.spawn(read), _claim: claim });
+        reads.push(Ahead { from, max_bytes, started: Instant::now(), task: runtime.spawn(read()), _claim: claim });
     }
 
     /// The read ahead from `from` with budget `max_bytes`, if one was started.
@@ -124,7 +130,7 @@ mod tests {
     #[tokio::test]
     async fn reads_ahead_are_taken_where_started_and_stay_within_the_budget() {
         let ahead = ReadAhead::default();
-        let read = || async { Ok(ReadEntries::default()) }.boxed();
+        let read = || || async { Ok(ReadEntries::default()) }.boxed();
         ahead.start(at(5), 1000, read());
         ahead.start(at(9), 1000, read());
         assert!(ahead.take(at(6), 1000).is_none(), "nothing started there");
@@ -140,7 +146,7 @@ mod tests {
 
         let (big, small) = (ReadAhead::default(), ReadAhead::default());
         big.start(at(1), BUDGET, read());
-        small.start(at(1), 1, read());
+        small.start(at(1), 1, || panic!("over budget: the broker must not be asked"));
         assert!(small.take(at(1), 1).is_none(), "over budget: not started");
         big.clear();
         small.start(at(1), 1, read());
