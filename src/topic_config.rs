@@ -18,6 +18,9 @@ pub struct TopicConfig {
     pub max_message_bytes: usize,
     /// `cleanup.policy` includes `compact`: every record must have a key.
     pub compacted: bool,
+    /// `cleanup.policy` includes `delete` (the default): retention and DeleteRecords may remove
+    /// old records.
+    pub deletes: bool,
 }
 
 /// A config's type, numbered as DescribeConfigs v3+ reports it.
@@ -196,6 +199,7 @@ impl TopicConfig {
             segment_bytes: config.log_segment_bytes,
             max_message_bytes: config.max_message_size,
             compacted: false,
+            deletes: true,
         }
     }
 
@@ -222,9 +226,12 @@ impl TopicConfig {
                 _ => {}
             }
         }
-        out.compacted = configs.get("cleanup.policy").is_some_and(|p| p.split(',').any(|v| v.trim() == "compact"));
+        if let Some(policy) = configs.get("cleanup.policy") {
+            out.compacted = policy.split(',').any(|v| v.trim() == "compact");
+            out.deletes = policy.split(',').any(|v| v.trim() == "delete");
+        }
         // A compacted topic keeps its latest values forever; until compaction exists, keep it all.
-        if configs.get("cleanup.policy").is_some_and(|p| p == "compact") {
+        if out.compacted && !out.deletes {
             out.retention_ms = -1;
             out.retention_bytes = -1;
         }
@@ -334,7 +341,9 @@ mod tests {
         assert_eq!((resolved.retention_ms, resolved.retention_bytes), (-1, -1), "compacted topics are kept whole");
         assert!(resolved.compacted);
         let both = TopicConfig::resolve(defaults(), &map(&[("cleanup.policy", "delete,compact")])).unwrap();
-        assert!(both.compacted && both.retention_ms > 0);
+        assert!(both.compacted && both.deletes && both.retention_ms > 0);
+        assert!(defaults().deletes && !defaults().compacted);
+        assert!(!resolved.deletes);
         assert!(TopicConfig::resolve(defaults(), &map(&[("no.such.config", "1")])).is_err());
     }
 

@@ -28,7 +28,7 @@ pub async fn handle(
         for p in wanted.partitions {
             let outcome = match topic.as_deref().and_then(|t| t.partition(p.partition_index).map(|part| (t, part))) {
                 None => Err(ResponseError::UnknownTopicOrPartition),
-                Some((t, _)) if t.config.compacted && !deletes(&t.meta.configs) => Err(ResponseError::PolicyViolation),
+                Some((t, _)) if !t.config.deletes => Err(ResponseError::PolicyViolation),
                 Some((_, partition)) => partition.delete_records(p.offset).await,
             };
             let result = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
@@ -40,9 +40,4 @@ pub async fn handle(
         topics.push(DeleteRecordsTopicResult::default().with_name(wanted.name).with_partitions(partitions));
     }
     ready(DeleteRecordsResponse::default().with_topics(topics))
-}
-
-/// Whether the topic's `cleanup.policy` includes `delete` (the default).
-fn deletes(configs: &std::collections::BTreeMap<String, String>) -> bool {
-    configs.get("cleanup.policy").is_none_or(|p| p.split(',').any(|v| v.trim() == "delete"))
 }
