@@ -111,10 +111,10 @@ impl SegmentLog {
         let base_offset = active.next_offset;
         let last_offset = base_offset + i64::from(meta.record_count.max(1)) - 1;
         let stored_len = (HEADER_LEN + batch.len()) as u64;
-        if !active.is_empty() && active.size + stored_len > self.config().segment_bytes {
+        let config = self.config();
+        if !active.is_empty() && active.size + stored_len > config.segment_bytes {
             active.seal(&self.dir)?;
-            let next =
-                Segment::create(&self.dir, active.ledger_id + 1, base_offset, self.config().index_interval_bytes)?;
+            let next = Segment::create(&self.dir, active.ledger_id + 1, base_offset, config.index_interval_bytes)?;
             segments.push(next);
         }
         let mut entry = BytesMut::with_capacity(stored_len as usize);
@@ -168,16 +168,17 @@ impl SegmentLog {
 
     /// Deletes sealed segments beyond the time or size retention; returns how many went.
     pub fn enforce_retention(&self, now_ms: i64) -> HostResult<usize> {
+        let config = self.config();
         let mut segments = self.lock();
         let mut removed = 0;
         let mut total: u64 = segments.iter().map(|s| s.size).sum();
         while segments.len() > 1 {
             let oldest = &segments[0];
-            let expired = self.config().retention_ms >= 0
+            let expired = config.retention_ms >= 0
                 && oldest.max_timestamp != i64::MIN
-                && oldest.max_timestamp < now_ms.saturating_sub(self.config().retention_ms);
-            let oversize = self.config().retention_bytes >= 0
-                && total.saturating_sub(oldest.size) >= self.config().retention_bytes as u64;
+                && oldest.max_timestamp < now_ms.saturating_sub(config.retention_ms);
+            let oversize =
+                config.retention_bytes >= 0 && total.saturating_sub(oldest.size) >= config.retention_bytes as u64;
             if !(expired || oversize) {
                 break;
             }
