@@ -184,36 +184,30 @@ final class StandInAdmin implements PulsarAdmin, Topics {
         });
     }
 
-    @Override
-    public CompletableFuture<Void> updatePropertiesAsync(String topic, Map<String, String> properties) {
+    /** Rewrites a topic's properties with {@code change}, one change at a time within this broker. */
+    private CompletableFuture<Void> changeProperties(String topic, java.util.function.Consumer<Map<String, String>> change) {
         return later(() -> {
             synchronized (this) {
                 Meta current = read(topic);
                 if (current == null) {
                     throw new NotFoundException("Topic does not exist");
                 }
-                Map<String, String> merged = new HashMap<>(current.properties());
-                merged.putAll(properties);
-                write(topic, new Meta(current.partitions(), Map.copyOf(merged)), false);
+                Map<String, String> properties = new HashMap<>(current.properties());
+                change.accept(properties);
+                write(topic, new Meta(current.partitions(), Map.copyOf(properties)), false);
             }
             return null;
         });
     }
 
     @Override
+    public CompletableFuture<Void> updatePropertiesAsync(String topic, Map<String, String> properties) {
+        return changeProperties(topic, current -> current.putAll(properties));
+    }
+
+    @Override
     public CompletableFuture<Void> removePropertiesAsync(String topic, String key) {
-        return later(() -> {
-            synchronized (this) {
-                Meta current = read(topic);
-                if (current == null) {
-                    throw new NotFoundException("Topic does not exist");
-                }
-                Map<String, String> rest = new HashMap<>(current.properties());
-                rest.remove(key);
-                write(topic, new Meta(current.partitions(), Map.copyOf(rest)), false);
-            }
-            return null;
-        });
+        return changeProperties(topic, current -> current.remove(key));
     }
 
     @Override
