@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Measures the Pulsar host (the NAR inside the stand-in broker, data through JNI into in-memory
-# managed ledgers) against the embedded host (`kop serve`, writing to disk) with the same client
-# in one run, and prints report lines for docs/performance.md.
+# Measures the Pulsar host (the NAR inside a real Apache Pulsar standalone broker, data through JNI
+# into BookKeeper) against the embedded host (`kop serve`, writing to disk) with the same client in
+# one run, and prints report lines for docs/performance.md. Needs the Pulsar class path that
+# scripts/test resolves (tests/pulsar/target/classpath.txt).
 #
 #   bench/run-hosts.sh [messages-1KiB] [messages-100B]
 set -euo pipefail
@@ -15,14 +16,11 @@ cargo build --release --quiet
 java-shim/build.sh >/dev/null
 (cd bench && cargo build --release --quiet)
 BENCH=bench/target/release/kop-bench
-B=java-shim/build
-N=/usr/share/java
 
 target/release/kop serve --listen 127.0.0.1:19092 --data-dir "$WORK/kop-data" >"$WORK/kop.log" 2>&1 &
-java -Xmx4g -cp "$B/standin.jar:$B/pulsar-api-stubs.jar:$N/netty-buffer.jar:$N/netty-common.jar:$N/netty-transport.jar" \
-    io.kop.standin.StandInBroker --nar "$B/kop.nar" --extract-dir "$WORK/nar" \
-    --prop kafkaListeners=PLAINTEXT://127.0.0.1:19094 >"$WORK/standin.log" 2>&1 &
-sleep 4
+python3 tests/compat/pulsar.py "$WORK/pulsar" 19094 >"$WORK/pulsar.log" 2>&1 &
+until grep -q "healthy" "$WORK/pulsar.log"; do sleep 1; done
+sleep 5  # kop opens its topics once the broker is healthy; clients wait in the backlog meanwhile
 echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 run() { # label bootstrap partitions size messages
     "$BENCH" --label "$1" --bootstrap "$2" --topic "bench-$1-$3p-$4b-$RANDOM" --partitions "$3" \

@@ -95,6 +95,12 @@ pub enum HostError {
     /// This broker does not own the partition (Pulsar host: another broker owns the bundle).
     #[error("not the owner of {0}")]
     NotOwner(String),
+    /// The batch is over the storage's size limit (on Pulsar, the broker's or the namespace's).
+    #[error("record batch too large: {0}")]
+    TooLarge(String),
+    /// The partition takes no more writes (on Pulsar, the topic was terminated).
+    #[error("partition is read-only: {0}")]
+    Terminated(String),
     /// The storage failed to persist or read.
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),

@@ -12,7 +12,8 @@ use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
-use jni::objects::{GlobalRef, JObject, JValue};
+use jni::objects::{GlobalRef, JMethodID, JObject, JValue};
+use jni::signature::{Primitive, ReturnType};
 use jni::{JNIEnv, JavaVM};
 use tokio::sync::oneshot;
 
@@ -28,6 +29,21 @@ pub mod kind {
     pub const TOPIC_EXISTS: i32 = 3;
     /// The broker refused the request as invalid.
     pub const INVALID: i32 = 4;
+    /// The entry is over the broker's size limit (its `maxMessageSize` or a namespace policy).
+    pub const TOO_LARGE: i32 = 5;
+    /// The topic was terminated: it takes no more writes.
+    pub const TERMINATED: i32 = 6;
+
+    /// Every kind with the name `NativeCore` gives it, checked against the shim at start.
+    pub const ALL: [(&str, i32); 7] = [
+        ("STORAGE", STORAGE),
+        ("NOT_OWNER", NOT_OWNER),
+        ("UNKNOWN_TOPIC", UNKNOWN_TOPIC),
+        ("TOPIC_EXISTS", TOPIC_EXISTS),
+        ("INVALID", INVALID),
+        ("TOO_LARGE", TOO_LARGE),
+        ("TERMINATED", TERMINATED),
+    ];
 }
 
 /// Which field of a stored entry a position search compares.
@@ -120,16 +136,125 @@ pub fn complete(id: i64, reply: Reply) {
     }
 }
 
-/// The Java `PulsarBridge` object and the JVM it lives in.
+/// The `PulsarBridge` methods the core calls, each resolved once when the handler starts, so a
+/// signature that does not match the shim fails `start` with its name instead of a later call.
+struct Methods {
+    list_topics: JMethodID,
+    describe_topic: JMethodID,
+    ensure_namespace: JMethodID,
+    lookup: JMethodID,
+    authenticate: JMethodID,
+    create_topic: JMethodID,
+    alter_topic_configs: JMethodID,
+    set_topic_property: JMethodID,
+    update_partitions: JMethodID,
+    delete_topic: JMethodID,
+    open_partition: JMethodID,
+    append: JMethodID,
+    read: JMethodID,
+    find_position: JMethodID,
+}
+
+/// A bridge that could not be set up: the shim and the core do not match.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// A method the core calls is missing from the shim, or has another signature.
+    #[error("the shim has no method {name}{signature}: the NAR's classes and native library do not match")]
+    Method {
+        /// Method name.
+        name: &'static str,
+        /// JNI signature.
+        signature: &'static str,
+    },
+    /// The shim numbers a failure kind differently.
+    #[error("NativeCore.{name} is {found} in the shim but {expected} in the core")]
+    Kind {
+        /// Constant name.
+        name: &'static str,
+        /// The shim's value.
+        found: i32,
+        /// The core's value.
+        expected: i32,
+    },
+    /// Any other JNI failure.
+    #[error(transparent)]
+    Jni(#[from] jni::errors::Error),
+}
+
+/// The Java `PulsarBridge` object, the JVM it lives in, and its methods.
 pub struct Bridge {
     jvm: JavaVM,
     object: GlobalRef,
+    methods: Methods,
 }
 
+const STRING_CALL: &str = "(Ljava/lang/String;J)V";
+
 impl Bridge {
-    /// Wraps the bridge object the shim passed to `start`.
-    pub fn new(env: &mut JNIEnv<'_>, object: &JObject<'_>) -> jni::errors::Result<Self> {
-        Ok(Bridge { jvm: env.get_java_vm()?, object: env.new_global_ref(object)? })
+    /// Wraps the bridge object the shim passed to `start`, resolving every method the core calls
+    /// and checking the shim's failure kinds against the core's.
+    pub fn new(env: &mut JNIEnv<'_>, object: &JObject<'_>) -> Result<Self, BridgeError> {
+        let class = env.get_object_class(object)?;
+        let mut method = |name: &'static str, signature: &'static str| {
+            env.get_method_id(&class, name, signature).map_err(|_| {
+                let _ = env.exception_clear();
+                BridgeError::Method { name, signature }
+            })
+        };
+        let methods = Methods {
+            list_topics: method("listTopics", STRING_CALL)?,
+            describe_topic: method("describeTopic", STRING_CALL)?,
+            ensure_namespace: method("ensureNamespace", STRING_CALL)?,
+            lookup: method("lookup", STRING_CALL)?,
+            authenticate: method("authenticate", STRING_CALL)?,
+            create_topic: method("createTopic", "(Ljava/lang/String;I[Ljava/lang/String;[Ljava/lang/String;J)V")?,
+            alter_topic_configs: method(
+                "alterTopicConfigs",
+                "(Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;J)V",
+            )?,
+            set_topic_property: method(
+                "setTopicProperty",
+                "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)V",
+            )?,
+            update_partitions: method("updatePartitions", "(Ljava/lang/String;IJ)V")?,
+            delete_topic: method("deleteTopic", STRING_CALL)?,
+            open_partition: method("openPartition", STRING_CALL)?,
+            append: method("append", "(Ljava/lang/String;Ljava/nio/ByteBuffer;IJ)V")?,
+            read: method("read", "(Ljava/lang/String;JJIJJ)V")?,
+            find_position: method("findPosition", "(Ljava/lang/String;IJJ)V")?,
+        };
+        let core = env.find_class("io/kop/pulsar/NativeCore")?;
+        for (name, expected) in kind::ALL {
+            let found = env.get_static_field(&core, name, "I").and_then(|v| v.i()).map_err(|_| {
+                let _ = env.exception_clear();
+                BridgeError::Kind { name, found: -1, expected }
+            })?;
+            if found != expected {
+                return Err(BridgeError::Kind { name, found, expected });
+            }
+        }
+        Ok(Bridge { jvm: env.get_java_vm()?, object: env.new_global_ref(object)?, methods })
+    }
+
+    /// Calls a resolved `void` method of the bridge object.
+    fn invoke(
+        env: &mut JNIEnv<'_>,
+        obj: &JObject<'_>,
+        method: JMethodID,
+        args: &[JValue<'_, '_>],
+    ) -> jni::errors::Result<()> {
+        let args: Vec<jni::sys::jvalue> = args.iter().map(JValue::as_jni).collect();
+        // SAFETY: `method` was resolved on this object's class with a `void` signature whose
+        // parameters are exactly the kinds the callers pass, in order.
+        unsafe { env.call_method_unchecked(obj, method, ReturnType::Primitive(Primitive::Void), &args) }.map(drop)
+    }
+
+    /// A call of a bridge method that takes one string and the call id.
+    fn call_with_string(&self, method: JMethodID, text: &str) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let text = env.new_string(text)?;
+            Self::invoke(env, obj, method, &[JValue::Object(&text), JValue::Long(id)])
+        })
     }
 
     /// Runs `invoke` with a JNI env and a fresh call id, returning the call's eventual reply.
@@ -161,40 +286,29 @@ impl Bridge {
     /// Lists the partitioned topics of `namespace` (`tenant/namespace`) with their partition
     /// counts and properties.
     pub fn list_topics(&self, namespace: &str) -> BoxFuture<'static, Reply> {
-        self.call(|env, obj, id| {
-            let ns = env.new_string(namespace)?;
-            env.call_method(obj, "listTopics", "(Ljava/lang/String;J)V", &[JValue::Object(&ns), JValue::Long(id)])
-                .map(drop)
-        })
+        self.call_with_string(self.methods.list_topics, namespace)
     }
 
     /// One partitioned topic with its partition count and properties, as a one-element
     /// [`Reply::Topics`]; an unknown topic fails with [`kind::UNKNOWN_TOPIC`].
     pub fn describe_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
-        self.call(|env, obj, id| {
-            let name = env.new_string(topic)?;
-            env.call_method(obj, "describeTopic", "(Ljava/lang/String;J)V", &[JValue::Object(&name), JValue::Long(id)])
-                .map(drop)
-        })
+        self.call_with_string(self.methods.describe_topic, topic)
+    }
+
+    /// Creates `namespace` (`tenant/namespace`), and its tenant, unless they exist.
+    pub fn ensure_namespace(&self, namespace: &str) -> BoxFuture<'static, Reply> {
+        self.call_with_string(self.methods.ensure_namespace, namespace)
     }
 
     /// The broker that owns `partition` (a full partition name), as [`Reply::Owner`].
     pub fn lookup(&self, partition: &str) -> BoxFuture<'static, Reply> {
-        self.call(|env, obj, id| {
-            let name = env.new_string(partition)?;
-            env.call_method(obj, "lookup", "(Ljava/lang/String;J)V", &[JValue::Object(&name), JValue::Long(id)])
-                .map(drop)
-        })
+        self.call_with_string(self.methods.lookup, partition)
     }
 
     /// Authenticates `token` with the broker's `token` provider, as [`Reply::Principal`]; a
     /// rejected token fails with [`kind::INVALID`].
     pub fn authenticate(&self, token: &str) -> BoxFuture<'static, Reply> {
-        self.call(|env, obj, id| {
-            let token = env.new_string(token)?;
-            env.call_method(obj, "authenticate", "(Ljava/lang/String;J)V", &[JValue::Object(&token), JValue::Long(id)])
-                .map(drop)
-        })
+        self.call_with_string(self.methods.authenticate, token)
     }
 
     /// Creates a partitioned topic with its Kafka configs as topic properties.
@@ -208,10 +322,10 @@ impl Bridge {
             let name = env.new_string(topic)?;
             let keys = string_array(env, configs.keys())?;
             let values = string_array(env, configs.values())?;
-            env.call_method(
+            Self::invoke(
+                env,
                 obj,
-                "createTopic",
-                "(Ljava/lang/String;I[Ljava/lang/String;[Ljava/lang/String;J)V",
+                self.methods.create_topic,
                 &[
                     JValue::Object(&name),
                     JValue::Int(partitions),
@@ -220,7 +334,6 @@ impl Bridge {
                     JValue::Long(id),
                 ],
             )
-            .map(drop)
         })
     }
 
@@ -237,10 +350,10 @@ impl Bridge {
             let keys = string_array(env, configs.keys())?;
             let values = string_array(env, configs.values())?;
             let removed = string_array(env, removed.iter())?;
-            env.call_method(
+            Self::invoke(
+                env,
                 obj,
-                "alterTopicConfigs",
-                "(Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;J)V",
+                self.methods.alter_topic_configs,
                 &[
                     JValue::Object(&name),
                     JValue::Object(&keys),
@@ -249,7 +362,6 @@ impl Bridge {
                     JValue::Long(id),
                 ],
             )
-            .map(drop)
         })
     }
 
@@ -257,13 +369,12 @@ impl Bridge {
     pub fn set_topic_property(&self, topic: &str, key: &str, value: &str) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let (topic, key, value) = (env.new_string(topic)?, env.new_string(key)?, env.new_string(value)?);
-            env.call_method(
+            Self::invoke(
+                env,
                 obj,
-                "setTopicProperty",
-                "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)V",
+                self.methods.set_topic_property,
                 &[JValue::Object(&topic), JValue::Object(&key), JValue::Object(&value), JValue::Long(id)],
             )
-            .map(drop)
         })
     }
 
@@ -271,32 +382,23 @@ impl Bridge {
     pub fn update_partitions(&self, topic: &str, partitions: i32) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(topic)?;
-            env.call_method(
+            Self::invoke(
+                env,
                 obj,
-                "updatePartitions",
-                "(Ljava/lang/String;IJ)V",
+                self.methods.update_partitions,
                 &[JValue::Object(&name), JValue::Int(partitions), JValue::Long(id)],
             )
-            .map(drop)
         })
     }
 
     /// Deletes a partitioned topic and its partitions.
     pub fn delete_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
-        self.call(|env, obj, id| {
-            let name = env.new_string(topic)?;
-            env.call_method(obj, "deleteTopic", "(Ljava/lang/String;J)V", &[JValue::Object(&name), JValue::Long(id)])
-                .map(drop)
-        })
+        self.call_with_string(self.methods.delete_topic, topic)
     }
 
     /// Loads a partition on this broker.
     pub fn open_partition(&self, partition: &str) -> BoxFuture<'static, Reply> {
-        self.call(|env, obj, id| {
-            let name = env.new_string(partition)?;
-            env.call_method(obj, "openPartition", "(Ljava/lang/String;J)V", &[JValue::Object(&name), JValue::Long(id)])
-                .map(drop)
-        })
+        self.call_with_string(self.methods.open_partition, partition)
     }
 
     /// Publishes one frame; Java copies `frame` before the JNI call returns.
@@ -306,13 +408,12 @@ impl Bridge {
             // SAFETY: the buffer aliases `frame`, which outlives this call; Java only reads it, and
             // copies it into its own buffer before `append` returns.
             let buffer = unsafe { env.new_direct_byte_buffer(frame.as_ptr().cast_mut(), frame.len())? };
-            env.call_method(
+            Self::invoke(
+                env,
                 obj,
-                "append",
-                "(Ljava/lang/String;Ljava/nio/ByteBuffer;IJ)V",
+                self.methods.append,
                 &[JValue::Object(&name), JValue::Object(&buffer), JValue::Int(records), JValue::Long(id)],
             )
-            .map(drop)
         })
     }
 
@@ -327,10 +428,10 @@ impl Bridge {
     ) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(partition)?;
-            env.call_method(
+            Self::invoke(
+                env,
                 obj,
-                "read",
-                "(Ljava/lang/String;JJIJJ)V",
+                self.methods.read,
                 &[
                     JValue::Object(&name),
                     JValue::Long(ledger_id as i64),
@@ -340,7 +441,6 @@ impl Bridge {
                     JValue::Long(id),
                 ],
             )
-            .map(drop)
         })
     }
 
@@ -348,13 +448,12 @@ impl Bridge {
     pub fn find_position(&self, partition: &str, field: i32, value: i64) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(partition)?;
-            env.call_method(
+            Self::invoke(
+                env,
                 obj,
-                "findPosition",
-                "(Ljava/lang/String;IJJ)V",
+                self.methods.find_position,
                 &[JValue::Object(&name), JValue::Int(field), JValue::Long(value), JValue::Long(id)],
             )
-            .map(drop)
         })
     }
 }

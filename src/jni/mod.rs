@@ -1,7 +1,7 @@
 //! JNI entry points for the Java shim (`io.kop.pulsar.NativeCore`).
 //!
-//! `start` builds the core's own tokio runtime over the Pulsar host, binds the Kafka listener and
-//! returns a handle; `stop` drains and frees it. Both run on the broker's calling thread, never on
+//! `start` checks the config, builds the core's own tokio runtime, binds the Kafka listener,
+//! opens the topics in the background and returns a handle; `stop` drains and frees it. Both run on the broker's calling thread, never on
 //! a tokio worker. A Rust panic never unwinds into the JVM; it becomes an `IllegalStateException`.
 
 pub mod bridge;
@@ -17,7 +17,7 @@ use jni::sys::jlong;
 use jni::JNIEnv;
 use tokio::sync::oneshot;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, StartError};
 use crate::config::Config;
 use crate::host::pulsar::PulsarHost;
 use bridge::Bridge;
@@ -32,12 +32,26 @@ struct Running {
 /// How long `stop` waits for connections to drain and logs to flush.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the core waits before trying again to open its topics while the broker is not
+/// ready for them yet.
+const OPEN_RETRY: Duration = Duration::from_secs(2);
+
+/// Checks the config and binds the Kafka listener at once, so a bad setting or a taken port
+/// fails the broker's start with its reason. The topics are opened afterwards, in the
+/// background: `start` runs while the broker is still starting (it owns no bundle yet, and
+/// Pulsar standalone creates its cluster and namespaces only after every handler has started),
+/// so opening is retried until the broker can serve it. Clients wait in the listen backlog.
 fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
+    // The broker's log is a file, not a terminal: no colour codes in it.
     let _ = tracing_subscriber::fmt()
+        .with_ansi(false)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .try_init();
     let mut config: Config = toml::from_str(config_toml).map_err(|e| format!("bad kop configuration: {e}"))?;
     config.validate().map_err(|e| e.to_string())?;
+    if let Some(files) = config.tls_files() {
+        crate::server::tls::acceptor(files).map_err(|e| e.to_string())?;
+    }
     // Brokers of one Pulsar cluster must agree on each other's node ids.
     config.broker_id = config.advertised().map_err(|e| e.to_string())?.node_id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -45,18 +59,37 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
         .thread_name("kop")
         .build()
         .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
+    let addr = config.listen_addr().map_err(|e| e.to_string())?;
+    let listener =
+        runtime.block_on(tokio::net::TcpListener::bind(addr)).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let host = Arc::new(PulsarHost::new(bridge, &config).map_err(|e| e.to_string())?);
     let auth = Arc::new(host.authenticator());
-    let (broker, listener) = runtime.block_on(Broker::open_and_bind(config, host, auth)).map_err(|e| e.to_string())?;
-    tracing::info!(listen = ?listener.local_addr().ok(), topics = broker.topics.all().len(),
-        "kop is serving Kafka from the Pulsar broker");
-    let (stop, stopped) = oneshot::channel::<()>();
+    let (stop, mut stopped) = oneshot::channel::<()>();
     let (finished, done) = std::sync::mpsc::channel();
     runtime.spawn(async move {
-        crate::server::run(listener, broker, async {
-            let _ = stopped.await;
-        })
-        .await;
+        let broker = loop {
+            match Broker::open(config.clone(), Arc::clone(&host) as _, Arc::clone(&auth) as _).await {
+                Ok(broker) => break Some(broker),
+                Err(StartError::Host(e)) => {
+                    tracing::warn!(error = %e, "the broker cannot serve kop's topics yet; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(OPEN_RETRY) => {}
+                        _ = &mut stopped => break None,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "kop cannot start");
+                    break None;
+                }
+            }
+        };
+        if let Some(broker) = broker {
+            tracing::info!(listen = %addr, topics = broker.topics.all().len(), "kop is serving Kafka from the Pulsar broker");
+            crate::server::run(listener, broker, async {
+                let _ = stopped.await;
+            })
+            .await;
+        }
         tracing::info!("stopped");
         let _ = finished.send(());
     });
@@ -84,7 +117,7 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_start<'local>(
     bridge: JObject<'local>,
 ) -> jlong {
     let config: Result<String, String> = env.get_string(&config).map(Into::into).map_err(|e| e.to_string());
-    let bridge = Bridge::new(&mut env, &bridge).map_err(|e| format!("cannot hold the broker bridge: {e}"));
+    let bridge = Bridge::new(&mut env, &bridge).map_err(|e| format!("cannot bind to the shim: {e}"));
     let outcome = catch_unwind(AssertUnwindSafe(|| config.and_then(|c| start(&c, bridge?))));
     let message = match outcome {
         Ok(Ok(handle)) => return handle,

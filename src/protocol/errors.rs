@@ -12,6 +12,9 @@ pub fn host_error(e: &HostError) -> ResponseError {
         HostError::Invalid(_) => ResponseError::InvalidRequest,
         HostError::InvalidConfig(_) => ResponseError::InvalidConfig,
         HostError::Closed | HostError::NotOwner(_) => ResponseError::NotLeaderOrFollower,
+        HostError::TooLarge(_) => ResponseError::MessageTooLarge,
+        // No Kafka code says "read-only"; this one is not retried, so producers fail at once.
+        HostError::Terminated(_) => ResponseError::InvalidTopicException,
         HostError::Storage(_) | HostError::Corrupt(_) => ResponseError::KafkaStorageError,
     }
 }

@@ -1,8 +1,8 @@
 """The broker under test, as a fixture-friendly object.
 
 Every compat test talks to a `Broker` through its `bootstrap` address only, so the same tests run
-against each host: `standalone` (`kop serve` on the embedded engine) and, once it exists, `pulsar`
-(the Java shim inside the stand-in broker). Pick one with KOP_TEST_HOST.
+against each host: `standalone` (`kop serve` on the embedded engine) and `pulsar` (the NAR inside
+a real Apache Pulsar broker). Pick one with KOP_TEST_HOST.
 """
 
 import os
@@ -14,10 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import pulsar
+
 ROOT = Path(__file__).resolve().parents[2]
 KOP_BIN = Path(os.environ.get("KOP_BIN", ROOT / "target" / "release" / "kop"))
-SHIM_BUILD = ROOT / "java-shim" / "build"
-NETTY_JARS = [f"/usr/share/java/{j}.jar" for j in ("netty-buffer", "netty-common", "netty-transport")]
 HOST = os.environ.get("KOP_TEST_HOST", "standalone")
 
 
@@ -77,9 +77,10 @@ class StandaloneBroker:
         return {"saslPlainUsers": {user: secret}}, secret
 
     @staticmethod
-    def bearer_token(principal, token):
-        """The config that lets a client with bearer `token` in as `principal` (OAUTHBEARER)."""
-        return {"saslOauthbearerTokens": {token: principal}}
+    def bearer_token(principal):
+        """The config that lets a client in as `principal` (OAUTHBEARER), and its bearer token."""
+        token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcmRlcnMifQ.bearer-for-tests"
+        return {"saslOauthbearerTokens": {token: principal}}, token
 
     def _config_file(self):
         path = self.workdir / "kop.toml"
@@ -140,80 +141,101 @@ class StandaloneBroker:
         return self.proc is not None and self.proc.poll() is None
 
     def log(self):
+        """The end of the log, for failure messages."""
+        return self.logged()[-5000:]
+
+    def logged(self):
+        """The whole log."""
         try:
-            return self.log_path.read_text(errors="replace")[-5000:]
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 
 
-class StandInBroker(StandaloneBroker):
-    """The NAR loaded by the stand-in Pulsar broker (a JVM): the shim's lifecycle, and every record
-    stored through the broker's publish path into in-memory managed ledgers, which do not outlive
-    the JVM. Files in `fault_dir` make the ledgers fail (`fail-appends`, `fail-reads`)."""
+class PulsarBroker(StandaloneBroker):
+    """The NAR inside a real Apache Pulsar broker (standalone: RocksDB metadata, one embedded
+    bookie), started from Maven Central jars. Records live in BookKeeper, so they survive kill -9.
+    `config` entries are broker.conf lines: kop's `kafka*` keys and Pulsar's own."""
 
-    durable = False
-    name = "stand-in broker"
+    durable = True
+    name = "Pulsar broker"
     # The JVM exits with 128+SIGTERM after its shutdown hooks (which close the handler) complete.
     clean_exit_codes = (0, 143)
 
-    @staticmethod
-    def sasl_user(user, secret):
-        """As a Pulsar broker with token authentication: the secret is a token whose role is
-        `user`, sent as the password `token:<token>`."""
-        return {"standInTokens": f"{secret}={user}"}, f"token:{secret}"
-
-    @staticmethod
-    def bearer_token(principal, token):
-        """As a Pulsar broker with token authentication: the bearer token is a Pulsar token."""
-        return {"standInTokens": f"{token}={principal}"}
+    def __init__(self, workdir: Path, config: dict | None = None, scheme: str = "PLAINTEXT", zookeeper=None,
+                 with_bookie=True):
+        super().__init__(workdir, config, scheme)
+        ports = {"broker": free_port(), "web": free_port(), "bookie": free_port()}
+        self.ports = ports
+        if zookeeper:
+            # Lookups answer with the owner's advertised listener named `kafka`: its Kafka address.
+            self.config = {**self.config, "kafkaListenerName": "kafka", "internalListenerName": "internal",
+                           "advertisedListeners": f"internal:pulsar://127.0.0.1:{ports['broker']},"
+                                                  f"kafka:pulsar://127.0.0.1:{self.port}"}
+        self.process = pulsar.PulsarProcess(self.workdir, self.listener, self.config, ports, zookeeper, with_bookie)
+        self.log_path = self.process.log_path
 
     @property
-    def fault_dir(self):
-        return self.workdir / "faults"
+    def broker_id(self):
+        """How Pulsar's load manager names this broker (`host:webServicePort`)."""
+        return f"127.0.0.1:{self.ports['web']}"
+
+    @property
+    def pulsar_url(self):
+        return f"pulsar://127.0.0.1:{self.ports['broker']}"
+
+    @staticmethod
+    def sasl_user(user, secret):
+        """Token authentication on the broker: the password is `token:<a JWT whose role is user>`."""
+        key = pulsar.new_token_key()
+        return pulsar.token_auth_config(key), "token:" + pulsar.hs256_token(key, user)
+
+    @staticmethod
+    def bearer_token(principal):
+        """Token authentication on the broker, and a Pulsar token for `principal` as the bearer token."""
+        key = pulsar.new_token_key()
+        return pulsar.token_auth_config(key), pulsar.hs256_token(key, principal)
 
     def command(self):
-        nar = SHIM_BUILD / "kop.nar"
-        if not nar.exists():
-            raise RuntimeError(f"{nar} is missing: run java-shim/build.sh first")
-        # The stand-in's runtime classes come first and shadow the compile-only stubs.
-        classpath = ":".join([str(SHIM_BUILD / "standin.jar"), str(SHIM_BUILD / "pulsar-api-stubs.jar"), *NETTY_JARS])
-        self.fault_dir.mkdir(parents=True, exist_ok=True)
-        args = ["java", "-Xmx512m", "-cp", classpath, "io.kop.standin.StandInBroker", "--nar", str(nar),
-                "--extract-dir", str(self.workdir / "nar"), "--fault-dir", str(self.fault_dir),
-                "--prop", f"kafkaListeners={self.listener}"]
-        for key, value in self.config.items():
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            args += ["--prop", f"{key}={value}"]
-        return args
+        return self.process.command()
+
+    def start(self, timeout=180):
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
+        self.proc = self.process.spawn(env)
+        deadline = time.time() + timeout
+        if not pulsar.wait_healthy(self.process, timeout):
+            self.stop_quietly()
+            raise RuntimeError(f"{self.name} did not become healthy in {timeout}s:\n{self.log()}")
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
+            if api_versions_ok(self.port, tls=self.scheme.endswith("SSL")):
+                return self
+            time.sleep(0.1)
+        self.stop_quietly()
+        raise RuntimeError(f"kop in the {self.name} did not serve Kafka in {timeout}s:\n{self.log()}")
+
+    def stop_quietly(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def admin(self, path, method="GET", body=None):
+        """A Pulsar admin REST call: (status, decoded body)."""
+        return self.process.request(path, method, body)
 
 
-class StandInClusterMember(StandInBroker):
-    """One stand-in broker of several that share a cluster: each owns the topics the cluster's
-    fixed ownership rule gives it, and finds the others' Kafka listeners through Pulsar lookups
-    with the advertised listener named `kafka`."""
 
-    def __init__(self, workdir: Path, config: dict, cluster_dir: Path, broker_url: str):
-        super().__init__(workdir, {**config, "kafkaListenerName": "kafka"})
-        self.cluster_dir = cluster_dir
-        self.broker_url = broker_url
-
-    def command(self):
-        return super().command() + ["--cluster-dir", str(self.cluster_dir), "--broker-url", self.broker_url]
+def pulsar_cluster(workdir: Path, size: int, config: dict | None = None):
+    """ZooKeeper and `size` Pulsar brokers sharing it, none started yet. The first runs the one
+    bookie (and sets up the cluster's metadata when it starts); the others are plain brokers."""
+    zookeeper = pulsar.ZooKeeper(Path(workdir) / "zookeeper", free_port())
+    members = [PulsarBroker(Path(workdir) / f"member{i}", config, zookeeper=zookeeper.address, with_bookie=(i == 0))
+               for i in range(size)]
+    return zookeeper, members
 
 
-def standin_cluster(workdir: Path, size: int, config: dict | None = None):
-    """`size` stand-in brokers forming one cluster, not started yet."""
-    cluster_dir = Path(workdir) / "cluster"
-    cluster_dir.mkdir(parents=True, exist_ok=True)
-    members = [StandInClusterMember(Path(workdir) / f"member{i}", config or {}, cluster_dir,
-                                    f"pulsar://127.0.0.1:{free_port()}") for i in range(size)]
-    lines = [f"{m.broker_url} kafka:pulsar://127.0.0.1:{m.port}" for m in members]
-    (cluster_dir / "brokers").write_text("\n".join(lines) + "\n")
-    return members
-
-
-HOSTS = {"standalone": StandaloneBroker, "standin": StandInBroker}
+HOSTS = {"standalone": StandaloneBroker, "pulsar": PulsarBroker}
 
 
 def host_class():

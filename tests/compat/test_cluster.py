@@ -1,12 +1,14 @@
-"""Two brokers of one Pulsar cluster: each serves the partitions it owns, and both send clients to
-the owner of every partition and group, as Pulsar's topic lookup says.
+"""Two brokers of one real Pulsar cluster (ZooKeeper, one bookie): each serves the partitions it
+owns, and both send clients to the owner of every partition and group, as Pulsar's topic lookup
+says; when a bundle moves, clients follow it.
 
-The stand-in cluster owns a topic on broker `java_hash(full name) mod 2` (see StandInCluster), so
-each test knows where every partition must be led from and checks the answers against it. Only the
-Pulsar host has a cluster; `kop serve` is one broker that owns everything.
+Owners are whatever Pulsar's load manager decides, read back through its lookup API, and moved
+with its bundle unload API. Only the Pulsar host has a cluster; `kop serve` is one broker that owns
+everything.
 """
 
 import struct
+import threading
 import time
 import uuid
 
@@ -15,10 +17,10 @@ from confluent_kafka import TopicPartition
 
 import clients
 import wire
-from brokers import HOST, standin_cluster
+from brokers import HOST, pulsar_cluster
 from conftest import GROUP_TEST_CONFIG
 
-pytestmark = pytest.mark.skipif(HOST != "standin", reason="several brokers sharing storage exist only on Pulsar")
+pytestmark = pytest.mark.skipif(HOST != "pulsar", reason="several brokers sharing storage exist only on Pulsar")
 
 NOT_LEADER_OR_FOLLOWER = 6
 NOT_COORDINATOR = 16
@@ -31,37 +33,68 @@ def java_hash(text):
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
-def owner_index(full_name, members=2):
-    return java_hash(full_name) % members  # Python's % is Java's floorMod
+def lookup(cluster, full_name):
+    """The member that Pulsar says owns `full_name` (`persistent://tenant/ns/topic`), after a lookup
+    that assigns the bundle if nobody owns it yet."""
+    path = full_name.replace("persistent://", "/lookup/v2/topic/persistent/")
+    _, answer = cluster[0].admin(path)
+    return next(m for m in cluster if m.pulsar_url == answer["brokerUrl"])
 
 
-def partition_owners(topic, partitions):
-    return [owner_index(f"persistent://public/default/{topic}-partition-{p}") for p in range(partitions)]
+def partition_owners(cluster, topic, partitions):
+    return [lookup(cluster, f"persistent://public/default/{topic}-partition-{p}") for p in range(partitions)]
 
 
-def spread_topic(partitions):
-    """A topic name whose partitions land on both brokers."""
-    while True:
-        name = f"spread-{uuid.uuid4().hex[:8]}"
-        if len(set(partition_owners(name, partitions))) == 2:
-            return name
+def bundle_of(cluster, topic, partition):
+    _, answer = cluster[0].admin(f"/lookup/v2/topic/persistent/public/default/{topic}-partition-{partition}/bundle")
+    return answer if isinstance(answer, str) else answer["bundleRange"] if "bundleRange" in answer else answer
+
+
+def move(cluster, topic, partition, to):
+    """Unloads the bundle of a partition with `to` as its next owner, and waits until it is."""
+    bundle = bundle_of(cluster, topic, partition)
+    cluster[0].admin(f"/admin/v2/namespaces/public/default/{bundle}/unload?destinationBroker={to.broker_id}",
+                     method="PUT")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if partition_owners(cluster, topic, partition + 1)[partition] is to:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{topic}-{partition} did not move to {to.broker_id}")
+
+
+def spread_topic(cluster, partitions):
+    """A new topic whose partitions live on both brokers (moving one bundle if Pulsar put them all
+    on one), and the owner of each partition."""
+    name = f"spread-{uuid.uuid4().hex[:8]}"
+    clients.create_topic(cluster[0].bootstrap, name, partitions=partitions)
+    owners = partition_owners(cluster, name, partitions)
+    if len(set(map(id, owners))) == 1:
+        other = next(m for m in cluster if m is not owners[0])
+        move(cluster, name, 0, other)
+        owners = partition_owners(cluster, name, partitions)
+    assert len(set(map(id, owners))) == 2, "the partitions did not spread over both brokers"
+    return name, owners
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    members = standin_cluster(tmp_path_factory.mktemp("cluster"), 2, GROUP_TEST_CONFIG)
-    for m in members:
-        m.start()
-    yield members
-    for m in members:
-        code = m.stop()
-        assert code in m.clean_exit_codes, f"{m.name} did not shut down cleanly ({code}):\n{m.log()}"
+    zookeeper, members = pulsar_cluster(tmp_path_factory.mktemp("cluster"), 2, GROUP_TEST_CONFIG)
+    zookeeper.start()
+    try:
+        for m in members:
+            m.start()
+        yield members
+    finally:
+        for m in reversed(members):
+            if m.alive():
+                code = m.stop()
+                assert code in m.clean_exit_codes, f"{m.name} did not shut down cleanly ({code}):\n{m.log()}"
+        zookeeper.stop()
 
 
 def test_metadata_names_each_partitions_owner(cluster):
-    topic = spread_topic(6)
-    clients.create_topic(cluster[0].bootstrap, topic, partitions=6)
-    expected = partition_owners(topic, 6)
+    topic, expected = spread_topic(cluster, 6)
     for asked in cluster:
         meta = clients.admin(asked.bootstrap).list_topics(topic, timeout=15)
         ports = {b.id: b.port for b in meta.brokers.values()}
@@ -70,12 +103,11 @@ def test_metadata_names_each_partitions_owner(cluster):
         assert sorted(partitions) == list(range(6))
         for p, owner in enumerate(expected):
             assert partitions[p].error is None, partitions[p].error
-            assert ports[partitions[p].leader] == cluster[owner].port, f"partition {p} led from the wrong broker"
+            assert ports[partitions[p].leader] == owner.port, f"partition {p} led from the wrong broker"
 
 
 def test_clients_follow_leaders_across_brokers(cluster):
-    topic = spread_topic(4)
-    clients.create_topic(cluster[0].bootstrap, topic, partitions=4)
+    topic, _ = spread_topic(cluster, 4)
     # The producer knows only the first broker; half the partitions live on the second.
     p = clients.producer(cluster[0].bootstrap)
     messages = [(f"k{i}".encode(), f"v{i}".encode(), {"partition": i % 4}) for i in range(400)]
@@ -91,17 +123,15 @@ def test_clients_follow_leaders_across_brokers(cluster):
 
 
 def test_a_broker_refuses_partitions_it_does_not_own(cluster):
-    topic = spread_topic(2)
-    clients.create_topic(cluster[0].bootstrap, topic, partitions=2)
-    owners = partition_owners(topic, 2)
+    topic, owners = spread_topic(cluster, 2)
     for p, owner in enumerate(owners):
-        stranger = cluster[1 - owner]
+        stranger = next(m for m in cluster if m is not owner)
         with wire.connect(stranger.bootstrap) as s:
             s.sendall(wire.frame(0, 3, 7, wire.produce_v3(topic, p, wire.record_batch([b"x"]))))
             _, body = wire.read_response(s)
             [(_, _, error, _)] = wire.parse_produce_v3(body)
         assert error == NOT_LEADER_OR_FOLLOWER, f"partition {p} accepted by a broker that does not own it"
-        with wire.connect(cluster[owner].bootstrap) as s:
+        with wire.connect(owner.bootstrap) as s:
             s.sendall(wire.frame(0, 3, 8, wire.produce_v3(topic, p, wire.record_batch([b"y"]))))
             _, body = wire.read_response(s)
             [(_, _, error, _)] = wire.parse_produce_v3(body)
@@ -155,7 +185,7 @@ def test_every_metadata_answer_names_the_whole_cluster(cluster):
 def test_groups_are_coordinated_by_their_offsets_partition_owner(cluster):
     group = f"g-{uuid.uuid4().hex[:8]}"
     offsets_partition = java_hash(group) % 50
-    owner = cluster[owner_index(f"persistent://public/__kafka/__consumer_offsets-partition-{offsets_partition}")]
+    owner = lookup(cluster, f"persistent://public/__kafka/__consumer_offsets-partition-{offsets_partition}")
     answers = {m.port: find_coordinator(m.bootstrap, group) for m in cluster}
     for asked, (error, _, port) in answers.items():
         assert error == 0 and port == owner.port, f"broker {asked} named {port}, not the owner {owner.port}"
@@ -166,8 +196,7 @@ def test_groups_are_coordinated_by_their_offsets_partition_owner(cluster):
 
     # A real consumer group, started from the broker that is not its coordinator, commits and a
     # later member resumes from the commit.
-    topic = spread_topic(2)
-    clients.create_topic(cluster[0].bootstrap, topic, partitions=2)
+    topic, _ = spread_topic(cluster, 2)
     clients.produce_all(clients.producer(cluster[0].bootstrap), topic,
                         [(None, f"m{i}".encode(), {"partition": i % 2}) for i in range(20)])
     c = clients.consumer(stranger.bootstrap, group_id=group)
@@ -189,8 +218,7 @@ def test_groups_are_coordinated_by_their_offsets_partition_owner(cluster):
 
 def test_topic_changes_through_one_broker_reach_the_other(cluster):
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions
-    topic = spread_topic(2)
-    clients.create_topic(cluster[0].bootstrap, topic, partitions=2)
+    topic, _ = spread_topic(cluster, 2)
     first, second = clients.admin(cluster[0].bootstrap), clients.admin(cluster[1].bootstrap)
     assert len(second.list_topics(timeout=15).topics[topic].partitions) == 2
 
@@ -205,3 +233,24 @@ def test_topic_changes_through_one_broker_reach_the_other(cluster):
 
     first.delete_topics([topic], operation_timeout=10)[topic].result(timeout=15)
     assert topic not in second.list_topics(timeout=15).topics
+
+
+def test_a_producer_follows_a_partition_to_its_new_owner(cluster):
+    topic, owners = spread_topic(cluster, 1)
+    first = owners[0]
+    second = next(m for m in cluster if m is not first)
+    p = clients.producer(cluster[0].bootstrap, linger_ms=2, enable_idempotence=True)
+    sent = [(None, b"r%d" % i, {"partition": 0}) for i in range(3000)]
+    mover = threading.Thread(target=move, args=(cluster, topic, 0, second))
+    for chunk in range(0, len(sent), 100):
+        if chunk == 1000:
+            mover.start()  # the bundle moves while the producer keeps sending
+        clients.produce_all(p, topic, sent[chunk:chunk + 100], timeout=120)
+    mover.join()
+    # The answer now names the new owner, and it holds everything, in order, once.
+    meta = clients.admin(first.bootstrap).list_topics(topic, timeout=15)
+    ports = {b.id: b.port for b in meta.brokers.values()}
+    assert ports[meta.topics[topic].partitions[0].leader] == second.port
+    got = clients.consume(first.bootstrap, topic, [0], 3000, timeout=120)
+    assert [m.value() for m in got] == [b"r%d" % i for i in range(3000)]
+    assert [m.offset() for m in got] == list(range(3000))

@@ -160,9 +160,8 @@ def test_plaintext_listener_needs_no_credentials(broker, topic_name):
 
 
 def test_oauthbearer_tokens_authenticate(fresh_broker, topic_name):
-    token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcmRlcnMifQ.bearer-for-tests"
-    b = fresh_broker({"saslAllowedMechanisms": "PLAIN,OAUTHBEARER", **host_class().bearer_token("orders", token)},
-                     scheme="SASL_PLAINTEXT")
+    config, token = host_class().bearer_token("orders")
+    b = fresh_broker({"saslAllowedMechanisms": "PLAIN,OAUTHBEARER", **config}, scheme="SASL_PLAINTEXT")
 
     def bearer(value):
         return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "OAUTHBEARER",

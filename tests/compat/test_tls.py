@@ -105,7 +105,7 @@ def test_a_broker_with_an_unusable_key_does_not_start(fresh_broker, certificate,
 
 
 def test_pulsar_brokers_tls_settings_are_the_default(fresh_broker, certificate, topic_name):
-    if HOST != "standin":
+    if HOST != "pulsar":
         pytest.skip("tlsCertificateFilePath and tlsKeyFilePath are Pulsar broker settings")
     cert, key = certificate
     b = fresh_broker({"tlsCertificateFilePath": str(cert), "tlsKeyFilePath": str(key)}, scheme="SSL")

@@ -32,6 +32,8 @@ pub(crate) fn check(reply: Reply) -> HostResult<Reply> {
             kind::UNKNOWN_TOPIC => HostError::UnknownTopic(message),
             kind::TOPIC_EXISTS => HostError::TopicExists(message),
             kind::INVALID => HostError::Invalid(message),
+            kind::TOO_LARGE => HostError::TooLarge(message),
+            kind::TERMINATED => HostError::Terminated(message),
             _ => HostError::Storage(std::io::Error::other(message)),
         }),
         other => Ok(other),
@@ -125,30 +127,49 @@ impl PulsarHost {
     }
 }
 
-impl TopicStore for PulsarHost {
-    fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
+impl PulsarHost {
+    /// The namespaces Kafka topics and internal topics live in.
+    fn namespaces(&self) -> Vec<String> {
         let mut namespaces = vec![self.namespace.clone()];
         if self.metadata_namespace != self.namespace {
             namespaces.push(self.metadata_namespace.clone());
         }
-        let listings: Vec<_> = namespaces.iter().map(|ns| self.bridge.list_topics(ns)).collect();
+        namespaces
+    }
+
+    /// Every Kafka topic of ours in the namespaces, as the broker lists them now.
+    fn list(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
         let this = self.clone();
         async move {
             let mut all = Vec::new();
-            for listing in listings {
-                match check(listing.await)? {
+            for ns in this.namespaces() {
+                match check(this.bridge.list_topics(&ns).await)? {
                     Reply::Topics(listed) => all.extend(listed),
                     other => return Err(unexpected(other)),
                 }
             }
-            let topics = all.into_iter().filter_map(|listed| this.adopt(listed)).collect();
-            Ok(topics)
+            Ok(all.into_iter().filter_map(|listed| this.adopt(listed)).collect())
+        }
+        .boxed()
+    }
+}
+
+impl TopicStore for PulsarHost {
+    /// Creates the namespaces first when missing (a new cluster, or Pulsar standalone's first
+    /// start), then lists them.
+    fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
+        let this = self.clone();
+        async move {
+            for ns in this.namespaces() {
+                check(this.bridge.ensure_namespace(&ns).await)?;
+            }
+            this.list().await
         }
         .boxed()
     }
 
     fn refresh(&self) -> BoxFuture<'static, HostResult<Option<Vec<OpenTopic>>>> {
-        self.load().map(|listed| listed.map(Some)).boxed()
+        self.list().map(|listed| listed.map(Some)).boxed()
     }
 
     fn find(&self, name: &str) -> BoxFuture<'static, HostResult<Option<OpenTopic>>> {

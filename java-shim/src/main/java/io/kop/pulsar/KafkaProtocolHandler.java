@@ -17,6 +17,9 @@ import org.apache.pulsar.broker.service.BrokerService;
 public class KafkaProtocolHandler implements ProtocolHandler {
     public static final String PROTOCOL = "kafka";
 
+    /** The interceptor that gives every entry its Kafka offset (broker entry metadata index). */
+    static final String INDEX_INTERCEPTOR = "org.apache.pulsar.common.intercept.AppendIndexMetadataInterceptor";
+
     private ShimConfig config;
     private long running;
 
@@ -36,6 +39,10 @@ public class KafkaProtocolHandler implements ProtocolHandler {
     @Override
     public void initialize(ServiceConfiguration conf) {
         // Runs before the broker service exists: read configuration only.
+        if (!conf.getBrokerEntryMetadataInterceptors().contains(INDEX_INTERCEPTOR)) {
+            throw new IllegalArgumentException("kop needs Kafka offsets from the broker entry metadata index: add "
+                + INDEX_INTERCEPTOR + " to brokerEntryMetadataInterceptors in broker.conf");
+        }
         config = ShimConfig.from(conf.getProperties());
     }
 

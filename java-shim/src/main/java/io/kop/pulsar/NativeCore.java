@@ -14,6 +14,8 @@ final class NativeCore {
     static final int UNKNOWN_TOPIC = 2;
     static final int TOPIC_EXISTS = 3;
     static final int INVALID = 4;
+    static final int TOO_LARGE = 5;
+    static final int TERMINATED = 6;
 
     /** Fields {@link #entryField} reads from a stored entry's head. */
     static final int LAST_OFFSET = 0;

@@ -6,9 +6,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.bookkeeper.mledger.AsyncCallbacks;
 import org.apache.bookkeeper.mledger.Entry;
@@ -26,7 +27,12 @@ import org.apache.pulsar.broker.namespace.LookupOptions;
 import org.apache.pulsar.broker.service.BrokerService;
 import org.apache.pulsar.broker.service.Topic;
 import org.apache.pulsar.broker.service.persistent.PersistentTopic;
+import org.apache.pulsar.client.admin.PulsarAdmin;
+import org.apache.pulsar.client.admin.PulsarAdminException;
 import org.apache.pulsar.client.admin.Topics;
+import org.apache.pulsar.common.policies.data.Policies;
+import org.apache.pulsar.common.policies.data.RetentionPolicies;
+import org.apache.pulsar.common.policies.data.TenantInfo;
 import org.apache.pulsar.common.allocator.PulsarByteBufAllocator;
 import org.apache.pulsar.common.lookup.data.LookupData;
 import org.apache.pulsar.common.naming.TopicName;
@@ -119,8 +125,8 @@ final class PulsarBridge {
                 }
             }).whenComplete((role, error) -> {
                 if (error != null) {
-                    Throwable cause = error.getCause() != null ? error.getCause() : error;
-                    NativeCore.fail(call, NativeCore.INVALID, String.valueOf(cause.getMessage()));
+                    // Whatever the provider throws, the token was not accepted.
+                    Failures.report(call, NativeCore.INVALID, error);
                 } else {
                     NativeCore.completePrincipal(call, role);
                 }
@@ -273,35 +279,122 @@ final class PulsarBridge {
         }
     }
 
-    /** Loads a partition on this broker and reports its index and first and last entries. */
+    /**
+     * Loads a partition on this broker and reports its index and first and last entries. A
+     * partition of a partitioned topic that no longer exists is unknown: loading it would
+     * create a stray topic of that name.
+     */
     void openPartition(String partition, long call) {
-        service.getTopic(partition, true).whenComplete((topic, error) -> {
-            if (error != null) {
-                fail(call, error);
-                return;
-            }
-            PersistentTopic persistent = persistent(topic);
-            if (persistent == null) {
-                NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not served by this broker");
-                return;
-            }
-            open.put(partition, persistent);
-            ManagedLedger ml = persistent.getManagedLedger();
-            long lastIndex = ((ManagedLedgerInterceptorImpl) ml.getManagedLedgerInterceptor()).getIndex();
-            if (ml.getNumberOfEntries() == 0) {
-                NativeCore.completeOpen(call, lastIndex, null, null);
-                return;
-            }
-            Position first = ml.getNextValidPosition(ml.getFirstPosition());
-            readHead(ml, first).thenCombine(readHead(ml, ml.getLastConfirmedEntry()), (a, b) -> new byte[][] {a, b})
-                .whenComplete((heads, e) -> {
-                    if (e != null) {
-                        fail(call, e);
-                    } else {
-                        NativeCore.completeOpen(call, lastIndex, heads[0], heads[1]);
+        TopicName name = TopicName.get(partition);
+        service.getPulsar().getPulsarResources().getNamespaceResources().getPartitionedTopicResources()
+            .getPartitionedTopicMetadataAsync(TopicName.get(name.getPartitionedTopicName()))
+            .thenCompose(meta -> {
+                if (meta.isEmpty() || name.getPartitionIndex() >= meta.get().partitions) {
+                    NativeCore.fail(call, NativeCore.UNKNOWN_TOPIC, partition + " does not exist");
+                    return CompletableFuture.completedFuture(null);
+                }
+                // A broker serves a bundle only once a lookup has assigned it: look up first, so the
+                // bundle is acquired here when this broker is the one Pulsar picks.
+                return ownedHere(name).thenCompose(owned -> {
+                    if (!owned) {
+                        NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is owned by another broker");
+                        return CompletableFuture.completedFuture(null);
                     }
+                    return service.getTopic(partition, true).thenAccept(topic -> opened(partition, topic, call));
                 });
+            }).whenComplete((v, error) -> {
+                if (error != null) {
+                    fail(call, error);
+                }
+            });
+    }
+
+    /** Whether this broker owns {@code name}'s bundle after a lookup (which may assign it here). */
+    private CompletableFuture<Boolean> ownedHere(TopicName name) {
+        PulsarService pulsar = service.getPulsar();
+        LookupOptions options = LookupOptions.builder().authoritative(false).readOnly(false)
+            .loadTopicsInBundle(false).build();
+        return pulsar.getNamespaceService().getBrokerServiceUrlAsync(name, options).thenApply(found -> {
+            if (found == null || found.isEmpty() || found.get().isRedirect()) {
+                return false;
+            }
+            LookupData data = found.get().getLookupData();
+            String url = data.getBrokerUrl();
+            String tls = data.getBrokerUrlTls();
+            return (url != null && url.equals(pulsar.getBrokerServiceUrl()))
+                || (tls != null && tls.equals(pulsar.getBrokerServiceUrlTls()));
         });
+    }
+
+    private void opened(String partition, Optional<Topic> topic, long call) {
+        PersistentTopic persistent = persistent(topic);
+        if (persistent == null) {
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not served by this broker");
+            return;
+        }
+        ManagedLedger ml = persistent.getManagedLedger();
+        if (!(ml.getManagedLedgerInterceptor() instanceof ManagedLedgerInterceptorImpl interceptor)) {
+            NativeCore.fail(call, NativeCore.STORAGE, "the broker assigns no Kafka offsets: set "
+                + "brokerEntryMetadataInterceptors=" + KafkaProtocolHandler.INDEX_INTERCEPTOR + " in broker.conf");
+            return;
+        }
+        open.put(partition, persistent);
+        long lastIndex = interceptor.getIndex();
+        if (ml.getNumberOfEntries() == 0) {
+            NativeCore.completeOpen(call, lastIndex, null, null);
+            return;
+        }
+        Position first = ml.getNextValidPosition(ml.getFirstPosition());
+        readHead(ml, first).thenCombine(readHead(ml, ml.getLastConfirmedEntry()), (a, b) -> new byte[][] {a, b})
+            .whenComplete((heads, e) -> {
+                if (e != null) {
+                    fail(call, e);
+                } else {
+                    NativeCore.completeOpen(call, lastIndex, heads[0], heads[1]);
+                }
+            });
+    }
+
+    /**
+     * Makes sure a namespace ({@code tenant/namespace}) exists, creating the tenant (allowed on
+     * this broker's cluster) and the namespace when missing. New namespaces keep data until kop
+     * trims it: Kafka topics have no subscriptions, so Pulsar's default retention of 0 would
+     * delete every ledger but the current one.
+     */
+    void ensureNamespace(String namespace, long call) {
+        try {
+            PulsarAdmin admin = service.getPulsar().getAdminClient();
+            String tenant = namespace.substring(0, namespace.indexOf('/'));
+            String cluster = service.getPulsar().getConfiguration().getClusterName();
+            admin.tenants().getTenantInfoAsync(tenant).exceptionallyCompose(e -> {
+                if (!(Failures.unwrap(e) instanceof PulsarAdminException.NotFoundException)) {
+                    return CompletableFuture.failedFuture(e);
+                }
+                TenantInfo info = TenantInfo.builder().allowedClusters(Set.of(cluster)).build();
+                return admin.tenants().createTenantAsync(tenant, info).exceptionally(ignoreConflict()).thenApply(v -> info);
+            }).thenCompose(v -> admin.namespaces().getPoliciesAsync(namespace).thenApply(p -> true)
+                .exceptionallyCompose(e -> {
+                    if (!(Failures.unwrap(e) instanceof PulsarAdminException.NotFoundException)) {
+                        return CompletableFuture.failedFuture(e);
+                    }
+                    Policies policies = new Policies();
+                    policies.retention_policies = new RetentionPolicies(-1, -1);
+                    policies.replication_clusters = Set.of(cluster);
+                    return admin.namespaces().createNamespaceAsync(namespace, policies)
+                        .exceptionally(ignoreConflict()).thenApply(x -> true);
+                })).whenComplete((v, error) -> done(call, error));
+        } catch (Exception e) {
+            fail(call, e);
+        }
+    }
+
+    private static java.util.function.Function<Throwable, Void> ignoreConflict() {
+        return e -> {
+            if (Failures.unwrap(e) instanceof PulsarAdminException.ConflictException) {
+                return null;
+            }
+            throw e instanceof CompletionException c ? c : new CompletionException(e);
+        };
     }
 
     private static PersistentTopic persistent(Optional<Topic> topic) {
@@ -337,6 +430,9 @@ final class PulsarBridge {
     /**
      * Publishes one entry; {@code data} (Rust memory) is copied once into the broker's pooled direct
      * memory before this returns, since the ledger and its cache keep the buffer after the add.
+     * Buffer ownership: this method allocates {@code buf} and holds one reference to it; the
+     * managed ledger takes a reference of its own when it adds the entry, so ours is released
+     * once the publish completes (successfully, refused, or failed), or at once if it throws.
      */
     void append(String partition, ByteBuffer data, int records, long call) {
         PersistentTopic topic = open.get(partition);
@@ -345,32 +441,38 @@ final class PulsarBridge {
             return;
         }
         ByteBuf buf = PulsarByteBufAllocator.DEFAULT.directBuffer(data.remaining());
-        buf.writeBytes(data);
-        topic.publishMessage(buf, new Topic.PublishContext() {
-            private byte[] head;
+        try {
+            buf.writeBytes(data);
+            topic.publishMessage(buf, new Topic.PublishContext() {
+                private byte[] head;
 
-            @Override
-            public long getNumberOfMessages() {
-                return records;
-            }
-
-            @Override
-            public void setMetadataFromEntryData(ByteBuf entryData) {
-                head = head(entryData);
-            }
-
-            @Override
-            public void completed(Exception e, long ledgerId, long entryId) {
-                if (e != null) {
-                    fail(call, e);
-                } else if (ledgerId < 0 || head == null) {
-                    NativeCore.fail(call, NativeCore.STORAGE,
-                        "the broker dropped the entry as a duplicate; disable Pulsar deduplication for Kafka topics");
-                } else {
-                    NativeCore.completeAppend(call, ledgerId, entryId, head);
+                @Override
+                public long getNumberOfMessages() {
+                    return records;
                 }
-            }
-        });
+
+                @Override
+                public void setMetadataFromEntryData(ByteBuf entryData) {
+                    head = head(entryData);
+                }
+
+                @Override
+                public void completed(Exception e, long ledgerId, long entryId) {
+                    buf.release();
+                    if (e != null) {
+                        Failures.report(call, Failures.publishKind(e), e);
+                    } else if (ledgerId < 0 || head == null) {
+                        NativeCore.fail(call, NativeCore.STORAGE,
+                            "the broker dropped the entry as a duplicate; disable Pulsar deduplication for Kafka topics");
+                    } else {
+                        NativeCore.completeAppend(call, ledgerId, entryId, head);
+                    }
+                }
+            });
+        } catch (RuntimeException e) {
+            buf.release();
+            fail(call, e);
+        }
     }
 
     private static String parkKey(String partition, long ledgerId, long entryId) {
@@ -500,25 +602,7 @@ final class PulsarBridge {
         }
     }
 
-    /** Classifies a broker failure for the core by its exception type's name. */
     private static void fail(long call, Throwable error) {
-        Throwable e = error;
-        while ((e instanceof CompletionException || e instanceof java.util.concurrent.ExecutionException)
-                && e.getCause() != null) {
-            e = e.getCause();
-        }
-        String type = e.getClass().getSimpleName();
-        int kind = NativeCore.STORAGE;
-        if (type.contains("Fenced") || type.contains("Closed") || type.contains("Terminated")
-                || type.contains("ServiceUnitNotReady") || type.contains("NotAllowed")) {
-            kind = NativeCore.NOT_OWNER;
-        } else if (type.contains("NotFound")) {
-            kind = NativeCore.UNKNOWN_TOPIC;
-        } else if (type.contains("Conflict") || type.contains("AlreadyExist")) {
-            kind = NativeCore.TOPIC_EXISTS;
-        } else if (type.contains("PreconditionFailed") || type.contains("IllegalArgument")) {
-            kind = NativeCore.INVALID;
-        }
-        NativeCore.fail(call, kind, type + ": " + e.getMessage());
+        Failures.fail(call, error);
     }
 }
