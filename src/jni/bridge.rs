@@ -118,6 +118,10 @@ pub enum Reply {
     Failed(i32, String),
 }
 
+/// How long a call into the broker may take before the core gives up on it: no broker callback
+/// that never comes can hold a client request (or its memory) for ever.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 type Registry = Mutex<HashMap<i64, oneshot::Sender<Reply>>>;
 
 fn registry() -> &'static Registry {
@@ -279,8 +283,22 @@ impl Bridge {
             let reply = Reply::Failed(kind::STORAGE, format!("call into the broker failed: {e}"));
             return futures::future::ready(reply).boxed();
         }
-        async move { rx.await.unwrap_or_else(|_| Reply::Failed(kind::STORAGE, "the broker dropped the call".into())) }
-            .boxed()
+        async move {
+            match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+                Ok(reply) => {
+                    reply.unwrap_or_else(|_| Reply::Failed(kind::STORAGE, "the broker dropped the call".into()))
+                }
+                Err(_) => {
+                    registry().lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                    tracing::warn!(call = id, "the broker did not answer a call in time");
+                    Reply::Failed(
+                        kind::STORAGE,
+                        format!("the broker did not answer within {}s", CALL_TIMEOUT.as_secs()),
+                    )
+                }
+            }
+        }
+        .boxed()
     }
 
     /// Lists the partitioned topics of `namespace` (`tenant/namespace`) with their partition

@@ -172,10 +172,20 @@ class PulsarProcess:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.web_url + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            text = resp.read().decode()
-            return resp.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
+        url = self.web_url + path
+        for _ in range(3):
+            req = urllib.request.Request(url, data=data, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    text = resp.read().decode()
+                    return resp.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
+            except urllib.error.HTTPError as e:
+                # Brokers send admin calls on to the owner or the leader with a 307, which urllib
+                # follows only for GET.
+                if e.code not in (307, 308) or not e.headers.get("Location"):
+                    raise
+                url = e.headers["Location"]
+        raise RuntimeError(f"too many redirects for {path}")
 
     def healthy(self):
         try:

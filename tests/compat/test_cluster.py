@@ -53,8 +53,10 @@ def bundle_of(cluster, topic, partition):
 def move(cluster, topic, partition, to):
     """Unloads the bundle of a partition with `to` as its next owner, and waits until it is."""
     bundle = bundle_of(cluster, topic, partition)
-    cluster[0].admin(f"/admin/v2/namespaces/public/default/{bundle}/unload?destinationBroker={to.broker_id}",
-                     method="PUT")
+    # Asked of the current owner: another broker would answer with a redirect to it.
+    owner = partition_owners(cluster, topic, partition + 1)[partition]
+    owner.admin(f"/admin/v2/namespaces/public/default/{bundle}/unload?destinationBroker={to.broker_id}",
+                method="PUT")
     deadline = time.time() + 60
     while time.time() < deadline:
         if partition_owners(cluster, topic, partition + 1)[partition] is to:
@@ -236,17 +238,27 @@ def test_topic_changes_through_one_broker_reach_the_other(cluster):
 
 
 def test_a_producer_follows_a_partition_to_its_new_owner(cluster):
-    topic, owners = spread_topic(cluster, 1)
-    first = owners[0]
+    topic = f"follow-{uuid.uuid4().hex[:8]}"
+    clients.create_topic(cluster[0].bootstrap, topic, partitions=1)
+    first = partition_owners(cluster, topic, 1)[0]
     second = next(m for m in cluster if m is not first)
     p = clients.producer(cluster[0].bootstrap, linger_ms=2, enable_idempotence=True)
     sent = [(None, b"r%d" % i, {"partition": 0}) for i in range(3000)]
-    mover = threading.Thread(target=move, args=(cluster, topic, 0, second))
+    failures = []
+
+    def mover_body():
+        try:
+            move(cluster, topic, 0, second)
+        except Exception as e:  # reported below: a failed move must fail the test
+            failures.append(e)
+
+    mover = threading.Thread(target=mover_body)
     for chunk in range(0, len(sent), 100):
         if chunk == 1000:
             mover.start()  # the bundle moves while the producer keeps sending
         clients.produce_all(p, topic, sent[chunk:chunk + 100], timeout=120)
     mover.join()
+    assert not failures, failures
     # The answer now names the new owner, and it holds everything, in order, once.
     meta = clients.admin(first.bootstrap).list_topics(topic, timeout=15)
     ports = {b.id: b.port for b in meta.brokers.values()}

@@ -435,9 +435,9 @@ final class PulsarBridge {
      * once the publish completes (successfully, refused, or failed), or at once if it throws.
      */
     void append(String partition, ByteBuffer data, int records, long call) {
-        PersistentTopic topic = open.get(partition);
+        PersistentTopic topic = loaded(partition);
         if (topic == null) {
-            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not open on this broker");
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not loaded on this broker");
             return;
         }
         ByteBuf buf = PulsarByteBufAllocator.DEFAULT.directBuffer(data.remaining());
@@ -475,6 +475,27 @@ final class PulsarBridge {
         }
     }
 
+    /**
+     * The partition's topic if this broker still serves the instance the core opened. After an
+     * unload (or a move, or a delete) the broker drops that instance, whose closed ledger would
+     * fail or never answer reads: the core is told to load the partition again instead.
+     */
+    private PersistentTopic loaded(String partition) {
+        PersistentTopic topic = open.get(partition);
+        if (topic != null && service.getTopicReference(partition).orElse(null) != topic) {
+            open.remove(partition, topic);
+            parked.entrySet().removeIf(e -> {
+                boolean stale = e.getValue().ledger() == topic.getManagedLedger();
+                if (stale) {
+                    dropCursor(e.getValue().ledger(), e.getValue().cursor());
+                }
+                return stale;
+            });
+            return null;
+        }
+        return topic;
+    }
+
     private static String parkKey(String partition, long ledgerId, long entryId) {
         return partition + "@" + ledgerId + ":" + entryId;
     }
@@ -497,9 +518,9 @@ final class PulsarBridge {
      * read position, which is also reported, so a consumer reading on costs no search.
      */
     void read(String partition, long ledgerId, long entryId, int maxEntries, long maxBytes, long call) {
-        PersistentTopic topic = open.get(partition);
+        PersistentTopic topic = loaded(partition);
         if (topic == null) {
-            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not open on this broker");
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not loaded on this broker");
             return;
         }
         ManagedLedger ml = topic.getManagedLedger();
@@ -571,9 +592,9 @@ final class PulsarBridge {
 
     /** Finds the first entry whose {@code field} is at least {@code value} (a binary search). */
     void findPosition(String partition, int field, long value, long call) {
-        PersistentTopic topic = open.get(partition);
+        PersistentTopic topic = loaded(partition);
         if (topic == null) {
-            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not open on this broker");
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not loaded on this broker");
             return;
         }
         ManagedLedger ml = topic.getManagedLedger();
