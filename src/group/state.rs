@@ -544,7 +544,6 @@ impl Group {
     /// Whether `topic` is in any member's consumer subscription.
     pub fn subscribed_to(&self, topic: &str) -> bool {
         use kafka_protocol::messages::ConsumerProtocolSubscription;
-        use kafka_protocol::protocol::Decodable;
         if self.protocol_type.as_deref() != Some("consumer") {
             return false;
         }
@@ -555,7 +554,8 @@ impl Group {
             }
             let version = i16::from_be_bytes([meta[0], meta[1]]);
             let _ = bytes::Buf::get_i16(&mut meta);
-            ConsumerProtocolSubscription::decode(&mut meta, version)
+            // Member metadata is the client's own bytes: decoded with bounded allocations.
+            crate::protocol::bounded::decode::<ConsumerProtocolSubscription>(&meta, version)
                 .map(|s| s.topics.iter().any(|t| t.as_str() == topic))
                 .unwrap_or(true)
         })

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::future::{self, BoxFuture, FutureExt};
 use kafka_protocol::messages::{self, ApiKey, RequestHeader};
-use kafka_protocol::protocol::{Decodable, VersionRange};
+use kafka_protocol::protocol::VersionRange;
 
 use crate::broker::Broker;
 use crate::protocol::response::{self, EncodeError};
@@ -84,13 +84,35 @@ macro_rules! api_table {
             vec![$((ApiKey::$key, $versions)),*]
         }
 
+        /// Decodes a request body of `api` at `version` as dispatch does, and drops it; `None` for
+        /// an API not in the table.
+        #[cfg(test)]
+        pub fn decode_only(api: ApiKey, version: i16, body: &Bytes) -> Option<anyhow::Result<()>> {
+            match api {
+                $(ApiKey::$key => Some(crate::protocol::bounded::decode::<messages::$request>(body, version).map(drop)),)*
+                _ => None,
+            }
+        }
+
+        /// A default request of `api`, encoded at `version` (`None` where it cannot be).
+        #[cfg(test)]
+        pub fn default_request(api: ApiKey, version: i16) -> Option<Bytes> {
+            use kafka_protocol::protocol::Encodable;
+            let mut out = bytes::BytesMut::new();
+            match api {
+                $(ApiKey::$key => messages::$request::default().encode(&mut out, version).ok()?,)*
+                _ => return None,
+            }
+            Some(out.freeze())
+        }
+
         /// Decodes a request body and runs its handler's ordered part.
         pub async fn dispatch(
             broker: &Arc<Broker>,
             peer: std::net::SocketAddr,
             session: &Arc<sasl::Session>,
             header: RequestHeader,
-            mut body: Bytes,
+            body: Bytes,
         ) -> Result<Completion, DispatchError> {
             let (api_key, version) = (header.request_api_key, header.request_api_version);
             let unsupported = DispatchError::Unsupported { api_key, version };
@@ -104,7 +126,7 @@ macro_rules! api_table {
             };
             match api {
                 $(ApiKey::$key if in_range($versions, version) => {
-                    let request = messages::$request::decode(&mut body, version)
+                    let request = crate::protocol::bounded::decode::<messages::$request>(&body, version)
                         .map_err(|source| DispatchError::Malformed { api, version, source })?;
                     let pending = $handler(broker, &ctx, request).await;
                     Ok(Box::pin(async move {

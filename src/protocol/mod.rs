@@ -2,6 +2,7 @@
 //! Request and response bodies themselves come from the `kafka-protocol` crate.
 
 pub mod batch;
+pub mod bounded;
 pub mod errors;
 pub mod frame;
 pub mod response;

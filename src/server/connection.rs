@@ -8,7 +8,6 @@ use bytes::{Buf, Bytes};
 use futures::future::FutureExt;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestHeader};
-use kafka_protocol::protocol::Decodable;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
 
@@ -97,7 +96,9 @@ async fn handle_frame(
         return Err(CloseReason::Unauthenticated(api));
     }
     let mut body = frame;
-    let header = RequestHeader::decode(&mut body, api.request_header_version(version)).map_err(CloseReason::Header)?;
+    let header =
+        crate::protocol::bounded::decode_prefix::<RequestHeader>(&mut body, api.request_header_version(version))
+            .map_err(CloseReason::Header)?;
     Ok(handlers::dispatch(broker, peer, session, header, body).await?)
 }
 

@@ -57,6 +57,12 @@ def api_versions_still_served(broker):
     pytest.param(wire.frame(9999, 0, 1, b""), id="unknown-api-key"),
     pytest.param(wire.frame(3, 99, 1, b""), id="unsupported-metadata-version"),
     pytest.param(wire.frame(3, 1, 1, b"\x00\x00\x00\x05\x00"), id="malformed-metadata-body"),
+    # Counts that would size a 100+ GB allocation if the decoder trusted them.
+    pytest.param(wire.frame(1, 4, 1, struct.pack(">iiiib", -1, 500, 1, 1 << 20, 0) + struct.pack(">i", 0x7FFFFFFF)),
+                 id="fetch-claiming-two-billion-topics"),
+    pytest.param(wire.frame(3, 4, 1, struct.pack(">i", 0x7FFFFFFF) + b"\x01"), id="metadata-claiming-two-billion-topics"),
+    pytest.param(wire.frame(9, 2, 1, wire.string("g") + struct.pack(">i", 1) + wire.string("t")
+                            + struct.pack(">i", 0x7FFFFFFF)), id="offset-fetch-claiming-two-billion-partitions"),
 ])
 def test_bad_frames_close_the_connection(broker, busy_client, payload):
     s = wire.connect(broker.bootstrap)
