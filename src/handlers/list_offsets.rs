@@ -45,13 +45,16 @@ pub async fn handle(
                     .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                     .with_timestamp(-1)
                     .with_offset(-1),
-                Some(partition) => match lookup(partition, p.timestamp).await {
-                    Ok((timestamp, offset)) => base
-                        .with_timestamp(timestamp)
-                        .with_offset(offset)
-                        .with_leader_epoch(if ctx.version >= 4 { 0 } else { -1 }),
-                    Err(e) => base.with_error_code(e.code()).with_timestamp(-1).with_offset(-1),
-                },
+                Some(partition) => {
+                    match lookup(partition, p.timestamp, topic.as_ref().map_or(0, |t| t.config.max_message_bytes)).await
+                    {
+                        Ok((timestamp, offset)) => base
+                            .with_timestamp(timestamp)
+                            .with_offset(offset)
+                            .with_leader_epoch(if ctx.version >= 4 { 0 } else { -1 }),
+                        Err(e) => base.with_error_code(e.code()).with_timestamp(-1).with_offset(-1),
+                    }
+                }
             });
         }
         topics.push(ListOffsetsTopicResponse::default().with_name(wanted.name).with_partitions(partitions));
@@ -60,14 +63,14 @@ pub async fn handle(
 }
 
 /// `(timestamp, offset)` for one query; `(-1, -1)` when no record matches.
-async fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), ResponseError> {
+async fn lookup(partition: &Partition, timestamp: i64, max_message_bytes: usize) -> Result<(i64, i64), ResponseError> {
     partition.ready().await?;
     Ok(match timestamp {
         LATEST => (-1, partition.end_offset()),
         EARLIEST | EARLIEST_LOCAL => (-1, partition.start_offset()),
         LATEST_TIERED => (-1, -1),
         MAX_TIMESTAMP => partition.max_timestamp().unwrap_or((-1, -1)),
-        t if t >= 0 => match partition.offset_for_time(t).await? {
+        t if t >= 0 => match partition.offset_for_time(t, max_message_bytes).await? {
             Some((offset, ts)) => (ts, offset),
             None => (-1, -1),
         },

@@ -79,7 +79,7 @@ fn append(version: i16, topic: Option<&Topic>, name: &str, data: PartitionProduc
     let records = data.records.unwrap_or_default();
     let checked = batch::validate(&records, topic.config.max_message_bytes);
     if let (Ok(_), true) = (&checked, topic.config.compacted) {
-        match batch::keyless_records(&records) {
+        match batch::keyless_records(&records, topic.config.max_message_bytes) {
             Ok(keyless) if keyless.is_empty() => {}
             Ok(keyless) => return Outcome::Done(keyless_rejected(version, index, name, &keyless)),
             Err(e) => return Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),

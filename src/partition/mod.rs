@@ -192,13 +192,18 @@ impl Partition {
         hints.insert(offset, position);
     }
 
-    /// The earliest record with timestamp `>= timestamp` as `(offset, timestamp)`.
-    pub async fn offset_for_time(&self, timestamp: i64) -> Result<Option<(i64, i64)>, ResponseError> {
+    /// The earliest record with timestamp `>= timestamp` as `(offset, timestamp)`; the batch that
+    /// holds it is decompressed to at most a multiple of `max_message_bytes`.
+    pub async fn offset_for_time(
+        &self,
+        timestamp: i64,
+        max_message_bytes: usize,
+    ) -> Result<Option<(i64, i64)>, ResponseError> {
         self.ready().await?;
         let Some(entry) = self.log.find_by_timestamp(timestamp).await.map_err(|e| host_error(&e))? else {
             return Ok(None);
         };
-        Ok(batch::first_record_at_or_after(&entry.data, entry.base_offset, timestamp)
+        Ok(batch::first_record_at_or_after(&entry.data, entry.base_offset, timestamp, max_message_bytes)
             .or(Some((entry.base_offset, entry.max_timestamp))))
     }
 

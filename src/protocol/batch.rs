@@ -6,7 +6,8 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::RecordBatchDecoder;
+
+use super::records::{self, RecordsError};
 
 /// Bytes before the first record of a v2 batch.
 pub const BATCH_HEADER_LEN: usize = 61;
@@ -143,20 +144,43 @@ pub fn with_base_offset(batch: Bytes, base_offset: i64) -> Bytes {
     out.freeze()
 }
 
-/// The positions (within the batch) of records that have no key. Decompresses the batch: only
-/// produce to a compacted topic, where every record needs a key, calls this.
-pub fn keyless_records(batch: &Bytes) -> Result<Vec<i32>, BatchError> {
-    let mut buf = batch.clone();
-    let set = RecordBatchDecoder::decode(&mut buf).map_err(|_| BatchError::Corrupt("records do not decode"))?;
-    Ok(set.records.iter().enumerate().filter(|(_, r)| r.key.is_none()).map(|(i, _)| i as i32).collect())
+/// How many times `max.message.bytes` a batch's records may decompress to when the broker reads
+/// them: well past what real producers compress (text rarely shrinks 16-fold), while a crafted
+/// batch of zeros that claims gigabytes stops there.
+pub const DECOMPRESSION_FACTOR: usize = 16;
+
+/// The positions (within the batch) of records that have no key. Decompresses the batch, to at
+/// most [`DECOMPRESSION_FACTOR`] times `max_message_bytes`: only produce to a compacted topic,
+/// where every record needs a key, calls this.
+pub fn keyless_records(batch: &Bytes, max_message_bytes: usize) -> Result<Vec<i32>, BatchError> {
+    let cap = max_message_bytes.saturating_mul(DECOMPRESSION_FACTOR);
+    let read = records::records(batch, cap).map_err(|e| match e {
+        RecordsError::TooLarge(max) => BatchError::TooLarge { size: max + 1, max },
+        _ => BatchError::Corrupt("records do not decode"),
+    })?;
+    Ok(read.iter().enumerate().filter(|(_, r)| !r.has_key).map(|(i, _)| i as i32).collect())
 }
 
 /// The offset and timestamp of the first record at or after `timestamp` in a stored batch whose
-/// first record has `base_offset`. Decompresses the batch: only ListOffsets by time calls this.
-pub fn first_record_at_or_after(batch: &Bytes, base_offset: i64, timestamp: i64) -> Option<(i64, i64)> {
-    let mut buf = with_base_offset(batch.clone(), base_offset);
-    let set = RecordBatchDecoder::decode(&mut buf).ok()?;
-    set.records.iter().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp))
+/// first record has `base_offset`. Decompresses the batch (to at most
+/// [`DECOMPRESSION_FACTOR`] times `max_message_bytes`): only ListOffsets by time calls this.
+pub fn first_record_at_or_after(
+    batch: &Bytes,
+    base_offset: i64,
+    timestamp: i64,
+    max_message_bytes: usize,
+) -> Option<(i64, i64)> {
+    let base_timestamp = i64::from_be_bytes(batch.get(27..35)?.try_into().ok()?);
+    let max_timestamp = i64::from_be_bytes(batch.get(35..43)?.try_into().ok()?);
+    // With LogAppendTime (attribute bit 3) every record carries the batch's max timestamp.
+    let log_append_time = batch.get(22)? & 0x08 != 0;
+    let read = records::records(batch, max_message_bytes.saturating_mul(DECOMPRESSION_FACTOR)).ok()?;
+    read.iter()
+        .map(|r| {
+            let ts = if log_append_time { max_timestamp } else { base_timestamp + r.timestamp_delta };
+            (base_offset + i64::from(r.offset_delta), ts)
+        })
+        .find(|&(_, ts)| ts >= timestamp)
 }
 
 #[cfg(test)]
@@ -236,14 +260,14 @@ mod tests {
         let mut buf = BytesMut::new();
         let options = RecordEncodeOptions { version: 2, compression: Compression::Snappy };
         RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
-        assert_eq!(keyless_records(&buf.freeze()), Ok(vec![0, 2]));
-        assert!(keyless_records(&Bytes::from_static(b"nonsense")).is_err());
+        assert_eq!(keyless_records(&buf.freeze(), 1 << 20), Ok(vec![0, 2]));
+        assert!(keyless_records(&Bytes::from_static(b"nonsense"), 1 << 20).is_err());
     }
 
     #[test]
     fn finds_records_by_time_inside_compressed_batches() {
         let b = batch(5, Compression::Zstd);
-        assert_eq!(first_record_at_or_after(&b, 100, 1015), Some((102, 1020)));
-        assert_eq!(first_record_at_or_after(&b, 100, 5000), None);
+        assert_eq!(first_record_at_or_after(&b, 100, 1015, 1 << 20), Some((102, 1020)));
+        assert_eq!(first_record_at_or_after(&b, 100, 5000, 1 << 20), None);
     }
 }

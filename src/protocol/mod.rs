@@ -5,4 +5,5 @@ pub mod batch;
 pub mod bounded;
 pub mod errors;
 pub mod frame;
+pub mod records;
 pub mod response;
