@@ -104,19 +104,35 @@ class StandaloneBroker:
         return [str(KOP_BIN), "serve", "--listen", self.listener, "--data-dir", str(self.data_dir),
                 "--config", str(self._config_file())]
 
-    def start(self, timeout=30):
-        args = self.command()
+    # Seconds a start may take before the test gives up on the broker.
+    start_timeout = 30
+
+    def spawn(self, env):
         log = open(self.log_path, "ab")
+        return subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def wait_for_host(self, deadline):
+        """Waits until the host under kop is up; `kop serve` has none of its own."""
+
+    def start(self, timeout=None):
+        timeout = timeout or self.start_timeout
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.proc = self.spawn(env)
         deadline = time.time() + timeout
+        self.wait_for_host(deadline)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
             if api_versions_ok(self.port, tls=self.scheme.endswith("SSL")):
                 return self
             time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not come up in {timeout}s:\n{self.log()}")
+        self.stop_quietly()
+        raise RuntimeError(f"{self.name} did not serve Kafka in {timeout}s:\n{self.log()}")
+
+    def stop_quietly(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self, timeout=20):
         if self.proc and self.proc.poll() is None:
@@ -199,26 +215,21 @@ class PulsarBroker(StandaloneBroker):
     def command(self):
         return self.process.command()
 
-    def start(self, timeout=180):
-        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
-        self.proc = self.process.spawn(env)
-        deadline = time.time() + timeout
-        if not pulsar.wait_healthy(self.process, timeout):
-            self.stop_quietly()
-            raise RuntimeError(f"{self.name} did not become healthy in {timeout}s:\n{self.log()}")
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
-            if api_versions_ok(self.port, tls=self.scheme.endswith("SSL")):
-                return self
-            time.sleep(0.1)
-        self.stop_quietly()
-        raise RuntimeError(f"kop in the {self.name} did not serve Kafka in {timeout}s:\n{self.log()}")
+    start_timeout = 180
 
-    def stop_quietly(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+    def spawn(self, env):
+        return self.process.spawn(env)
+
+    def wait_for_host(self, deadline):
+        if not pulsar.wait_healthy(self.process, deadline - time.time()):
+            self.stop_quietly()
+            raise RuntimeError(f"{self.name} did not become healthy:\n{self.log()}")
+
+    def log(self):
+        """The broker's first errors (a failed start is buried under its shutdown), then the end."""
+        text = self.logged()
+        errors = [line for line in text.splitlines() if " ERROR " in line][:20]
+        return "\n".join(errors) + "\n...\n" + text[-3000:]
 
     def admin(self, path, method="GET", body=None):
         """A Pulsar admin REST call: (status, decoded body)."""
