@@ -85,8 +85,18 @@ pub struct Config {
     pub group_min_session_timeout_ms: u64,
     /// Largest session timeout a member may ask for.
     pub group_max_session_timeout_ms: u64,
-    /// Most client connections served at once; more wait to be accepted.
+    /// Most client connections served at once; a connection past it is closed as soon as it is
+    /// accepted, and existing clients carry on.
     pub max_connections: usize,
+    /// Bytes of requests being read or waiting to be handled, across all connections (Kafka's
+    /// `queued.max.request.bytes`). A connection whose next request does not fit waits, unread,
+    /// until others finish. At least `maxRequestSize`.
+    pub queued_max_request_bytes: usize,
+    /// A connection with no request for this long is closed (KoP's key).
+    pub connection_max_idle_ms: u64,
+    /// A request must arrive in full within this long of its first byte; a client that stalls
+    /// mid-request is cut off.
+    pub kop_request_read_timeout_ms: u64,
     /// Requests a connection may have in progress before it stops reading more.
     pub max_queued_requests: usize,
     /// SASL mechanisms offered on a `SASL_PLAINTEXT` listener, comma-separated (KoP's key).
@@ -139,6 +149,9 @@ impl Default for Config {
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             max_connections: 10_000,
+            queued_max_request_bytes: 256 * 1024 * 1024,
+            connection_max_idle_ms: 600_000,
+            kop_request_read_timeout_ms: 30_000,
             max_queued_requests: 64,
             sasl_allowed_mechanisms: "PLAIN".into(),
             sasl_plain_users: BTreeMap::new(),
@@ -230,6 +243,12 @@ impl Config {
         }
         if self.max_connections == 0 || self.max_queued_requests == 0 {
             return invalid("maxConnections", "limits must be at least 1");
+        }
+        if self.queued_max_request_bytes < self.max_request_size {
+            return invalid("queuedMaxRequestBytes", "must be at least maxRequestSize");
+        }
+        if self.connection_max_idle_ms == 0 || self.kop_request_read_timeout_ms == 0 {
+            return invalid("connectionMaxIdleMs", "timeouts must be at least 1 ms");
         }
         if self.sasl_required() && self.sasl_mechanisms().is_empty() {
             return invalid("saslAllowedMechanisms", "a SASL listener needs at least one mechanism");

@@ -1,7 +1,13 @@
 //! Kafka framing: a 4-byte big-endian size, then the request.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
+
+use super::budget::{Budget, Held};
 
 /// Why a connection's byte stream cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -20,44 +26,92 @@ pub enum FrameError {
     /// The socket failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// No request began within the idle timeout.
+    #[error("idle for {0:?}")]
+    Idle(Duration),
+    /// A request did not arrive in full within the read timeout of its first byte.
+    #[error("request not read in full within {0:?}")]
+    Stalled(Duration),
+}
+
+/// The limits a connection's reads run under.
+#[derive(Clone)]
+pub struct ReadLimits {
+    /// Largest frame accepted.
+    pub max_size: usize,
+    /// Bytes of requests being read or handled across all connections; each frame holds its
+    /// size in permits from before its body is read until it is released.
+    pub budget: Arc<Budget>,
+    /// How long a connection may wait for its next request to begin.
+    pub idle: Duration,
+    /// How long a request may take to arrive once its first byte has.
+    pub read: Duration,
+}
+
+/// A frame's payload, and its share of the request budget (released when dropped).
+pub struct Frame {
+    /// The request: header and body.
+    pub bytes: Bytes,
+    /// Held until the request has been handled.
+    pub permit: Held,
 }
 
 /// Reads frames from a socket, reusing one buffer.
 pub struct FrameReader<R> {
     reader: R,
     buf: BytesMut,
-    max_size: usize,
+    limits: ReadLimits,
 }
 
 /// Smallest valid request: api key, version and correlation id.
 const MIN_FRAME: usize = 8;
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
-    /// Wraps a reader; frames above `max_size` are refused.
-    pub fn new(reader: R, max_size: usize) -> Self {
-        FrameReader { reader, buf: BytesMut::with_capacity(64 * 1024), max_size }
+    /// Wraps a reader that reads under `limits`.
+    pub fn new(reader: R, limits: ReadLimits) -> Self {
+        FrameReader { reader, buf: BytesMut::with_capacity(4096), limits }
     }
 
-    /// The next frame's payload, or `None` when the peer closed cleanly between frames.
-    pub async fn next(&mut self) -> Result<Option<Bytes>, FrameError> {
+    /// The next frame, or `None` when the peer closed cleanly between frames. Memory for a
+    /// frame's body is taken from the budget before any of it is read, so a size prefix alone
+    /// reserves nothing, and a connection waiting for budget reads no more.
+    pub async fn next(&mut self) -> Result<Option<Frame>, FrameError> {
+        let mut permit: Option<Held> = None;
+        let mut deadline = (!self.buf.is_empty()).then(|| Instant::now() + self.limits.read);
         loop {
             if self.buf.len() >= 4 {
                 let size = (&self.buf[..4]).get_i32();
-                let len = usize::try_from(size).ok().filter(|l| (MIN_FRAME..=self.max_size).contains(l));
+                let max = self.limits.max_size;
+                let len = usize::try_from(size).ok().filter(|l| (MIN_FRAME..=max).contains(l));
                 let Some(len) = len else {
-                    return Err(FrameError::BadSize { size, max: self.max_size });
+                    return Err(FrameError::BadSize { size, max });
+                };
+                let held = match permit.take() {
+                    Some(p) => p,
+                    // `len` is at most maxRequestSize, which the config keeps within the budget.
+                    None => self.limits.budget.take(len).await,
                 };
                 if self.buf.len() >= 4 + len {
                     self.buf.advance(4);
-                    return Ok(Some(self.buf.split_to(len).freeze()));
+                    return Ok(Some(Frame { bytes: self.buf.split_to(len).freeze(), permit: held }));
                 }
+                permit = Some(held);
                 self.buf.reserve(4 + len - self.buf.len());
-            } else if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(64 * 1024);
+            } else if self.buf.capacity() - self.buf.len() < 1024 {
+                self.buf.reserve(4096);
             }
-            if self.reader.read_buf(&mut self.buf).await? == 0 {
+            let read = match deadline {
+                None => tokio::time::timeout(self.limits.idle, self.reader.read_buf(&mut self.buf))
+                    .await
+                    .map_err(|_| FrameError::Idle(self.limits.idle))?,
+                Some(at) => tokio::time::timeout_at(at, self.reader.read_buf(&mut self.buf))
+                    .await
+                    .map_err(|_| FrameError::Stalled(self.limits.read))?,
+            };
+            if read? == 0 {
                 return if self.buf.is_empty() { Ok(None) } else { Err(FrameError::Truncated) };
             }
+            deadline.get_or_insert_with(|| Instant::now() + self.limits.read);
         }
     }
 }
@@ -66,6 +120,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 mod tests {
     use super::*;
 
+    fn limits(max_size: usize) -> ReadLimits {
+        ReadLimits {
+            max_size,
+            budget: Budget::new(1 << 20),
+            idle: Duration::from_secs(5),
+            read: Duration::from_secs(5),
+        }
+    }
     #[tokio::test]
     async fn splits_frames_and_refuses_bad_sizes() {
         let mut data = Vec::new();
@@ -73,16 +135,16 @@ mod tests {
             data.extend_from_slice(&(body.len() as i32).to_be_bytes());
             data.extend_from_slice(body);
         }
-        let mut r = FrameReader::new(&data[..], 100);
-        assert_eq!(&r.next().await.unwrap().unwrap()[..], b"12345678");
-        assert_eq!(&r.next().await.unwrap().unwrap()[..], b"abcdefghij");
+        let mut r = FrameReader::new(&data[..], limits(100));
+        assert_eq!(&r.next().await.unwrap().unwrap().bytes[..], b"12345678");
+        assert_eq!(&r.next().await.unwrap().unwrap().bytes[..], b"abcdefghij");
         assert!(r.next().await.unwrap().is_none());
 
         let big = 1000i32.to_be_bytes();
-        assert!(matches!(FrameReader::new(&big[..], 100).next().await, Err(FrameError::BadSize { .. })));
+        assert!(matches!(FrameReader::new(&big[..], limits(100)).next().await, Err(FrameError::BadSize { .. })));
         let neg = (-5i32).to_be_bytes();
-        assert!(matches!(FrameReader::new(&neg[..], 100).next().await, Err(FrameError::BadSize { .. })));
+        assert!(matches!(FrameReader::new(&neg[..], limits(100)).next().await, Err(FrameError::BadSize { .. })));
         let cut = [0u8, 0, 0, 20, 1, 2, 3];
-        assert!(matches!(FrameReader::new(&cut[..], 100).next().await, Err(FrameError::Truncated)));
+        assert!(matches!(FrameReader::new(&cut[..], limits(100)).next().await, Err(FrameError::Truncated)));
     }
 }

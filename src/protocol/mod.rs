@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod bounded;
+pub mod budget;
 pub mod errors;
 pub mod frame;
 pub mod records;

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use crate::broker::Broker;
 use crate::handlers::sasl::Session;
 use crate::handlers::{self, api_versions, Completion, DispatchError};
-use crate::protocol::frame::{FrameError, FrameReader};
+use crate::protocol::frame::{Frame, FrameError, FrameReader, ReadLimits};
 use crate::protocol::response::{self, EncodeError};
 
 /// Why a connection was closed by us.
@@ -34,14 +34,20 @@ enum CloseReason {
 
 /// Serves a client (the two halves of its plain or TLS stream) until it leaves, sends something
 /// we must refuse, or `shutdown` fires.
-pub async fn serve<R, W>(broker: Arc<Broker>, read: R, write: W, peer: SocketAddr, mut shutdown: watch::Receiver<bool>)
-where
+pub async fn serve<R, W>(
+    broker: Arc<Broker>,
+    read: R,
+    write: W,
+    peer: SocketAddr,
+    limits: ReadLimits,
+    mut shutdown: watch::Receiver<bool>,
+) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (queue, pending) = mpsc::channel::<Completion>(broker.config.max_queued_requests);
     let writer = tokio::spawn(write_responses(write, pending, peer));
-    let mut frames = FrameReader::new(read, broker.config.max_request_size);
+    let mut frames = FrameReader::new(read, limits);
     let session = Arc::new(Session::new(broker.config.sasl_required()));
     loop {
         let frame = tokio::select! {
@@ -50,7 +56,15 @@ where
         };
         let completion = match frame {
             Ok(None) => break,
-            Ok(Some(frame)) => handle_frame(&broker, peer, &session, frame).await,
+            Ok(Some(Frame { bytes, permit })) => handle_frame(&broker, peer, &session, bytes).await.map(|done| {
+                // The request's bytes count against the budget until its response is ready.
+                async move {
+                    let out = done.await;
+                    drop(permit);
+                    out
+                }
+                .boxed()
+            }),
             Err(e) => Err(e.into()),
         };
         match completion {
@@ -62,6 +76,10 @@ where
                     tracing::debug!(%peer, "closing connection after failed authentication");
                     break;
                 }
+            }
+            Err(CloseReason::Frame(FrameError::Idle(idle))) => {
+                tracing::debug!(%peer, ?idle, "closing idle connection");
+                break;
             }
             Err(reason) => {
                 tracing::warn!(%peer, %reason, "closing connection");

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::broker::Broker;
+use crate::protocol::frame::ReadLimits;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,19 +23,18 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// their current requests (up to a timeout) and returns.
 pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Future<Output = ()>) {
     let slots = Arc::new(Semaphore::new(broker.config.max_connections));
+    let limits = ReadLimits {
+        max_size: broker.config.max_request_size,
+        budget: crate::protocol::budget::Budget::new(broker.config.queued_max_request_bytes),
+        idle: Duration::from_millis(broker.config.connection_max_idle_ms),
+        read: Duration::from_millis(broker.config.kop_request_read_timeout_ms),
+    };
     let (stop, stopped) = watch::channel(false);
     // Each connection holds a clone; when all are dropped, every connection has ended.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(10);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => accepted,
@@ -52,8 +52,16 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Futu
                 continue;
             }
         };
+        // Past the limit a new connection is closed at once: clients retry, and the ones being
+        // served are not slowed by a queue of others.
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(%peer, limit = broker.config.max_connections, "connection refused: maxConnections reached");
+            drop(socket);
+            continue;
+        };
         tracing::debug!(%peer, "client connected");
         let broker = Arc::clone(&broker);
+        let limits = limits.clone();
         let stopped = stopped.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
@@ -63,12 +71,12 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Futu
             match broker.tls.clone() {
                 None => {
                     let (read, write) = socket.into_split();
-                    connection::serve(broker, read, write, peer, stopped).await;
+                    connection::serve(broker, read, write, peer, limits, stopped).await;
                 }
                 Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(socket)).await {
                     Ok(Ok(stream)) => {
                         let (read, write) = tokio::io::split(stream);
-                        connection::serve(broker, read, write, peer, stopped).await;
+                        connection::serve(broker, read, write, peer, limits, stopped).await;
                     }
                     Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::info!(%peer, "TLS handshake timed out"),

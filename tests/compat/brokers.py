@@ -225,6 +225,15 @@ class PulsarBroker(StandaloneBroker):
             self.stop_quietly()
             raise RuntimeError(f"{self.name} did not become healthy:\n{self.log()}")
 
+    def kill9(self):
+        """kill -9, and the broker stays down until its metadata session has expired. Standalone
+        Pulsar keeps the bookie's registration as an ephemeral node of that session: a broker
+        restarted sooner registers its bookie again, and then the old session's expiry deletes
+        the new registration, leaving the broker without a bookie. A crashed broker in a real
+        deployment is down at least that long before its node is reused."""
+        super().kill9()
+        time.sleep(2 * pulsar.METADATA_SESSION_MS / 1000)
+
     def log(self):
         """The broker's first errors (a failed start is buried under its shutdown), then the end."""
         text = self.logged()

@@ -33,6 +33,8 @@ JVM_MEMORY = ["-Xms128m", "-Xmx768m", "-XX:MaxDirectMemorySize=768m"]
 
 ADMIN_ROLE = "kop-test-admin"
 
+METADATA_SESSION_MS = 5000
+
 
 def classpath():
     if not CLASSPATH_FILE.exists():
@@ -122,6 +124,8 @@ class PulsarProcess:
             "defaultRetentionTimeInMinutes": -1,
             "defaultRetentionSizeInMB": -1,
             "kafkaListeners": self.kafka_listener,
+            # See PulsarBroker.kill9: a crashed broker's metadata session must expire quickly.
+            "metadataStoreSessionTimeoutMillis": METADATA_SESSION_MS,
         }
         if self.zookeeper:
             conf["metadataStoreUrl"] = f"zk:{self.zookeeper}"

@@ -32,6 +32,11 @@ final class ShimConfig {
         KEYS.put("groupInitialRebalanceDelayMs", Kind.INT);
         KEYS.put("groupMinSessionTimeoutMs", Kind.INT);
         KEYS.put("groupMaxSessionTimeoutMs", Kind.INT);
+        KEYS.put("maxConnections", Kind.INT);
+        KEYS.put("maxRequestSize", Kind.INT);
+        KEYS.put("queuedMaxRequestBytes", Kind.INT);
+        KEYS.put("connectionMaxIdleMs", Kind.INT);
+        KEYS.put("kopRequestReadTimeoutMs", Kind.INT);
         KEYS.put("kafkaTenant", Kind.STRING);
         KEYS.put("kafkaNamespace", Kind.STRING);
         KEYS.put("kafkaMetadataTenant", Kind.STRING);
