@@ -183,12 +183,14 @@ pub fn first_record_at_or_after(
         .find(|&(_, ts)| ts >= timestamp)
 }
 
+/// Records for tests of code that reads batches.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+pub(crate) mod fixtures {
+    use bytes::Bytes;
+    use kafka_protocol::records::{Record, TimestampType};
 
-    fn record(offset: i64, ts: i64) -> Record {
+    /// A plain record at `offset` with timestamp `ts`, no key and a small value.
+    pub fn record(offset: i64, ts: i64) -> Record {
         Record {
             transactional: false,
             control: false,
@@ -205,6 +207,13 @@ mod tests {
             delete_horizon: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::record;
+    use super::*;
+    use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
 
     fn batch(n: i64, compression: Compression) -> Bytes {
         let records: Vec<_> = (0..n).map(|i| record(i, 1000 + i * 10)).collect();

@@ -199,27 +199,15 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
 
     use super::*;
 
     fn record(offset: i64, key: Option<&'static [u8]>) -> Record {
-        Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset,
-            // The encoder starts a new batch where sequences do not run on.
-            sequence: offset as i32,
-            timestamp: 1_700_000_000_000 + offset,
-            key: key.map(bytes::Bytes::from_static),
-            value: Some(bytes::Bytes::from(vec![b'v'; 100])),
-            headers: Default::default(),
-            delete_horizon: false,
-        }
+        let mut record = crate::protocol::batch::fixtures::record(offset, 1_700_000_000_000 + offset);
+        record.key = key.map(bytes::Bytes::from_static);
+        record.value = Some(bytes::Bytes::from(vec![b'v'; 100]));
+        record
     }
 
     fn batch(compression: Compression, records: &[Record]) -> Vec<u8> {
