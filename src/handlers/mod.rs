@@ -85,8 +85,7 @@ macro_rules! api_table {
         }
 
         /// Decodes a request body of `api` at `version` as dispatch does, and drops it; `None` for
-        /// an API not in the table.
-        #[cfg(test)]
+        /// an API not in the table. For tests and fuzzing of the decoding alone.
         pub fn decode_only(api: ApiKey, version: i16, body: &Bytes) -> Option<anyhow::Result<()>> {
             match api {
                 $(ApiKey::$key => Some(crate::protocol::bounded::decode::<messages::$request>(body, version).map(drop)),)*
