@@ -19,7 +19,7 @@
 use std::ops::Range;
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::protocol::buf::{ByteBuf, NotEnoughBytesError};
+use kafka_protocol::protocol::buf::ByteBuf;
 use kafka_protocol::protocol::Decodable;
 
 /// Decodes `body` as a `T` of `version`, with every allocation bounded by the body's size.
@@ -159,14 +159,6 @@ impl ByteBuf for Clamped {
     fn get_bytes(&mut self, size: usize) -> Bytes {
         self.reset();
         self.data.split_to(size)
-    }
-
-    fn try_get_bytes(&mut self, size: usize) -> Result<Bytes, NotEnoughBytesError> {
-        if self.remaining() < size {
-            Err(NotEnoughBytesError)
-        } else {
-            Ok(self.get_bytes(size))
-        }
     }
 }
 
