@@ -51,17 +51,24 @@ def bundle_of(cluster, topic, partition):
 
 
 def move(cluster, topic, partition, to):
-    """Unloads the bundle of a partition with `to` as its next owner, and waits until it is."""
+    """Unloads the bundle of a partition with `to` as its next owner, and waits until it is.
+
+    The destination is a hint Pulsar's leader keeps until the next assignment of that bundle; a
+    lookup racing the unload can take the assignment first and place the bundle elsewhere, so an
+    attempt that lands on the wrong broker is unloaded again."""
     bundle = bundle_of(cluster, topic, partition)
-    # Asked of the current owner: another broker would answer with a redirect to it.
-    owner = partition_owners(cluster, topic, partition + 1)[partition]
-    owner.admin(f"/admin/v2/namespaces/public/default/{bundle}/unload?destinationBroker={to.broker_id}",
-                method="PUT")
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if partition_owners(cluster, topic, partition + 1)[partition] is to:
+    for _ in range(4):
+        # Asked of the current owner: another broker would answer with a redirect to it.
+        owner = partition_owners(cluster, topic, partition + 1)[partition]
+        if owner is to:
             return
-        time.sleep(0.5)
+        owner.admin(f"/admin/v2/namespaces/public/default/{bundle}/unload?destinationBroker={to.broker_id}",
+                    method="PUT")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if partition_owners(cluster, topic, partition + 1)[partition] is to:
+                return
+            time.sleep(0.5)
     raise AssertionError(f"{topic}-{partition} did not move to {to.broker_id}")
 
 
