@@ -55,6 +55,10 @@ pub struct Config {
     pub allow_auto_topic_creation: bool,
     /// Partitions of an auto-created topic (Pulsar: `defaultNumPartitions`).
     pub default_num_partitions: u32,
+    /// Most partitions a topic may have: CreateTopics and CreatePartitions asking for more get
+    /// INVALID_PARTITIONS, since every partition costs the host a log (a directory and files, or
+    /// a ManagedLedger) and one request could otherwise ask for billions.
+    pub max_partitions_per_topic: u32,
     /// Largest request frame accepted; a larger one closes the connection.
     pub max_request_size: usize,
     /// Largest record batch accepted, the default of `max.message.bytes` (Pulsar: `maxMessageSize`).
@@ -133,6 +137,7 @@ impl Default for Config {
             broker_id: 0,
             allow_auto_topic_creation: true,
             default_num_partitions: 1,
+            max_partitions_per_topic: 10_000,
             max_request_size: 100 * 1024 * 1024,
             max_message_size: 5 * 1024 * 1024,
             log_segment_bytes: 1 << 30,
@@ -225,6 +230,9 @@ impl Config {
         self.advertised()?;
         if self.default_num_partitions == 0 {
             return invalid("defaultNumPartitions", "must be at least 1");
+        }
+        if self.default_num_partitions > self.max_partitions_per_topic {
+            return invalid("maxPartitionsPerTopic", "must be at least defaultNumPartitions");
         }
         if self.max_request_size < 64 {
             return invalid("maxRequestSize", "must be at least 64 bytes");

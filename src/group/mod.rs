@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::records::{
-    Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record as KafkaRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 use crate::clock::now_ms;
@@ -29,11 +29,21 @@ use state::{Group, GroupState, JoinParams, JoinResult, Reply, SyncResult};
 /// How long a group with no members and no offsets is kept before it is forgotten.
 const IDLE_GROUP_GRACE: Duration = Duration::from_secs(60);
 
+/// How far one stored batch of the offsets log may decompress at replay: kop writes small
+/// batches, so a batch that expands further was not written by a coordinator.
+const REPLAY_DECOMPRESSED_MAX: usize = 64 << 20;
+
 /// A record of the offsets log: key and value (`None` for a tombstone).
 type LogEntry = (Bytes, Option<Bytes>);
 
 /// Name of the offsets topic.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Whether `topic` is one of the logs the coordinators keep for themselves, which clients read
+/// but never write.
+pub fn is_internal(topic: &str) -> bool {
+    topic == OFFSETS_TOPIC
+}
 
 /// Coordinator settings.
 #[derive(Debug, Clone, Copy)]
@@ -226,21 +236,25 @@ impl GroupCoordinator {
         let mut offset = partition.start_offset();
         while offset < partition.end_offset() {
             let read = partition.read(offset, 1 << 20).await.map_err(|e| corrupt(format!("{e:?}")))?;
-            let mut buf = read.records.clone();
-            let sets = RecordBatchDecoder::decode_all(&mut buf).map_err(|e| corrupt(e.to_string()))?;
             let mut next = offset;
-            for set in sets {
-                for record in set.records {
-                    next = next.max(record.offset + 1);
-                    if record.offset < offset {
-                        continue;
+            for stored in batch::split(&read.records) {
+                let (Some(base), Some(last)) = (batch::base_offset_of(stored), batch::last_offset_of(stored)) else {
+                    continue;
+                };
+                next = next.max(last.saturating_add(1));
+                // Anyone who can write to the topic (a Pulsar client, on that host) can put bytes
+                // here: a batch that does not read is skipped, never trusted with an allocation.
+                let visited = crate::protocol::records::visit(stored, REPLAY_DECOMPRESSED_MAX, |r| {
+                    if base.saturating_add(i64::from(r.offset_delta)) < offset {
+                        return;
                     }
-                    if let Some(decoded) =
-                        record.key.as_deref().and_then(|k| records::decode(k, record.value.as_deref()))
-                    {
+                    if let Some(decoded) = r.key.and_then(|k| records::decode(k, r.value)) {
                         self.apply(decoded);
                         replayed += 1;
                     }
+                });
+                if let Err(e) = visited {
+                    tracing::warn!(partition = index, base, error = %e, "skipped an unreadable {OFFSETS_TOPIC} batch");
                 }
             }
             if next <= offset {

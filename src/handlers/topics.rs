@@ -47,6 +47,9 @@ pub async fn create_partitions(
             Err((ResponseError::InvalidReplicaAssignment, format!("every replica must be broker {node}")))
         } else if topic.count < 1 {
             Err((ResponseError::InvalidPartitions, "the partition count must be positive".to_string()))
+        } else if topic.count as u32 > broker.config.max_partitions_per_topic {
+            let max = broker.config.max_partitions_per_topic;
+            Err((ResponseError::InvalidPartitions, format!("a topic may have at most {max} partitions")))
         } else {
             broker.topics.add_partitions(&topic.name, topic.count as u32, req.validate_only).await.map_err(|e| {
                 let error = match e {
@@ -112,6 +115,10 @@ async fn create_one(
             return Err((ResponseError::InvalidPartitions, "partitions must be positive, or -1 for the default".into()))
         }
     };
+    let max = broker.config.max_partitions_per_topic;
+    if partitions > max {
+        return Err((ResponseError::InvalidPartitions, format!("a topic may have at most {max} partitions")));
+    }
     let node = broker.node_id();
     if !matches!(topic.replication_factor, -1 | 1) && topic.assignments.is_empty() {
         return Err((

@@ -125,6 +125,29 @@ pub fn base_offset_of(batch: &[u8]) -> Option<i64> {
     batch.get(..8).map(|mut b| b.get_i64())
 }
 
+/// The offset of the last record of a stored batch (base offset plus `lastOffsetDelta`).
+pub fn last_offset_of(batch: &[u8]) -> Option<i64> {
+    let delta = i32::from_be_bytes(batch.get(23..27)?.try_into().ok()?);
+    base_offset_of(batch)?.checked_add(i64::from(delta))
+}
+
+/// The whole v2 batches in `bytes`, as a log read returns them back to back. A batch whose
+/// length field is cut off, negative, shorter than a header or longer than what remains ends
+/// the sequence.
+pub fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        let len = i32::from_be_bytes(rest.get(8..LENGTH_FIELD_END)?.try_into().ok()?);
+        let total = LENGTH_FIELD_END.checked_add(usize::try_from(len).ok()?)?;
+        if total < BATCH_HEADER_LEN {
+            return None;
+        }
+        let batch = rest.get(..total)?;
+        rest = &rest[total..];
+        Some(batch)
+    })
+}
+
 /// Appends `batch` to `out` with its base offset set to `base_offset`.
 pub fn put_with_base_offset(out: &mut BytesMut, batch: &[u8], base_offset: i64) {
     if batch.len() < 8 {
@@ -259,6 +282,24 @@ mod tests {
         assert!(validate(&patched, 1 << 20).is_ok());
         let same = with_base_offset(patched.clone(), 4242);
         assert_eq!(same.as_ptr(), patched.as_ptr(), "no copy when already right");
+    }
+
+    #[test]
+    fn splits_back_to_back_batches_and_stops_at_a_bad_length() {
+        let (a, b) =
+            (with_base_offset(batch(2, Compression::None), 10), with_base_offset(batch(3, Compression::Zstd), 12));
+        let mut both = BytesMut::new();
+        both.extend_from_slice(&a);
+        both.extend_from_slice(&b);
+        let batches: Vec<&[u8]> = split(&both).collect();
+        assert_eq!(batches, [&a[..], &b[..]]);
+        assert_eq!(batches.iter().map(|b| last_offset_of(b)).collect::<Vec<_>>(), [Some(11), Some(14)]);
+        assert_eq!(split(&both[..both.len() - 1]).count(), 1, "a cut-off tail is not a batch");
+        let mut negative = both.to_vec();
+        negative[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert_eq!(split(&negative).count(), 0);
+        negative[8..12].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(split(&negative).count(), 0);
     }
 
     #[test]

@@ -19,6 +19,19 @@ pub struct RecordInfo {
     pub has_key: bool,
 }
 
+/// One record as [`visit`] hands it over, borrowing from the (decompressed) records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// Offset relative to the batch's base offset.
+    pub offset_delta: i32,
+    /// Timestamp relative to the batch's base timestamp.
+    pub timestamp_delta: i64,
+    /// The key; `None` when it is null.
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` when it is null (a tombstone).
+    pub value: Option<&'a [u8]>,
+}
+
 /// Why a batch's records cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordsError {
@@ -47,6 +60,20 @@ const COUNT_AT: usize = 57;
 /// The records of `batch` (a whole v2 batch, header included), decompressing at most
 /// `max_uncompressed` bytes of them.
 pub fn records(batch: &[u8], max_uncompressed: usize) -> Result<Vec<RecordInfo>, RecordsError> {
+    let mut out = Vec::new();
+    visit(batch, max_uncompressed, |r| {
+        out.push(RecordInfo {
+            offset_delta: r.offset_delta,
+            timestamp_delta: r.timestamp_delta,
+            has_key: r.key.is_some(),
+        })
+    })?;
+    Ok(out)
+}
+
+/// Hands each record of `batch` to `f`, in order, decompressing at most `max_uncompressed`
+/// bytes; stops at the first record that does not read (records before it were handed over).
+pub fn visit(batch: &[u8], max_uncompressed: usize, mut f: impl FnMut(RecordView<'_>)) -> Result<(), RecordsError> {
     if batch.len() < RECORDS_AT {
         return Err(RecordsError::Truncated);
     }
@@ -62,24 +89,14 @@ pub fn records(batch: &[u8], max_uncompressed: usize) -> Result<Vec<RecordInfo>,
         &owned
     };
     let mut at = Cursor { data, at: 0 };
-    // Each record takes at least seven bytes, so the count cannot outgrow the data.
-    let mut out = Vec::with_capacity(count.min(data.len() / 7));
     for _ in 0..count {
         let size = at.length("record size")?.ok_or(RecordsError::Malformed("null record size"))?;
         let mut record = Cursor { data: at.take(size)?, at: 0 };
         record.take(1)?; // attributes
         let timestamp_delta = record.varlong()?;
         let offset_delta = record.varint()?;
-        let has_key = match record.length("key length")? {
-            Some(n) => {
-                record.take(n)?;
-                true
-            }
-            None => false,
-        };
-        if let Some(n) = record.length("value length")? {
-            record.take(n)?;
-        }
+        let key = record.length("key length")?.map(|n| record.take(n)).transpose()?;
+        let value = record.length("value length")?.map(|n| record.take(n)).transpose()?;
         let headers = record.length("header count")?.ok_or(RecordsError::Malformed("null header count"))?;
         for _ in 0..headers {
             let key = record.length("header key length")?.ok_or(RecordsError::Malformed("null header key"))?;
@@ -88,9 +105,9 @@ pub fn records(batch: &[u8], max_uncompressed: usize) -> Result<Vec<RecordInfo>,
                 record.take(n)?;
             }
         }
-        out.push(RecordInfo { offset_delta, timestamp_delta, has_key });
+        f(RecordView { offset_delta, timestamp_delta, key, value });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The records' bytes, decompressed, or an error once they pass `cap`.
@@ -227,6 +244,19 @@ mod tests {
             assert_eq!(keys, [true, false, true], "{compression:?}");
             assert_eq!(read.iter().map(|r| r.offset_delta).collect::<Vec<_>>(), [0, 1, 2]);
             assert_eq!(read[2].timestamp_delta, 2);
+        }
+    }
+
+    #[test]
+    fn visits_keys_and_values() {
+        let records = [record(0, Some(b"k")), record(1, None)];
+        for compression in [Compression::None, Compression::Lz4] {
+            let mut seen = Vec::new();
+            visit(&batch(compression, &records), 1 << 20, |r| {
+                seen.push((r.key.map(<[u8]>::to_vec), r.value.map(<[u8]>::len)))
+            })
+            .expect("reads");
+            assert_eq!(seen, [(Some(b"k".to_vec()), Some(100)), (None, Some(100))], "{compression:?}");
         }
     }
 

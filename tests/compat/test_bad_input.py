@@ -130,6 +130,9 @@ def test_produce_errors(broker, busy_client, topic_name):
     assert error == 21  # INVALID_REQUIRED_ACKS
     [(_, _, error, _)] = produce_raw(broker, topic_name + "-missing", good)
     assert error == 3  # UNKNOWN_TOPIC_OR_PARTITION
+    # Only the coordinator writes its log: a client's bytes there would be replayed as offsets.
+    [(_, _, error, _)] = produce_raw(broker, "__consumer_offsets", good)
+    assert error == 17  # INVALID_TOPIC_EXCEPTION
 
     # Nothing bad was stored; a good batch lands at offset 0.
     [(_, _, error, offset)] = produce_raw(broker, topic_name, good)

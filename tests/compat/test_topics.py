@@ -55,6 +55,8 @@ def test_create_list_and_delete_with_confluent_admin(broker, topic_name):
     (dict(topic="bad name!", num_partitions=1), KafkaError.TOPIC_EXCEPTION),
     (dict(topic="x" * 250, num_partitions=1), KafkaError.TOPIC_EXCEPTION),
     (dict(num_partitions=0), KafkaError.INVALID_PARTITIONS),
+    # Past maxPartitionsPerTopic (librdkafka itself refuses more than 100000).
+    (dict(num_partitions=100_000), KafkaError.INVALID_PARTITIONS),
     (dict(num_partitions=1, replication_factor=3), KafkaError.INVALID_REPLICATION_FACTOR),
     (dict(num_partitions=1, config={"no.such.config": "1"}), KafkaError.INVALID_CONFIG),
     (dict(num_partitions=1, config={"retention.ms": "soon"}), KafkaError.INVALID_CONFIG),
@@ -136,7 +138,8 @@ def test_create_partitions(broker, topic_name):
     produce_all(producer(broker.bootstrap), topic_name, [(None, b"new", {"partition": 4})])
     assert [m.value() for m in consume(broker.bootstrap, topic_name, [1, 4], 2)] in ([b"old", b"new"], [b"new", b"old"])
 
-    for count, code in [(3, KafkaError.INVALID_PARTITIONS), (5, KafkaError.INVALID_PARTITIONS)]:
+    for count, code in [(3, KafkaError.INVALID_PARTITIONS), (5, KafkaError.INVALID_PARTITIONS),
+                        (100_000, KafkaError.INVALID_PARTITIONS)]:
         with pytest.raises(KafkaException) as err:
             a.create_partitions([NewPartitions(topic_name, count)])[topic_name].result(timeout=15)
         assert err.value.args[0].code() == code

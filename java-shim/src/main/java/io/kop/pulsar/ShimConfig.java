@@ -33,6 +33,7 @@ final class ShimConfig {
         KEYS.put("groupMinSessionTimeoutMs", Kind.INT);
         KEYS.put("groupMaxSessionTimeoutMs", Kind.INT);
         KEYS.put("maxConnections", Kind.INT);
+        KEYS.put("maxPartitionsPerTopic", Kind.INT);
         KEYS.put("maxRequestSize", Kind.INT);
         KEYS.put("queuedMaxRequestBytes", Kind.INT);
         KEYS.put("connectionMaxIdleMs", Kind.INT);
