@@ -45,6 +45,31 @@ pub fn is_internal(topic: &str) -> bool {
     topic == OFFSETS_TOPIC
 }
 
+/// Hands each record the coordinator knows, at offset `from` or later, in the stored batches
+/// `bytes` of its log to `f`; returns the offset after the last batch seen. Anyone who can
+/// write to the topic (any Pulsar client, on that host) can put bytes there, so a batch that
+/// does not read is skipped with a warning, and nothing is allocated by a size it claims.
+pub fn log_records(bytes: &[u8], from: i64, mut f: impl FnMut(Record)) -> i64 {
+    let mut next = from;
+    for stored in batch::split(bytes) {
+        let (Some(base), Some(last)) = (batch::base_offset_of(stored), batch::last_offset_of(stored)) else {
+            continue;
+        };
+        next = next.max(last.saturating_add(1));
+        let visited = crate::protocol::records::visit(stored, REPLAY_DECOMPRESSED_MAX, |r| {
+            if base.saturating_add(i64::from(r.offset_delta)) >= from {
+                if let Some(decoded) = r.key.and_then(|k| records::decode(k, r.value)) {
+                    f(decoded);
+                }
+            }
+        });
+        if let Err(e) = visited {
+            tracing::warn!(base, error = %e, "skipped an unreadable {OFFSETS_TOPIC} batch");
+        }
+    }
+    next
+}
+
 /// Coordinator settings.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupConfig {
@@ -236,27 +261,10 @@ impl GroupCoordinator {
         let mut offset = partition.start_offset();
         while offset < partition.end_offset() {
             let read = partition.read(offset, 1 << 20).await.map_err(|e| corrupt(format!("{e:?}")))?;
-            let mut next = offset;
-            for stored in batch::split(&read.records) {
-                let (Some(base), Some(last)) = (batch::base_offset_of(stored), batch::last_offset_of(stored)) else {
-                    continue;
-                };
-                next = next.max(last.saturating_add(1));
-                // Anyone who can write to the topic (a Pulsar client, on that host) can put bytes
-                // here: a batch that does not read is skipped, never trusted with an allocation.
-                let visited = crate::protocol::records::visit(stored, REPLAY_DECOMPRESSED_MAX, |r| {
-                    if base.saturating_add(i64::from(r.offset_delta)) < offset {
-                        return;
-                    }
-                    if let Some(decoded) = r.key.and_then(|k| records::decode(k, r.value)) {
-                        self.apply(decoded);
-                        replayed += 1;
-                    }
-                });
-                if let Err(e) = visited {
-                    tracing::warn!(partition = index, base, error = %e, "skipped an unreadable {OFFSETS_TOPIC} batch");
-                }
-            }
+            let next = log_records(&read.records, offset, |record| {
+                self.apply(record);
+                replayed += 1;
+            });
             if next <= offset {
                 break;
             }

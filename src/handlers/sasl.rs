@@ -145,7 +145,7 @@ pub async fn authenticate(
 
 /// Splits a PLAIN message into user and password; an authorization id, if given, must be the
 /// user (no impersonation).
-fn parse_plain(bytes: &[u8]) -> Result<(String, String), &'static str> {
+pub fn parse_plain(bytes: &[u8]) -> Result<(String, String), &'static str> {
     let text = std::str::from_utf8(bytes).map_err(|_| "Authentication failed: credentials are not UTF-8")?;
     let mut parts = text.split('\0');
     let (Some(authzid), Some(user), Some(password), None) = (parts.next(), parts.next(), parts.next(), parts.next())
@@ -163,7 +163,7 @@ fn parse_plain(bytes: &[u8]) -> Result<(String, String), &'static str> {
 
 /// The bearer token of an OAUTHBEARER client's first message (RFC 7628:
 /// `gs2-header %x01 *(key=value %x01) %x01`, the token in `auth=Bearer <token>`).
-fn parse_oauthbearer(bytes: &[u8]) -> Result<String, &'static str> {
+pub fn parse_oauthbearer(bytes: &[u8]) -> Result<String, &'static str> {
     let text = std::str::from_utf8(bytes).map_err(|_| "Authentication failed: the message is not UTF-8")?;
     let invalid = "Authentication failed: invalid SASL/OAUTHBEARER message";
     let (gs2, rest) = text.split_once('\x01').ok_or(invalid)?;

@@ -6,6 +6,7 @@
 //! host (through the Java shim) maps the same calls onto ManagedLedgers. Handlers never know which.
 
 pub mod embedded;
+pub mod memory;
 pub mod pulsar;
 
 use std::collections::BTreeMap;

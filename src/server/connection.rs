@@ -19,15 +19,20 @@ use crate::protocol::response::{self, EncodeError};
 
 /// Why a connection was closed by us.
 #[derive(Debug, thiserror::Error)]
-enum CloseReason {
+pub enum CloseReason {
+    /// The frame itself: its size, or the client stalled or went idle.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// An API or version we do not serve, or a body that does not decode.
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
+    /// The request header does not decode.
     #[error("malformed request header: {0}")]
     Header(anyhow::Error),
+    /// A response could not be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// A request other than SASL or ApiVersions on a connection that has not authenticated.
     #[error("{0:?} request before SASL authentication")]
     Unauthenticated(ApiKey),
 }
@@ -93,12 +98,17 @@ pub async fn serve<R, W>(
     }
 }
 
-async fn handle_frame(
+/// Reads one request frame (the bytes after its size) and runs its handler's ordered part; the
+/// connection's whole input path after framing, and the fuzzer's way in.
+pub async fn handle_frame(
     broker: &Arc<Broker>,
     peer: SocketAddr,
     session: &Arc<Session>,
     frame: Bytes,
 ) -> Result<Completion, CloseReason> {
+    if frame.len() < 8 {
+        return Err(CloseReason::Header(anyhow::anyhow!("a frame of {} bytes holds no request header", frame.len())));
+    }
     let mut peek = &frame[..];
     let (api_key, version, correlation_id) = (peek.get_i16(), peek.get_i16(), peek.get_i32());
     if api_key == ApiKey::ApiVersions as i16 && version > api_versions::VERSIONS.max {

@@ -1,6 +1,6 @@
 //! The Kafka listener: accepts clients, bounds how many are served, and shuts down cleanly.
 
-mod connection;
+pub mod connection;
 pub mod tls;
 
 use std::future::Future;

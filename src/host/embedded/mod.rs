@@ -13,7 +13,7 @@
 //! renaming it into `trash/`, so a crash never leaves half a topic behind.
 
 pub mod config;
-mod index_file;
+pub mod index_file;
 pub mod segment;
 pub mod segment_log;
 pub mod users;

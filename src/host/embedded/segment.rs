@@ -356,7 +356,7 @@ impl SegmentReader {
 
     /// Reads the header at `pos`, or `None` at the end.
     pub fn header_at(&self, pos: u64) -> io::Result<Option<EntryHeader>> {
-        if pos + HEADER_LEN as u64 > self.limit {
+        if pos.checked_add(HEADER_LEN as u64).is_none_or(|end| end > self.limit) {
             return Ok(None);
         }
         let mut raw = [0u8; HEADER_LEN];
@@ -387,7 +387,7 @@ impl SegmentReader {
             return Ok(Vec::new());
         };
         // One read covers the requested bytes (or the first entry, if larger), headers included.
-        let want = (first.stored_len()).max(max_bytes as u64 + HEADER_LEN as u64);
+        let want = first.stored_len().max((max_bytes as u64).saturating_add(HEADER_LEN as u64));
         let len = want.min(self.limit - pos) as usize;
         let mut buf = BytesMut::zeroed(len);
         self.file.read_exact_at(&mut buf, pos)?;
