@@ -94,6 +94,11 @@ class RecordingBroker(StandaloneBroker):
             except OSError:
                 pass
             finally:
+                # shutdown, not only close: the other thread is still reading this socket.
+                try:
+                    client.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 client.close()
 
         threading.Thread(target=back, daemon=True).start()
@@ -109,4 +114,8 @@ class RecordingBroker(StandaloneBroker):
             pass
         finally:
             record.close()
+            try:
+                upstream.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             upstream.close()

@@ -64,12 +64,46 @@ pub fn decode(raw: &[u8]) -> Option<Summary> {
     let points = (0..count)
         .map(|_| IndexPoint { offset: buf.get_i64(), pos: buf.get_u64(), max_ts_before: buf.get_i64() })
         .collect();
-    Some(Summary { base_offset, next_offset, size, max_timestamp, max_timestamp_offset, points })
+    let summary = Summary { base_offset, next_offset, size, max_timestamp, max_timestamp_offset, points };
+    summary.consistent().then_some(summary)
+}
+
+impl Summary {
+    /// Whether the summary could describe a segment kop wrote: offsets and positions inside the
+    /// segment and strictly rising, the first point at the start. A checksum only proves the
+    /// bytes are as written; this keeps an index from another segment, or a bug's, from steering
+    /// reads to the wrong entries.
+    fn consistent(&self) -> bool {
+        let rising = self.points.windows(2).all(|w| w[0].offset < w[1].offset && w[0].pos < w[1].pos);
+        let inside =
+            self.points.iter().all(|p| p.pos < self.size && (self.base_offset..self.next_offset).contains(&p.offset));
+        let starts = self.points.first().is_none_or(|p| p.pos == 0 && p.offset == self.base_offset);
+        let empty = self.size == 0 && self.points.is_empty() && self.next_offset == self.base_offset;
+        self.base_offset >= 0
+            && (empty || self.base_offset < self.next_offset && !self.points.is_empty())
+            && rising
+            && inside
+            && starts
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary_for_test() -> Summary {
+        Summary {
+            base_offset: 10,
+            next_offset: 42,
+            size: 9000,
+            max_timestamp: 1_700_000_000_000,
+            max_timestamp_offset: 41,
+            points: vec![
+                IndexPoint { offset: 10, pos: 0, max_ts_before: i64::MIN },
+                IndexPoint { offset: 30, pos: 4100, max_ts_before: 5 },
+            ],
+        }
+    }
 
     #[test]
     fn round_trips_and_rejects_damage() {
@@ -88,6 +122,13 @@ mod tests {
         assert_eq!(decode(&raw), Some(summary));
         raw[20] ^= 1;
         assert_eq!(decode(&raw), None);
+        // Intact bytes that cannot describe a segment are refused too.
+        let mut backwards = decode(&encode(&summary_for_test())).expect("consistent");
+        backwards.points.reverse();
+        assert_eq!(decode(&encode(&backwards)), None);
+        let mut outside = summary_for_test();
+        outside.points[1].pos = outside.size;
+        assert_eq!(decode(&encode(&outside)), None);
         assert_eq!(decode(&raw[..3]), None);
     }
 }
