@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::{self, BoxFuture, FutureExt};
@@ -28,6 +28,10 @@ pub struct SegmentLog {
     end_offset: AtomicI64,
     dirty: AtomicBool,
     closed: AtomicBool,
+    // Set when an fsync failed: the kernel may have dropped the unwritten pages and marked them
+    // clean, so a retry could report success for data that is gone. Appends are refused until a
+    // restart rescans the segment and keeps what verifies.
+    failed: Arc<AtomicBool>,
 }
 
 impl SegmentLog {
@@ -79,6 +83,7 @@ impl SegmentLog {
             end_offset: AtomicI64::new(end),
             dirty: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            failed: Arc::default(),
         })
     }
 
@@ -101,6 +106,12 @@ impl SegmentLog {
         if self.closed.load(Ordering::Acquire) {
             return Err(HostError::Closed);
         }
+        if self.failed.load(Ordering::Acquire) {
+            return Err(HostError::Storage(std::io::Error::other(format!(
+                "{}: an earlier fsync failed; restart the broker to recover the log",
+                self.dir.display()
+            ))));
+        }
         if batch.len() < 8 {
             return Err(HostError::Invalid("an entry must be a record batch".into()));
         }
@@ -113,6 +124,7 @@ impl SegmentLog {
         let stored_len = (HEADER_LEN + batch.len()) as u64;
         let config = self.config();
         if !active.is_empty() && active.size + stored_len > config.segment_bytes {
+            active.sync().map_err(|e| self.fsync_failed(e))?;
             active.seal(&self.dir)?;
             let next = Segment::create(&self.dir, active.ledger_id + 1, base_offset, config.index_interval_bytes)?;
             segments.push(next);
@@ -161,9 +173,16 @@ impl SegmentLog {
         }
         let file = self.lock().last().map(|s| s.reader());
         if let Some(reader) = file {
-            reader.sync()?;
+            reader.sync().map_err(|e| self.fsync_failed(e))?;
         }
         Ok(())
+    }
+
+    /// Marks the log failed after an fsync error (see `failed`) and passes the error on.
+    fn fsync_failed(&self, e: std::io::Error) -> HostError {
+        self.failed.store(true, Ordering::Release);
+        tracing::error!(dir = %self.dir.display(), error = %e, "fsync failed; the log takes no more writes until restart");
+        HostError::Storage(e)
     }
 
     /// Deletes sealed segments beyond the time or size retention; returns how many went.
@@ -257,11 +276,17 @@ impl Log for SegmentLog {
         match (appended, self.config().flush) {
             (Ok(appended), FlushPolicy::Always) => {
                 let reader = self.lock().last().map(|s| s.reader());
+                let failed = Arc::clone(&self.failed);
                 async move {
                     if let Some(reader) = reader {
-                        tokio::task::spawn_blocking(move || reader.sync())
+                        let synced = tokio::task::spawn_blocking(move || reader.sync())
                             .await
-                            .map_err(|e| HostError::Storage(std::io::Error::other(e)))??;
+                            .map_err(|e| HostError::Storage(std::io::Error::other(e)))?;
+                        if let Err(e) = synced {
+                            failed.store(true, Ordering::Release);
+                            tracing::error!(error = %e, "fsync failed; the log takes no more writes until restart");
+                            return Err(HostError::Storage(e));
+                        }
                     }
                     Ok(appended)
                 }
@@ -506,6 +531,21 @@ mod tests {
         std::fs::write(&path, &raw).unwrap();
         let log = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
         assert_eq!(log.end_offset(), 2);
+    }
+
+    #[test]
+    fn after_an_fsync_error_appends_are_refused_until_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
+        append(&log, 1, 2, 10);
+        let _ = log.fsync_failed(std::io::Error::other("injected"));
+        let refused =
+            futures::executor::block_on(log.append(batch(2, 100), BatchMeta { record_count: 1, max_timestamp: 11 }));
+        assert!(matches!(refused, Err(HostError::Storage(_))), "{refused:?}");
+        assert_eq!(read_all(&log).len(), 1, "what was written stays readable");
+        drop(log);
+        let reopened = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
+        assert_eq!(append(&reopened, 3, 1, 12).base_offset, 2);
     }
 
     #[test]
