@@ -107,17 +107,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_damage() {
-        let summary = Summary {
-            base_offset: 10,
-            next_offset: 42,
-            size: 9000,
-            max_timestamp: 1_700_000_000_000,
-            max_timestamp_offset: 41,
-            points: vec![
-                IndexPoint { offset: 10, pos: 0, max_ts_before: i64::MIN },
-                IndexPoint { offset: 30, pos: 4100, max_ts_before: 5 },
-            ],
-        };
+        let summary = summary_for_test();
         let mut raw = encode(&summary);
         assert_eq!(decode(&raw), Some(summary));
         raw[20] ^= 1;
