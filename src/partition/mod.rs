@@ -26,6 +26,13 @@ const MAX_READS_PER_FETCH: usize = 16;
 /// How many "next offset → position" hints a partition keeps, one per recent reader.
 const POSITION_HINTS: usize = 64;
 
+/// How far back from the log end idempotent producers' batches are read when a partition is
+/// first served: the batches a producer may still retry are the last few it sent before the
+/// broker went down, so the tail of the log is enough, and reading it stays cheap.
+const PRODUCER_RESTORE_RECORDS: i64 = 2_000;
+/// The same bound in bytes, for logs of large records.
+const PRODUCER_RESTORE_BYTES: usize = 64 << 20;
+
 /// One partition of a topic.
 pub struct Partition {
     /// Partition number.
@@ -33,6 +40,8 @@ pub struct Partition {
     log: Arc<dyn Log>,
     appended: Arc<watch::Sender<u64>>,
     producers: Arc<Mutex<ProducerStates>>,
+    // Set once the producers of the log's tail are known (see `restore_producers`).
+    restored: tokio::sync::OnceCell<()>,
     // Where the entry holding each recently read "next offset" starts, so a consumer reading on
     // from where it stopped needs no search.
     hints: Mutex<HashMap<i64, Position>>,
@@ -52,7 +61,14 @@ pub struct ReadResult {
 impl Partition {
     /// Wraps a host log; `appended` is bumped after every append anywhere, waking long polls.
     pub fn new(index: i32, log: Arc<dyn Log>, appended: Arc<watch::Sender<u64>>) -> Self {
-        Partition { index, log, appended, producers: Arc::default(), hints: Mutex::default() }
+        Partition {
+            index,
+            log,
+            appended,
+            producers: Arc::default(),
+            restored: tokio::sync::OnceCell::new(),
+            hints: Mutex::default(),
+        }
     }
 
     /// Appends a validated batch and resolves to its base offset. The entry's place in the log is
@@ -109,7 +125,38 @@ impl Partition {
     /// Loads the log on this broker if the host has not yet; Pulsar answers NOT_LEADER_OR_FOLLOWER
     /// here on a broker that does not own the partition.
     pub async fn ready(&self) -> Result<(), ResponseError> {
-        self.log.open().await.map_err(|e| host_error(&e))
+        self.log.open().await.map_err(|e| host_error(&e))?;
+        self.restored.get_or_try_init(|| self.restore_producers()).await.map(drop)
+    }
+
+    /// Learns the idempotent producers of the log's last batches, so a batch that was stored
+    /// before a crash but never acknowledged is recognised when its producer retries it, instead
+    /// of being stored twice.
+    async fn restore_producers(&self) -> Result<(), ResponseError> {
+        let end = self.log.end_offset();
+        let mut next = self.log.start_offset().max(end.saturating_sub(PRODUCER_RESTORE_RECORDS));
+        let mut bytes = 0usize;
+        let mut seen = Vec::new();
+        while next < end && bytes < PRODUCER_RESTORE_BYTES {
+            let Some(position) = self.log.find_position(next).await.map_err(|e| host_error(&e))? else { break };
+            let read = self.log.read(position, usize::MAX, 1 << 20).await.map_err(|e| host_error(&e))?;
+            let Some(last) = read.entries.last() else { break };
+            next = last.last_offset + 1;
+            for entry in &read.entries {
+                bytes += entry.data.len();
+                match batch::validate(&entry.data, usize::MAX) {
+                    Ok(info) if info.producer_id >= 0 => seen.push((info, entry.base_offset)),
+                    _ => {}
+                }
+            }
+        }
+        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        for (info, base_offset) in seen {
+            let last = last_seq(info.base_sequence, info.record_count);
+            let outcome = future::ready(Ok(base_offset)).boxed().shared();
+            producers.record(info.producer_id, info.producer_epoch, info.base_sequence, last, outcome);
+        }
+        Ok(())
     }
 
     /// Log start offset.
@@ -251,4 +298,55 @@ fn concat_batches(batches: Vec<(i64, Bytes)>, total: usize) -> Bytes {
 /// Effective topic configs for `meta`'s stored configs over `defaults`.
 pub fn resolve_config(defaults: TopicConfig, configs: &std::collections::BTreeMap<String, String>) -> TopicConfig {
     TopicConfig::resolve(defaults, configs).unwrap_or(defaults)
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
+
+    use super::*;
+    use crate::host::memory::MemoryLog;
+
+    /// A batch of `count` records from idempotent producer 7 (epoch 0), sequences from `first`.
+    fn idempotent(first: i32, count: i32) -> (Bytes, BatchInfo) {
+        let records: Vec<_> = (0..count)
+            .map(|i| {
+                let mut r = batch::fixtures::record(i64::from(i), 1_700_000_000_000);
+                (r.producer_id, r.producer_epoch, r.sequence) = (7, 0, first + i);
+                r
+            })
+            .collect();
+        let mut out = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut out,
+            &records,
+            &RecordEncodeOptions { version: 2, compression: Compression::None },
+        )
+        .expect("encode");
+        let bytes = out.freeze();
+        let info = batch::validate(&bytes, 1 << 20).expect("valid");
+        (bytes, info)
+    }
+
+    #[tokio::test]
+    async fn a_batch_stored_before_a_restart_is_not_stored_again_when_retried() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let appended = Arc::new(watch::channel(0).0);
+        let before = Partition::new(0, Arc::clone(&log), Arc::clone(&appended));
+        before.ready().await.unwrap();
+        for (first, offset) in [(0, 0), (3, 3)] {
+            let (bytes, info) = idempotent(first, 3);
+            assert_eq!(before.append(bytes, &info).await, Ok(offset));
+        }
+        // The broker restarts over the same stored log; the producer never saw its last ack.
+        let after = Partition::new(0, Arc::clone(&log), appended);
+        after.ready().await.unwrap();
+        let (retry, info) = idempotent(3, 3);
+        assert_eq!(after.append(retry, &info).await, Ok(3), "answered with the first offset");
+        assert_eq!(log.end_offset(), 6, "not stored twice");
+        let (gap, info) = idempotent(9, 1);
+        assert_eq!(after.append(gap, &info).await, Err(ResponseError::OutOfOrderSequenceNumber));
+        let (next, info) = idempotent(6, 1);
+        assert_eq!(after.append(next, &info).await, Ok(6));
+    }
 }

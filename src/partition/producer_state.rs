@@ -2,7 +2,9 @@
 //! producer id, so a retried batch is answered with its first offset instead of being stored twice,
 //! and a gap in sequence numbers is refused.
 //!
-//! The state lives in memory. After a broker restart a producer is unknown and its next batch is
+//! The state lives in memory. When a partition is first served it is rebuilt from the batches at
+//! the log's tail (`Partition::ready`), so a batch stored just before a crash is recognised when
+//! its producer retries it. A producer not seen in that tail is unknown, and its next batch is
 //! accepted whatever its sequence (as Kafka does for a producer whose state has expired).
 
 use std::collections::{HashMap, VecDeque};
