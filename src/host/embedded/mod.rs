@@ -20,7 +20,7 @@ pub mod users;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures::future::{self, BoxFuture, FutureExt};
@@ -48,6 +48,19 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Runs `work` on a blocking thread when there is a runtime (tests without one run it inline).
+pub(crate) fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> HostResult<T> + Send + 'static,
+) -> BoxFuture<'static, HostResult<T>> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let task = runtime.spawn_blocking(work);
+            async move { task.await.map_err(|e| HostError::Storage(std::io::Error::other(e)))? }.boxed()
+        }
+        Err(_) => future::ready(work()).boxed(),
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct TopicFile {
     name: String,
@@ -61,6 +74,7 @@ pub struct EmbeddedHost {
     root: PathBuf,
     broker: Config,
     logs: Mutex<HashMap<String, Vec<Arc<SegmentLog>>>>,
+    this: Weak<EmbeddedHost>,
 }
 
 impl EmbeddedHost {
@@ -76,7 +90,12 @@ impl EmbeddedHost {
             }
             std::fs::create_dir_all(&dir)?;
         }
-        Ok(Arc::new(EmbeddedHost { root, broker: broker.clone(), logs: Mutex::new(HashMap::new()) }))
+        Ok(Arc::new_cyclic(|this| EmbeddedHost {
+            root,
+            broker: broker.clone(),
+            logs: Mutex::new(HashMap::new()),
+            this: this.clone(),
+        }))
     }
 
     fn topic_dir(&self, name: &str) -> PathBuf {
@@ -93,7 +112,7 @@ impl EmbeddedHost {
         let config = self.log_config(&file.configs)?;
         let mut logs = Vec::with_capacity(file.partitions as usize);
         for p in 0..file.partitions {
-            logs.push(Arc::new(SegmentLog::open(&dir.join(p.to_string()), config)?));
+            logs.push(SegmentLog::open(&dir.join(p.to_string()), config)?);
         }
         let opened = OpenTopic {
             meta: TopicMeta {
@@ -167,7 +186,7 @@ impl EmbeddedHost {
         // New partition directories first: until topic.json names them, a restart ignores them.
         let mut added = Vec::new();
         for p in current..count {
-            added.push(Arc::new(SegmentLog::open(&dir.join(p.to_string()), config)?));
+            added.push(SegmentLog::open(&dir.join(p.to_string()), config)?);
         }
         file.partitions = count;
         let json = serde_json::to_vec_pretty(&file).map_err(|e| HostError::Corrupt(e.to_string()))?;
@@ -215,6 +234,18 @@ impl EmbeddedHost {
             Err(_) => removal(),
         }
         Ok(())
+    }
+
+    /// Runs `work` on this host off the async runtime (file work: renames, fsyncs, directory
+    /// scans); see [`off_runtime`].
+    fn off_runtime<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&EmbeddedHost) -> HostResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, HostResult<T>> {
+        match self.this.upgrade() {
+            Some(host) => off_runtime(move || work(&host)),
+            None => future::ready(Err(HostError::Closed)).boxed(),
+        }
     }
 
     /// Runs the flush and retention tasks until `shutdown` resolves, then flushes once more.
@@ -272,7 +303,7 @@ impl EmbeddedHost {
 
 impl TopicStore for EmbeddedHost {
     fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
-        future::ready(self.load_now()).boxed()
+        self.off_runtime(|host| host.load_now())
     }
 
     fn validate(&self, spec: &TopicSpec) -> HostResult<()> {
@@ -283,11 +314,12 @@ impl TopicStore for EmbeddedHost {
     }
 
     fn create(&self, spec: TopicSpec) -> BoxFuture<'static, HostResult<OpenTopic>> {
-        future::ready(self.create_now(spec)).boxed()
+        self.off_runtime(move |host| host.create_now(spec))
     }
 
     fn delete(&self, name: &str) -> BoxFuture<'static, HostResult<()>> {
-        future::ready(self.delete_now(name)).boxed()
+        let name = name.to_string();
+        self.off_runtime(move |host| host.delete_now(&name))
     }
 
     fn add_partitions(
@@ -296,10 +328,12 @@ impl TopicStore for EmbeddedHost {
         current: u32,
         count: u32,
     ) -> BoxFuture<'static, HostResult<Vec<Arc<dyn Log>>>> {
-        future::ready(self.add_partitions_now(name, current, count)).boxed()
+        let name = name.to_string();
+        self.off_runtime(move |host| host.add_partitions_now(&name, current, count))
     }
 
     fn alter_configs(&self, name: &str, configs: BTreeMap<String, String>) -> BoxFuture<'static, HostResult<()>> {
-        future::ready(self.alter_configs_now(name, configs)).boxed()
+        let name = name.to_string();
+        self.off_runtime(move |host| host.alter_configs_now(&name, configs))
     }
 }

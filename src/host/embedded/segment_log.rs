@@ -3,15 +3,23 @@
 //! Appends go to the last (active) segment under a short lock; a segment that would grow past
 //! `segment_bytes` is sealed (fsynced, index persisted) and a new ledger begins. Reads take a
 //! snapshot of one segment's file and valid length under the lock and read outside it.
+//!
+//! No file work runs on an async worker thread, where one slow disk operation would stall the
+//! network I/O of every connection on it: appends queue for the log's writer, which runs on a
+//! blocking thread while there is work (and with `logFlushPolicy=always` syncs once for all the
+//! appends it took together), and reads, searches and deletes run on blocking threads too.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::{self, BoxFuture, FutureExt};
+use tokio::sync::oneshot;
 
 use super::config::{FlushPolicy, LogConfig};
+use super::off_runtime;
 use super::segment::{EntryHeader, Recovery, Segment, SegmentReader, HEADER_LEN};
 use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position, ReadEntries};
 
@@ -32,11 +40,21 @@ pub struct SegmentLog {
     // clean, so a retry could report success for data that is gone. Appends are refused until a
     // restart rescans the segment and keeps what verifies.
     failed: Arc<AtomicBool>,
+    writes: Mutex<Writes>,
+    this: Weak<SegmentLog>,
+}
+
+/// Appends waiting for the writer, in the order they were called.
+#[derive(Default)]
+struct Writes {
+    queued: VecDeque<(Bytes, BatchMeta, oneshot::Sender<HostResult<Appended>>)>,
+    // Whether a writer is running; it drains `queued` until it finds it empty.
+    writing: bool,
 }
 
 impl SegmentLog {
     /// Opens (or creates) the log in `dir`, recovering the active segment from a crash.
-    pub fn open(dir: &Path, config: LogConfig) -> HostResult<Self> {
+    pub fn open(dir: &Path, config: LogConfig) -> HostResult<Arc<Self>> {
         std::fs::create_dir_all(dir)?;
         let mut ids: Vec<u64> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok())
@@ -74,7 +92,7 @@ impl SegmentLog {
         let end = segments.last().map_or(0, |s| s.next_offset);
         let deleted_up_to = read_start_file(dir)?.min(end);
         let start = segments[0].base_offset.max(deleted_up_to);
-        Ok(SegmentLog {
+        Ok(Arc::new_cyclic(|this| SegmentLog {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             segments: Mutex::new(segments),
@@ -84,7 +102,9 @@ impl SegmentLog {
             dirty: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             failed: Arc::default(),
-        })
+            writes: Mutex::default(),
+            this: this.clone(),
+        }))
     }
 
     fn config(&self) -> LogConfig {
@@ -147,6 +167,40 @@ impl SegmentLog {
         self.end_offset.store(last_offset + 1, Ordering::Release);
         self.dirty.store(true, Ordering::Release);
         Ok(Appended { position, base_offset })
+    }
+
+    /// The writer: appends what is queued, in order, until the queue is empty. With the
+    /// `always` policy the appends taken together share one sync before any is acknowledged.
+    fn write_queued(&self) {
+        loop {
+            let taken: Vec<_> = {
+                let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+                if writes.queued.is_empty() {
+                    writes.writing = false;
+                    return;
+                }
+                writes.queued.drain(..).collect()
+            };
+            let mut done: Vec<_> =
+                taken.into_iter().map(|(batch, meta, reply)| (reply, self.append_now(&batch, meta))).collect();
+            if self.config().flush == FlushPolicy::Always && done.iter().any(|(_, r)| r.is_ok()) {
+                let active = self.lock().last().map(|s| s.reader());
+                if let Some(Err(e)) = active.map(|reader| reader.sync()) {
+                    let message = e.to_string();
+                    let _ = self.fsync_failed(e);
+                    for (_, result) in done.iter_mut().filter(|(_, r)| r.is_ok()) {
+                        *result = Err(HostError::Storage(std::io::Error::other(message.clone())));
+                    }
+                }
+            }
+            for (reply, result) in done {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn this(&self) -> HostResult<Arc<SegmentLog>> {
+        self.this.upgrade().ok_or(HostError::Closed)
     }
 
     fn reader_for(&self, from: Position) -> Option<(u64, u64, SegmentReader)> {
@@ -272,28 +326,19 @@ fn read_start_file(dir: &Path) -> HostResult<i64> {
 
 impl Log for SegmentLog {
     fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>> {
-        let appended = self.append_now(&batch, meta);
-        match (appended, self.config().flush) {
-            (Ok(appended), FlushPolicy::Always) => {
-                let reader = self.lock().last().map(|s| s.reader());
-                let failed = Arc::clone(&self.failed);
-                async move {
-                    if let Some(reader) = reader {
-                        let synced = tokio::task::spawn_blocking(move || reader.sync())
-                            .await
-                            .map_err(|e| HostError::Storage(std::io::Error::other(e)))?;
-                        if let Err(e) = synced {
-                            failed.store(true, Ordering::Release);
-                            tracing::error!(error = %e, "fsync failed; the log takes no more writes until restart");
-                            return Err(HostError::Storage(e));
-                        }
-                    }
-                    Ok(appended)
-                }
-                .boxed()
+        let (reply, replied) = oneshot::channel();
+        let start_writer = {
+            let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+            writes.queued.push_back((batch, meta, reply));
+            !std::mem::replace(&mut writes.writing, true)
+        };
+        if start_writer {
+            match (self.this.upgrade(), tokio::runtime::Handle::try_current()) {
+                (Some(log), Ok(runtime)) => drop(runtime.spawn_blocking(move || log.write_queued())),
+                _ => self.write_queued(),
             }
-            (result, _) => future::ready(result).boxed(),
         }
+        async move { replied.await.unwrap_or(Err(HostError::Closed)) }.boxed()
     }
 
     fn read(
@@ -302,17 +347,14 @@ impl Log for SegmentLog {
         max_entries: usize,
         max_bytes: usize,
     ) -> BoxFuture<'static, HostResult<ReadEntries>> {
-        let result = match self.reader_for(from) {
-            None => Ok(ReadEntries::default()),
-            Some((ledger_id, pos, reader)) => {
-                reader.read_entries(pos, max_entries, max_bytes).map_err(HostError::from).map(|v| {
-                    let next =
-                        v.last().map(|(at, header, _)| Position { ledger_id, entry_id: at + header.stored_len() });
-                    ReadEntries { entries: v.into_iter().map(|e| to_entry(ledger_id, e)).collect(), next }
-                })
-            }
+        let Some((ledger_id, pos, reader)) = self.reader_for(from) else {
+            return future::ready(Ok(ReadEntries::default())).boxed();
         };
-        future::ready(result).boxed()
+        off_runtime(move || {
+            let read = reader.read_entries(pos, max_entries, max_bytes)?;
+            let next = read.last().map(|(at, header, _)| Position { ledger_id, entry_id: at + header.stored_len() });
+            Ok(ReadEntries { entries: read.into_iter().map(|e| to_entry(ledger_id, e)).collect(), next })
+        })
     }
 
     fn find_position(&self, offset: i64) -> BoxFuture<'static, HostResult<Option<Position>>> {
@@ -327,14 +369,13 @@ impl Log for SegmentLog {
                 (s.ledger_id, s.scan_start_for_offset(offset), s.reader())
             })
         };
-        let result = match found {
-            None => Ok(None),
-            Some((ledger_id, start, reader)) => reader
-                .scan(start, |h| h.last_offset >= offset)
-                .map(|hit| hit.map(|(pos, _)| Position { ledger_id, entry_id: pos }))
-                .map_err(HostError::from),
+        let Some((ledger_id, start, reader)) = found else {
+            return future::ready(Ok(None)).boxed();
         };
-        future::ready(result).boxed()
+        off_runtime(move || {
+            let hit = reader.scan(start, |h| h.last_offset >= offset)?;
+            Ok(hit.map(|(pos, _)| Position { ledger_id, entry_id: pos }))
+        })
     }
 
     fn find_by_timestamp(&self, timestamp: i64) -> BoxFuture<'static, HostResult<Option<Entry>>> {
@@ -345,16 +386,15 @@ impl Log for SegmentLog {
                 .find(|s| s.max_timestamp >= timestamp && !s.is_empty())
                 .map(|s| (s.ledger_id, s.scan_start_for_timestamp(timestamp), s.reader()))
         };
-        let result = (|| {
-            let Some((ledger_id, start, reader)) = found else {
-                return Ok(None);
-            };
+        let Some((ledger_id, start, reader)) = found else {
+            return future::ready(Ok(None)).boxed();
+        };
+        off_runtime(move || {
             let Some((pos, _)) = reader.scan(start, |h| h.max_timestamp >= timestamp)? else {
                 return Ok(None);
             };
             Ok(reader.read_entries(pos, 1, 0)?.into_iter().next().map(|e| to_entry(ledger_id, e)))
-        })();
-        future::ready(result).boxed()
+        })
     }
 
     fn start_offset(&self) -> i64 {
@@ -377,18 +417,24 @@ impl Log for SegmentLog {
     }
 
     fn delete_records(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {
-        future::ready(self.delete_records_now(offset)).boxed()
+        match self.this() {
+            Ok(log) => off_runtime(move || log.delete_records_now(offset)),
+            Err(e) => future::ready(Err(e)).boxed(),
+        }
     }
 
     fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {
-        let result = (|| {
-            let mut segments = self.lock();
+        let log = match self.this() {
+            Ok(log) => log,
+            Err(e) => return future::ready(Err(e)).boxed(),
+        };
+        off_runtime(move || {
+            let mut segments = log.lock();
             while segments.len() > 1 && segments[0].next_offset <= offset {
-                self.remove_oldest(&mut segments)?;
+                log.remove_oldest(&mut segments)?;
             }
-            Ok(self.start_offset())
-        })();
-        future::ready(result).boxed()
+            Ok(log.start_offset())
+        })
     }
 }
 
