@@ -20,6 +20,9 @@ pub mod producer_id;
 pub mod sasl;
 pub mod topics;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -89,6 +92,16 @@ macro_rules! api_table {
         pub fn decode_only(api: ApiKey, version: i16, body: &Bytes) -> Option<anyhow::Result<()>> {
             match api {
                 $(ApiKey::$key => Some(crate::protocol::bounded::decode::<messages::$request>(body, version).map(drop)),)*
+                _ => None,
+            }
+        }
+
+        /// The versions kafka-protocol can decode for `api`'s request, for the table's range check.
+        #[cfg(test)]
+        pub fn decodable_versions(api: ApiKey) -> Option<VersionRange> {
+            use kafka_protocol::protocol::Message;
+            match api {
+                $(ApiKey::$key => Some(<messages::$request as Message>::VERSIONS),)*
                 _ => None,
             }
         }
@@ -175,4 +188,29 @@ api_table! {
 /// Whether `version` lies in `range`.
 pub fn in_range(range: VersionRange, version: i16) -> bool {
     (range.min..=range.max).contains(&version)
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn every_served_range_is_one_the_decoder_supports() {
+        for (api, served) in supported_apis() {
+            let decodable = decodable_versions(api).expect("in the table");
+            assert!(served.min <= served.max, "{api:?}: empty range {served:?}");
+            assert!(
+                decodable.min <= served.min && served.max <= decodable.max,
+                "{api:?}: serves {served:?}, kafka-protocol decodes {decodable:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_api_is_in_the_table_once() {
+        let apis = supported_apis();
+        for (i, (api, _)) in apis.iter().enumerate() {
+            assert!(!apis[i + 1..].iter().any(|(other, _)| other == api), "{api:?} twice");
+        }
+    }
 }

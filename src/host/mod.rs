@@ -5,6 +5,8 @@
 //! creates, deletes and opens topics. The embedded host keeps segment files on local disk; the Pulsar
 //! host (through the Java shim) maps the same calls onto ManagedLedgers. Handlers never know which.
 
+#[cfg(test)]
+mod conformance;
 pub mod embedded;
 pub mod memory;
 pub mod pulsar;

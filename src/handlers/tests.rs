@@ -1,0 +1,129 @@
+//! Handlers over the in-memory host: a request in, the response out, the error cases Kafka
+//! clients rely on. (The compat suite drives the same handlers with real clients and sockets.)
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest, ProduceRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
+
+use super::{fetch, produce, sasl, topics, RequestContext};
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::host::embedded::users::ConfiguredUsers;
+use crate::host::memory::MemoryHost;
+
+async fn broker() -> Arc<Broker> {
+    let config = Config {
+        kafka_listeners: "PLAINTEXT://127.0.0.1:0".into(),
+        offsets_topic_num_partitions: 1,
+        max_partitions_per_topic: 16,
+        ..Config::default()
+    };
+    let host = MemoryHost::new(&config);
+    let users = Arc::new(ConfiguredUsers::new(Default::default(), Default::default()));
+    Broker::open(config, host, users).await.expect("a broker over the memory host")
+}
+
+fn ctx(version: i16) -> RequestContext {
+    RequestContext {
+        version,
+        client_id: Some("handler-tests".into()),
+        client_host: "/127.0.0.1".into(),
+        session: Arc::new(sasl::Session::new(false)),
+    }
+}
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+fn batch(values: &[&str]) -> Bytes {
+    let records: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut r = crate::protocol::batch::fixtures::record(i as i64, 1_700_000_000_000);
+            r.value = Some(Bytes::from(v.to_string()));
+            r
+        })
+        .collect();
+    let mut out = BytesMut::new();
+    RecordBatchEncoder::encode(&mut out, &records, &RecordEncodeOptions { version: 2, compression: Compression::Lz4 })
+        .expect("encode");
+    out.freeze()
+}
+
+async fn create(broker: &Arc<Broker>, topic: &str, partitions: i32) -> i16 {
+    let req = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![CreatableTopic::default()
+        .with_name(name(topic))
+        .with_num_partitions(partitions)
+        .with_replication_factor(1)]);
+    let resp = topics::create(broker, &ctx(7), req).await.await.expect("a response");
+    resp.topics[0].error_code
+}
+
+/// (error, base offset) of producing `records` to partition 0 of `topic`.
+async fn produce_to(broker: &Arc<Broker>, topic: &str, acks: i16, records: Bytes) -> (i16, i64) {
+    let req = ProduceRequest::default().with_acks(acks).with_timeout_ms(1000).with_topic_data(vec![
+        TopicProduceData::default()
+            .with_name(name(topic))
+            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))]),
+    ]);
+    let resp = produce::handle(broker, &ctx(8), req).await.await.expect("acks != 0 gets a response");
+    let p = &resp.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+/// (error, high watermark, record bytes) of fetching partition 0 of `topic` from `offset`.
+async fn fetch_from(broker: &Arc<Broker>, topic: &str, offset: i64) -> (i16, i64, usize) {
+    let req = FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
+        FetchTopic::default().with_topic(name(topic)).with_partitions(vec![FetchPartition::default()
+            .with_partition(0)
+            .with_fetch_offset(offset)
+            .with_partition_max_bytes(1 << 20)]),
+    ]);
+    let resp = fetch::handle(broker, &ctx(11), req).await.await.expect("a response");
+    let p = &resp.responses[0].partitions[0];
+    (p.error_code, p.high_watermark, p.records.as_ref().map_or(0, Bytes::len))
+}
+
+#[tokio::test]
+async fn create_topics_answers_each_kafka_error() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "orders", 3).await, 0);
+    assert_eq!(create(&broker, "orders", 3).await, ResponseError::TopicAlreadyExists.code());
+    assert_eq!(create(&broker, "bad name!", 1).await, ResponseError::InvalidTopicException.code());
+    assert_eq!(create(&broker, "none", 0).await, ResponseError::InvalidPartitions.code());
+    assert_eq!(create(&broker, "huge", i32::MAX).await, ResponseError::InvalidPartitions.code());
+    assert!(broker.topics.get("huge").is_none(), "nothing was created for a refused request");
+}
+
+#[tokio::test]
+async fn produce_then_fetch_round_trips_and_refuses_bad_input() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "events", 1).await, 0);
+    assert_eq!(produce_to(&broker, "events", -1, batch(&["a", "b"])).await, (0, 0));
+    assert_eq!(produce_to(&broker, "events", 1, batch(&["c"])).await, (0, 2));
+    let (error, high_watermark, bytes) = fetch_from(&broker, "events", 0).await;
+    assert_eq!((error, high_watermark), (0, 3));
+    assert!(bytes > 0, "records come back");
+    assert_eq!(fetch_from(&broker, "events", 99).await.0, ResponseError::OffsetOutOfRange.code());
+
+    let refused = [
+        ("events", 5, batch(&["x"]), ResponseError::InvalidRequiredAcks),
+        ("missing", -1, batch(&["x"]), ResponseError::UnknownTopicOrPartition),
+        ("__consumer_offsets", -1, batch(&["x"]), ResponseError::InvalidTopicException),
+        ("events", -1, Bytes::from_static(b"not a batch"), ResponseError::CorruptMessage),
+        ("events", -1, Bytes::new(), ResponseError::InvalidRecord),
+    ];
+    for (topic, acks, records, error) in refused {
+        assert_eq!(produce_to(&broker, topic, acks, records).await, (error.code(), -1), "{topic} acks={acks}");
+    }
+    assert_eq!(fetch_from(&broker, "events", 0).await.1, 3, "nothing refused was stored");
+}
