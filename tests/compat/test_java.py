@@ -1,0 +1,90 @@
+"""The Java Kafka client (org.apache.kafka:kafka-clients 4.x, built by scripts/test from
+tests/compat/java) against the broker: the idempotent producer with every codec and headers,
+group consumers with the eager and the cooperative assignor, and the admin client."""
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from clients import consume, create_topic, produce_all, producer
+
+JAVA = Path(__file__).resolve().parent / "java"
+JAR = JAVA / "target" / "kop-test-java-client-0.1.0.jar"
+CLASSPATH = JAVA / "target" / "classpath.txt"
+
+
+def java(*args, timeout=120):
+    """Runs the driver; its output lines split into words."""
+    if not JAR.exists() or not CLASSPATH.exists():
+        pytest.fail(f"{JAR} is missing: scripts/test builds it (mvn package in {JAVA})")
+    cp = f"{JAR}:{CLASSPATH.read_text().strip()}"
+    done = subprocess.run(["java", "-cp", cp, "kop.Driver", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, f"java client failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return [line.split() for line in done.stdout.splitlines() if line and not line.startswith("SLF4J")]
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_java_idempotent_producer_with_headers(broker, topic_name, codec):
+    create_topic(broker.bootstrap, topic_name, partitions=3)
+    acked = [(int(p), int(o)) for word, p, o in java("produce", broker.bootstrap, topic_name, 300, codec)
+             if word == "acked"]
+    assert len(acked) == 300
+    for partition in range(3):
+        offsets = sorted(o for p, o in acked if p == partition)
+        assert offsets == list(range(len(offsets))), f"partition {partition}: offsets not dense"
+    got = consume(broker.bootstrap, topic_name, [0, 1, 2], 300)
+    seq = {m.value(): dict(m.headers())["seq"] for m in got}
+    assert seq == {b"v%d" % i: b"%d" % i for i in range(300)}
+    # The producer keys records, so each key's records share a partition and keep their order.
+    for key in (b"k0", b"k1", b"k2"):
+        mine = [m for m in got if m.key() == key]
+        assert len({m.partition() for m in mine}) == 1
+        assert [int(m.value()[1:]) for m in sorted(mine, key=lambda m: m.offset())] == sorted(
+            int(m.value()[1:]) for m in mine)
+
+
+@pytest.mark.parametrize("assignor", ["eager", "cooperative"])
+def test_java_consumers_share_a_group(broker, topic_name, assignor):
+    create_topic(broker.bootstrap, topic_name, partitions=4)
+    produce_all(producer(broker.bootstrap), topic_name,
+                [(None, b"m%d" % i, {"partition": i % 4}) for i in range(400)])
+    group = f"{topic_name}-{assignor}"
+    outputs = [None, None]
+
+    def member(i):
+        outputs[i] = java("consume", broker.bootstrap, topic_name, group, 400, assignor, 8000)
+
+    members = [threading.Thread(target=member, args=(i,)) for i in range(2)]
+    for m in members:
+        m.start()
+    for m in members:
+        m.join(150)
+    assert all(o is not None for o in outputs), "a member failed"
+    seen = [words[4] for out in outputs for words in out if words[0] == "record"]
+    assert sorted(set(seen)) == sorted("m%d" % i for i in range(400)), "every record reached the group"
+    assert all(any(w[0] == "assigned" and int(w[1]) > 0 for w in out) for out in outputs), \
+        "both members got partitions"
+    # What the group committed covers everything.
+    committed = {}
+    for out in outputs:
+        for words in out:
+            if words[0] == "committed":
+                committed[int(words[1])] = max(committed.get(int(words[1]), -1), int(words[2]))
+    again = java("consume", broker.bootstrap, topic_name, group, 400, assignor, 3000)
+    assert not [w for w in again if w[0] == "record"], "a member of the same group re-read committed records"
+
+
+def test_java_admin(broker, topic_name):
+    out = {tuple(words[:2]): words[2:] for words in java("admin", broker.bootstrap, topic_name)}
+    assert out[("described", topic_name)] == ["2"]
+    assert out[("grown", "3")] == []
+    assert out[("config", "retention.ms")] == ["7200000"]
+    assert out[("earliest", "4")] == [] and out[("latest", "10")] == []
+    assert out[("group", "offset")] == ["7"]
+    assert out[("group", "listed")] == ["true"]
+    assert out[("group", "state")] == ["Empty"]
+    assert ("group", "deleted") in out
+    assert out[("deleted", "true")] == []
