@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
+use kafka_protocol::records::Compression;
 
 use super::{fetch, produce, sasl, topics, RequestContext};
 use crate::broker::Broker;
@@ -53,10 +53,7 @@ fn batch(values: &[&str]) -> Bytes {
             r
         })
         .collect();
-    let mut out = BytesMut::new();
-    RecordBatchEncoder::encode(&mut out, &records, &RecordEncodeOptions { version: 2, compression: Compression::Lz4 })
-        .expect("encode");
-    out.freeze()
+    crate::protocol::batch::fixtures::encode(&records, Compression::Lz4)
 }
 
 async fn create(broker: &Arc<Broker>, topic: &str, partitions: i32) -> i16 {

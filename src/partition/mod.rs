@@ -126,20 +126,29 @@ impl Partition {
     /// here on a broker that does not own the partition.
     pub async fn ready(&self) -> Result<(), ResponseError> {
         self.log.open().await.map_err(|e| host_error(&e))?;
-        self.restored.get_or_try_init(|| self.restore_producers()).await.map(drop)
+        self.restored
+            .get_or_init(|| async {
+                // Best effort: a partition whose tail cannot be read now is served as before the
+                // rebuild existed (its producers unknown), rather than not at all.
+                if let Err(e) = self.restore_producers().await {
+                    tracing::warn!(partition = self.index, error = ?e, "cannot rebuild idempotent producers from the log's tail");
+                }
+            })
+            .await;
+        Ok(())
     }
 
     /// Learns the idempotent producers of the log's last batches, so a batch that was stored
     /// before a crash but never acknowledged is recognised when its producer retries it, instead
     /// of being stored twice.
-    async fn restore_producers(&self) -> Result<(), ResponseError> {
+    async fn restore_producers(&self) -> Result<(), crate::host::HostError> {
         let end = self.log.end_offset();
         let mut next = self.log.start_offset().max(end.saturating_sub(PRODUCER_RESTORE_RECORDS));
         let mut bytes = 0usize;
         let mut seen = Vec::new();
         while next < end && bytes < PRODUCER_RESTORE_BYTES {
-            let Some(position) = self.log.find_position(next).await.map_err(|e| host_error(&e))? else { break };
-            let read = self.log.read(position, usize::MAX, 1 << 20).await.map_err(|e| host_error(&e))?;
+            let Some(position) = self.log.find_position(next).await? else { break };
+            let read = self.log.read(position, usize::MAX, 1 << 20).await?;
             let Some(last) = read.entries.last() else { break };
             next = last.last_offset + 1;
             for entry in &read.entries {
@@ -302,7 +311,7 @@ pub fn resolve_config(defaults: TopicConfig, configs: &std::collections::BTreeMa
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
+    use kafka_protocol::records::Compression;
 
     use super::*;
     use crate::host::memory::MemoryLog;
@@ -316,14 +325,7 @@ mod tests {
                 r
             })
             .collect();
-        let mut out = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut out,
-            &records,
-            &RecordEncodeOptions { version: 2, compression: Compression::None },
-        )
-        .expect("encode");
-        let bytes = out.freeze();
+        let bytes = batch::fixtures::encode(&records, Compression::None);
         let info = batch::validate(&bytes, 1 << 20).expect("valid");
         (bytes, info)
     }

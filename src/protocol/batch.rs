@@ -209,8 +209,16 @@ pub fn first_record_at_or_after(
 /// Records for tests of code that reads batches.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use bytes::Bytes;
-    use kafka_protocol::records::{Record, TimestampType};
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    /// `records` as one v2 batch.
+    pub fn encode(records: &[Record], compression: Compression) -> Bytes {
+        let mut out = BytesMut::new();
+        RecordBatchEncoder::encode(&mut out, records, &RecordEncodeOptions { version: 2, compression })
+            .expect("encode");
+        out.freeze()
+    }
 
     /// A plain record at `offset` with timestamp `ts`, no key and a small value.
     pub fn record(offset: i64, ts: i64) -> Record {
@@ -236,14 +244,11 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::record;
     use super::*;
-    use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
+    use kafka_protocol::records::Compression;
 
     fn batch(n: i64, compression: Compression) -> Bytes {
         let records: Vec<_> = (0..n).map(|i| record(i, 1000 + i * 10)).collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression })
-            .expect("encode");
-        buf.freeze()
+        super::fixtures::encode(&records, compression)
     }
 
     #[test]
@@ -307,10 +312,7 @@ mod tests {
         let mut records: Vec<_> = (0..4).map(|i| record(i, 1000)).collect();
         records[1].key = Some(Bytes::from_static(b"k1"));
         records[3].key = Some(Bytes::from_static(b"k3"));
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression: Compression::Snappy };
-        RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
-        assert_eq!(keyless_records(&buf.freeze(), 1 << 20), Ok(vec![0, 2]));
+        assert_eq!(keyless_records(&super::fixtures::encode(&records, Compression::Snappy), 1 << 20), Ok(vec![0, 2]));
         assert!(keyless_records(&Bytes::from_static(b"nonsense"), 1 << 20).is_err());
     }
 

@@ -215,8 +215,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
-    use bytes::BytesMut;
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
+    use kafka_protocol::records::{Compression, Record};
 
     use super::*;
 
@@ -228,9 +227,7 @@ mod tests {
     }
 
     fn batch(compression: Compression, records: &[Record]) -> Vec<u8> {
-        let mut out = BytesMut::new();
-        RecordBatchEncoder::encode(&mut out, records, &RecordEncodeOptions { version: 2, compression }).unwrap();
-        out.to_vec()
+        crate::protocol::batch::fixtures::encode(records, compression).to_vec()
     }
 
     #[test]
