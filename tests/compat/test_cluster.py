@@ -55,16 +55,17 @@ def move(cluster, topic, partition, to):
 
     The destination is a hint Pulsar's leader keeps until the next assignment of that bundle; a
     lookup racing the unload can take the assignment first and place the bundle elsewhere, so an
-    attempt that lands on the wrong broker is unloaded again."""
+    attempt that has not landed after a minute is unloaded again. (Not sooner: on a loaded
+    machine a move can take tens of seconds, and unloading it again mid-way only sets it back.)"""
     bundle = bundle_of(cluster, topic, partition)
-    for _ in range(4):
+    for _ in range(2):
         # Asked of the current owner: another broker would answer with a redirect to it.
         owner = partition_owners(cluster, topic, partition + 1)[partition]
         if owner is to:
             return
         owner.admin(f"/admin/v2/namespaces/public/default/{bundle}/unload?destinationBroker={to.broker_id}",
                     method="PUT")
-        deadline = time.time() + 20
+        deadline = time.time() + 60
         while time.time() < deadline:
             if partition_owners(cluster, topic, partition + 1)[partition] is to:
                 return
