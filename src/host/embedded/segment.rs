@@ -262,6 +262,11 @@ impl Segment {
     /// Makes the segment durable and writes its index beside it so a restart need not scan it.
     pub fn seal(&self, dir: &Path) -> io::Result<()> {
         self.file.sync_data()?;
+        self.write_index(dir)
+    }
+
+    /// Persists the segment's index beside it; the segment's data must already be synced.
+    pub fn write_index(&self, dir: &Path) -> io::Result<()> {
         let encoded = super::index_file::encode(&super::index_file::Summary {
             base_offset: self.base_offset,
             next_offset: self.next_offset,

@@ -39,7 +39,7 @@ pub struct SegmentLog {
     // Set when an fsync failed: the kernel may have dropped the unwritten pages and marked them
     // clean, so a retry could report success for data that is gone. Appends are refused until a
     // restart rescans the segment and keeps what verifies.
-    failed: Arc<AtomicBool>,
+    failed: AtomicBool,
     writes: Mutex<Writes>,
     this: Weak<SegmentLog>,
 }
@@ -101,7 +101,7 @@ impl SegmentLog {
             end_offset: AtomicI64::new(end),
             dirty: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            failed: Arc::default(),
+            failed: AtomicBool::new(false),
             writes: Mutex::default(),
             this: this.clone(),
         }))
@@ -144,8 +144,10 @@ impl SegmentLog {
         let stored_len = (HEADER_LEN + batch.len()) as u64;
         let config = self.config();
         if !active.is_empty() && active.size + stored_len > config.segment_bytes {
+            // Sealing in two steps, so a failed sync fails the log while a failed index write
+            // (a full disk) only fails this append.
             active.sync().map_err(|e| self.fsync_failed(e))?;
-            active.seal(&self.dir)?;
+            active.write_index(&self.dir)?;
             let next = Segment::create(&self.dir, active.ledger_id + 1, base_offset, config.index_interval_bytes)?;
             segments.push(next);
         }
