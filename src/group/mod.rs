@@ -122,6 +122,8 @@ pub struct GroupCoordinator {
     offsets_topic: Arc<Topic>,
     // One per offsets partition: whether this broker coordinates its groups.
     loads: Mutex<Vec<Load>>,
+    // Wakes the ticker when a request may have brought a group's next deadline closer.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// Whether this broker has an offsets partition's groups in memory.
@@ -140,6 +142,11 @@ enum Load {
 /// How long "another broker owns this offsets partition" is believed before asking again.
 const OWNER_RECHECK: Duration = Duration::from_secs(5);
 
+/// The ticker's bounds: deadlines are met to within the first; the second is a safety net for
+/// a deadline no request announced.
+const TICK_AT_LEAST: Duration = Duration::from_millis(100);
+const TICK_AT_MOST: Duration = Duration::from_secs(5);
+
 impl GroupCoordinator {
     /// Opens (creating if needed) `__consumer_offsets` and replays it.
     pub async fn start(topics: &TopicRegistry, config: GroupConfig) -> Result<Arc<Self>, HostError> {
@@ -155,6 +162,7 @@ impl GroupCoordinator {
             groups: Mutex::new(HashMap::new()),
             offsets_topic: Arc::clone(&offsets_topic),
             loads: Mutex::new(vec![Load::Unloaded; partitions]),
+            wake: Arc::new(tokio::sync::Notify::new()),
         });
         // Replayed before the listener opens, so clients of a single broker never see a load in
         // progress; partitions another broker owns are left to it.
@@ -167,13 +175,18 @@ impl GroupCoordinator {
         let loaded = coordinator.loads().iter().filter(|l| **l == Load::Loaded).count();
         tracing::info!(partitions = loaded, groups = coordinator.lock().len(), "loaded {OFFSETS_TOPIC}");
         let ticker = Arc::downgrade(&coordinator);
+        let wake = Arc::clone(&coordinator.wake);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            while let Some(c) = {
-                tick.tick().await;
-                ticker.upgrade()
-            } {
-                c.tick();
+            // The ticker sleeps until the earliest deadline of any group, not on a fixed period:
+            // ten thousand idle groups cost nothing between their deadlines.
+            while let Some(c) = ticker.upgrade() {
+                let now = Instant::now();
+                let next = c.tick().map_or(TICK_AT_MOST, |at| at.saturating_duration_since(now));
+                drop(c);
+                tokio::select! {
+                    () = tokio::time::sleep(next.clamp(TICK_AT_LEAST, TICK_AT_MOST)) => {}
+                    () = wake.notified() => tokio::time::sleep(TICK_AT_LEAST).await,
+                }
             }
         });
         Ok(coordinator)
@@ -181,6 +194,12 @@ impl GroupCoordinator {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
         self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The groups, for a change that may bring a deadline closer than the ticker's next wake.
+    fn lock_changing(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+        self.wake.notify_one();
+        self.lock()
     }
 
     fn loads(&self) -> MutexGuard<'_, Vec<Load>> {
@@ -275,7 +294,7 @@ impl GroupCoordinator {
 
     fn apply(&self, record: Record) {
         let now = Instant::now();
-        let mut groups = self.lock();
+        let mut groups = self.lock_changing();
         match record {
             Record::Offset { group, topic, partition, value } => {
                 let g = groups
@@ -411,28 +430,36 @@ impl GroupCoordinator {
         });
     }
 
-    fn tick(self: &Arc<Self>) {
+    /// Moves every group along to `now`; returns the earliest instant at which one of them has
+    /// something to do next.
+    fn tick(self: &Arc<Self>) -> Option<Instant> {
         let now = Instant::now();
         let mut changed = Vec::new();
         let mut expired = Vec::new();
         let mut idle = Vec::new();
+        let mut next: Option<Instant> = None;
+        let mut at = |deadline: Option<Instant>| next = next.into_iter().chain(deadline).min();
         {
             let mut groups = self.lock();
             for (id, g) in groups.iter_mut() {
                 g.tick(now);
-                if g.is_idle() && now.duration_since(g.state_since) > IDLE_GROUP_GRACE {
-                    idle.push(id.clone());
-                    continue;
+                at(g.next_deadline());
+                if g.is_idle() {
+                    if now.duration_since(g.state_since) > IDLE_GROUP_GRACE {
+                        idle.push(id.clone());
+                        continue;
+                    }
+                    at(g.state_since.checked_add(IDLE_GROUP_GRACE));
                 }
                 if let Some(record) = g.take_dirty(now_ms()) {
                     changed.push((id.clone(), record));
                 }
-                if g.state == GroupState::Empty
-                    && g.members.is_empty()
-                    && !g.offsets.is_empty()
-                    && now.duration_since(g.state_since) > self.config.offsets_retention
-                {
-                    expired.push(id.clone());
+                if g.state == GroupState::Empty && g.members.is_empty() && !g.offsets.is_empty() {
+                    if now.duration_since(g.state_since) > self.config.offsets_retention {
+                        expired.push(id.clone());
+                    } else {
+                        at(g.state_since.checked_add(self.config.offsets_retention));
+                    }
                 }
             }
             groups.retain(|id, _| !idle.contains(id));
@@ -466,6 +493,7 @@ impl GroupCoordinator {
                 }
             });
         }
+        next
     }
 
     /// JoinGroup.
@@ -487,7 +515,7 @@ impl GroupCoordinator {
             };
         }
         let reply = {
-            let mut groups = self.lock();
+            let mut groups = self.lock_changing();
             let delay = self.config.initial_rebalance_delay;
             let group =
                 groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, delay, Instant::now()));
@@ -518,7 +546,7 @@ impl GroupCoordinator {
         if let Err(e) = self.check(group_id) {
             return SyncResult { error: Some(e), ..Default::default() };
         }
-        let reply = match self.lock().get_mut(group_id) {
+        let reply = match self.lock_changing().get_mut(group_id) {
             None => Reply::Now(SyncResult { error: Some(ResponseError::UnknownMemberId), ..Default::default() }),
             Some(g) => g.sync(member_id, instance_id, generation, assignments, Instant::now()),
         };
@@ -540,7 +568,7 @@ impl GroupCoordinator {
         generation: i32,
     ) -> Result<(), ResponseError> {
         self.check(group_id)?;
-        match self.lock().get_mut(group_id) {
+        match self.lock_changing().get_mut(group_id) {
             None => Err(ResponseError::UnknownMemberId),
             Some(g) => g.heartbeat(member_id, instance_id, generation, Instant::now()),
         }
@@ -554,7 +582,7 @@ impl GroupCoordinator {
     ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
         self.check(group_id)?;
         let results = {
-            let mut groups = self.lock();
+            let mut groups = self.lock_changing();
             let Some(g) = groups.get_mut(group_id) else { return Err(ResponseError::UnknownMemberId) };
             members.iter().map(|(m, i)| g.leave(m, i.as_deref(), Instant::now())).collect()
         };
@@ -576,7 +604,7 @@ impl GroupCoordinator {
         }
         self.check(group_id)?;
         {
-            let mut groups = self.lock();
+            let mut groups = self.lock_changing();
             let delay = self.config.initial_rebalance_delay;
             let g = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, delay, Instant::now()));
             let simple = generation < 0 && member_id.is_empty();
@@ -612,7 +640,7 @@ impl GroupCoordinator {
         if let Err(e) = self.persist(group_id, entries).await {
             return Ok(results.into_iter().map(|r| r.and(Err(e))).collect());
         }
-        if let Some(g) = self.lock().get_mut(group_id) {
+        if let Some(g) = self.lock_changing().get_mut(group_id) {
             for (t, p, c) in accepted {
                 g.offsets.insert((t, p), c);
             }
@@ -726,7 +754,7 @@ impl GroupCoordinator {
             partitions.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(k, _)| k.clone()).collect();
         let tombstones = doomed.iter().map(|(t, p)| (records::offset_key(group_id, t, *p), None)).collect();
         self.persist(group_id, tombstones).await?;
-        if let Some(g) = self.lock().get_mut(group_id) {
+        if let Some(g) = self.lock_changing().get_mut(group_id) {
             for k in &doomed {
                 g.offsets.remove(k);
             }

@@ -535,6 +535,20 @@ impl Group {
         self.maybe_complete_join(now);
     }
 
+    /// The earliest instant at which [`Group::tick`] has something to do: a pending member or a
+    /// silent one expiring, a rebalance delay or timeout ending.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let rebalancing = self.state == GroupState::PreparingRebalance;
+        let pending = self.pending.values().copied();
+        let sessions = self
+            .members
+            .iter()
+            .filter(|m| !(rebalancing && m.join_waiter.is_some()))
+            .filter_map(|m| m.last_seen.checked_add(m.session_timeout));
+        let rebalance = [self.join_deadline, self.delay_until].into_iter().flatten().filter(|_| rebalancing);
+        pending.chain(sessions).chain(rebalance).min()
+    }
+
     /// Whether the group holds nothing worth keeping: no members (not even ones asked to rejoin
     /// with their new id) and no committed offsets.
     pub fn is_idle(&self) -> bool {
@@ -634,6 +648,24 @@ mod tests {
         g.tick(t0 + Duration::from_secs(11));
         assert_eq!(g.state, GroupState::Empty);
         assert!(g.members.is_empty());
+    }
+
+    #[test]
+    fn the_next_deadline_is_the_delay_then_the_session() {
+        let t0 = Instant::now();
+        let mut g = Group::new("g", Duration::from_secs(3), t0);
+        assert_eq!(g.next_deadline(), None, "an empty group has nothing to wait for");
+        let mut p = params("", &["range"]);
+        p.require_known_member_id = false;
+        let Reply::Later(mut rx) = g.join(p, t0) else { panic!() };
+        assert_eq!(g.next_deadline(), Some(t0 + Duration::from_secs(3)), "the initial delay, not the session");
+        let t1 = t0 + Duration::from_secs(3);
+        g.tick(t1);
+        let a = rx.try_recv().expect("the join completes when the delay ends").member_id;
+        now_reply(g.sync(&a, None, 1, vec![(a.clone(), Bytes::from_static(b"x"))], t1));
+        assert_eq!(g.next_deadline(), Some(t1 + Duration::from_secs(10)), "a stable member's session");
+        g.heartbeat(&a, None, 1, t1 + Duration::from_secs(4)).unwrap();
+        assert_eq!(g.next_deadline(), Some(t1 + Duration::from_secs(14)), "a heartbeat moves it on");
     }
 
     #[test]
