@@ -42,6 +42,16 @@ struct Args {
     /// Extra librdkafka client settings, `-X key=value` (e.g. `security.protocol=SSL`).
     #[arg(short = 'X', value_parser = key_value)]
     client: Vec<(String, String)>,
+    /// Configs of the created topic, `--topic-config key=value` (e.g. `segment.bytes=1048576`).
+    #[arg(long, value_parser = key_value)]
+    topic_config: Vec<(String, String)>,
+    /// Messages per second to offer, evenly spaced; 0 produces flat out. Latency below
+    /// saturation is only meaningful at a fixed rate.
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// Skip the consume phase.
+    #[arg(long)]
+    produce_only: bool,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -84,7 +94,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let admin: AdminClient<DefaultClientContext> = common.create()?;
-    let topic = NewTopic::new(&args.topic, args.partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new(&args.topic, args.partitions, TopicReplication::Fixed(1));
+    for (key, value) in &args.topic_config {
+        topic = topic.set(key, value);
+    }
     let rt = futures_lite_block_on(admin.create_topics([&topic], &AdminOptions::new()))?;
     for r in rt {
         if let Err((name, e)) = r {
@@ -103,6 +116,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .create_with_context(Recorder(Arc::clone(&latencies)))?;
     let start = Instant::now();
     for i in 0..args.messages {
+        if args.rate > 0 {
+            // Paced from the start, not from the last send, so a stall is not forgiven.
+            let due = start + Duration::from_secs_f64(i as f64 / f64::from(args.rate));
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
         let key = (i % 1024).to_string();
         let mut record = BaseRecord::with_opaque_to(&args.topic, Box::new(Instant::now())).payload(&payload).key(&key);
         loop {
@@ -123,6 +143,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("only {} of {} messages acknowledged", lat.len(), args.messages).into());
     }
 
+    let (consumed_mb, consume_secs) = if args.produce_only { (0.0, 0.0) } else { consume(&args, &common)? };
+    let mb = (args.messages * args.message_size) as f64 / 1e6;
+    println!(
+        "{label}: {n} x {size} B, {parts} partition(s), acks={acks}{rate}: produce {pmb:.1} MB/s ({pmsg:.0} msg/s), \
+         p50 {p50:.2} ms, p99 {p99:.2} ms, p999 {p999:.2} ms; consume {cmb:.1} MB/s ({cmsg:.0} msg/s)",
+        label = args.label,
+        n = args.messages,
+        size = args.message_size,
+        parts = args.partitions,
+        acks = args.acks,
+        rate = if args.rate > 0 { format!(", offered {} msg/s", args.rate) } else { String::new() },
+        pmb = mb / produce_secs,
+        pmsg = args.messages as f64 / produce_secs,
+        p50 = percentile(&lat, 0.50),
+        p99 = percentile(&lat, 0.99),
+        p999 = percentile(&lat, 0.999),
+        cmb = if consume_secs > 0.0 { consumed_mb / consume_secs } else { 0.0 },
+        cmsg = if consume_secs > 0.0 { consumed_mb * 1e6 / args.message_size as f64 / consume_secs } else { 0.0 },
+    );
+    Ok(())
+}
+
+/// Reads every produced message back from the start; returns the MB read and the seconds taken.
+fn consume(args: &Args, common: &ClientConfig) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let consumer: BaseConsumer = common
         .clone()
         .set("group.id", format!("kop-bench-{}", args.topic))
@@ -149,23 +193,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if consumed != args.messages {
         return Err(format!("consumed {consumed} of {} messages", args.messages).into());
     }
-    let mb = (args.messages * args.message_size) as f64 / 1e6;
-    println!(
-        "{label}: {n} x {size} B, {parts} partition(s), acks={acks}: produce {pmb:.1} MB/s ({pmsg:.0} msg/s), \
-         p50 {p50:.2} ms, p99 {p99:.2} ms; consume {cmb:.1} MB/s ({cmsg:.0} msg/s)",
-        label = args.label,
-        n = args.messages,
-        size = args.message_size,
-        parts = args.partitions,
-        acks = args.acks,
-        pmb = mb / produce_secs,
-        pmsg = args.messages as f64 / produce_secs,
-        p50 = percentile(&lat, 0.50),
-        p99 = percentile(&lat, 0.99),
-        cmb = bytes as f64 / 1e6 / consume_secs,
-        cmsg = consumed as f64 / consume_secs,
-    );
-    Ok(())
+    Ok((bytes as f64 / 1e6, consume_secs))
 }
 
 /// Drives one future to completion on this thread (the admin call is the only async one).

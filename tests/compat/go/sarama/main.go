@@ -1,10 +1,10 @@
-// sarama against kop: cluster admin, a synchronous snappy producer with acks=all, and a consumer
-// group that commits and resumes. sarama speaks the protocol versions its configured Kafka version
-// implies (2.1 here), not what ApiVersions offers. (Its DescribeConfigs is always v0, which Kafka
-// 4.0 no longer serves, so this program leaves configs to the other clients.) Prints one JSON line
-// of findings; exits non-zero with the reason on any failure.
+// sarama (github.com/IBM/sarama, its own protocol code) against a broker: cluster admin, a
+// synchronous idempotent snappy producer with acks=all, and a consumer group that commits and
+// resumes. sarama speaks the protocol versions that the Kafka version it is told implies, not what
+// ApiVersions offers, so the suite runs it at an old version (2.1) and at its newest. Prints one
+// JSON line of findings; exits non-zero with the reason on any failure.
 //
-//	sarama-roundtrip <bootstrap> <topic>
+//	sarama-roundtrip <bootstrap> <topic> <kafka-version>
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Shopify/sarama"
+	"github.com/IBM/sarama"
 )
 
 const partitions = 3
@@ -75,11 +75,16 @@ func consume(brokers []string, config *sarama.Config, group, topic string, wante
 	return c.values, nil
 }
 
-func run(bootstrap, topic string) (map[string]int, error) {
+func run(bootstrap, topic, version string) (map[string]int, error) {
 	brokers := []string{bootstrap}
 	config := sarama.NewConfig()
-	config.Version = sarama.V2_1_0_0
+	var err error
+	if config.Version, err = sarama.ParseKafkaVersion(version); err != nil {
+		return nil, err
+	}
 	config.ClientID = "kop-compat-sarama"
+	config.Producer.Idempotent = true
+	config.Net.MaxOpenRequests = 1
 	config.Producer.RequiredAcks = sarama.WaitForAll
 	config.Producer.Return.Successes = true
 	config.Producer.Compression = sarama.CompressionSnappy
@@ -93,8 +98,21 @@ func run(bootstrap, topic string) (map[string]int, error) {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	defer admin.Close()
-	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false); err != nil {
+	retention := "3600000"
+	detail := &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1,
+		ConfigEntries: map[string]*string{"retention.ms": &retention}}
+	if err := admin.CreateTopic(topic, detail, false); err != nil {
 		return nil, fmt.Errorf("create topic: %w", err)
+	}
+	configs, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+	if err != nil {
+		return nil, fmt.Errorf("describe configs: %w", err)
+	}
+	retained := 0
+	for _, c := range configs {
+		if c.Name == "retention.ms" && c.Value == retention {
+			retained = 1
+		}
 	}
 	producer, err := sarama.NewSyncProducer(brokers, config)
 	if err != nil {
@@ -142,15 +160,16 @@ func run(bootstrap, topic string) (map[string]int, error) {
 	if err := admin.DeleteTopic(topic); err != nil {
 		return nil, fmt.Errorf("delete topic: %w", err)
 	}
-	return map[string]int{"consumed": len(first), "resumed": len(second), "partitions_used": len(seenPartitions)}, nil
+	return map[string]int{"consumed": len(first), "resumed": len(second), "partitions_used": len(seenPartitions),
+		"config_read": retained}, nil
 }
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: sarama-roundtrip <bootstrap> <topic>")
+	if len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: sarama-roundtrip <bootstrap> <topic> <kafka-version>")
 		os.Exit(2)
 	}
-	report, err := run(os.Args[1], os.Args[2])
+	report, err := run(os.Args[1], os.Args[2], os.Args[3])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -1,6 +1,8 @@
-"""The Java Kafka client (org.apache.kafka:kafka-clients 4.x, built by scripts/test from
-tests/compat/java) against the broker: the idempotent producer with every codec and headers,
-group consumers with the eager and the cooperative assignor, and the admin client."""
+"""Clients driven through a program of their own language with one set of commands and output
+lines, so the same tests judge each: the Java Kafka client (org.apache.kafka:kafka-clients 4.x,
+tests/compat/java) and franz-go (github.com/twmb/franz-go, tests/compat/go/franz), both built by
+scripts/test. Each runs the idempotent producer with every codec and headers, group consumers
+with the eager and the cooperative assignor, and its admin client."""
 
 import subprocess
 import threading
@@ -10,26 +12,40 @@ import pytest
 
 from clients import consume, create_topic, produce_all, producer
 
-JAVA = Path(__file__).resolve().parent / "java"
-JAR = JAVA / "target" / "kop-test-java-client-0.1.0.jar"
-CLASSPATH = JAVA / "target" / "classpath.txt"
+HERE = Path(__file__).resolve().parent
+JAR = HERE / "java" / "target" / "kop-test-java-client-0.1.0.jar"
+CLASSPATH = HERE / "java" / "target" / "classpath.txt"
+FRANZ = HERE / "go" / "target" / "franz"
 
 
-def java(*args, timeout=120):
-    """Runs the driver; its output lines split into words."""
-    if not JAR.exists() or not CLASSPATH.exists():
-        pytest.fail(f"{JAR} is missing: scripts/test builds it (mvn package in {JAVA})")
-    cp = f"{JAR}:{CLASSPATH.read_text().strip()}"
-    done = subprocess.run(["java", "-cp", cp, "kop.Driver", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
-    assert done.returncode == 0, f"java client failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    return [line.split() for line in done.stdout.splitlines() if line and not line.startswith("SLF4J")]
+def command(client):
+    if client == "java":
+        if not JAR.exists() or not CLASSPATH.exists():
+            pytest.fail(f"{JAR} is missing: scripts/test builds it (mvn package in {JAR.parent.parent})")
+        return ["java", "-cp", f"{JAR}:{CLASSPATH.read_text().strip()}", "kop.Driver"]
+    if not FRANZ.exists():
+        pytest.fail(f"{FRANZ} is missing: scripts/test builds it (go build in {FRANZ.parent.parent})")
+    return [str(FRANZ)]
+
+
+@pytest.fixture(params=["java", "franz"])
+def driver(request):
+    """Runs the client's driver; returns its output lines split into words."""
+    prefix = command(request.param)
+
+    def run(*args, timeout=120):
+        done = subprocess.run([*prefix, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, \
+            f"{request.param} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        return [line.split() for line in done.stdout.splitlines() if line and not line.startswith("SLF4J")]
+
+    return run
 
 
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
-def test_java_idempotent_producer_with_headers(broker, topic_name, codec):
+def test_idempotent_producer_with_headers(broker, topic_name, codec, driver):
     create_topic(broker.bootstrap, topic_name, partitions=3)
-    acked = [(int(p), int(o)) for word, p, o in java("produce", broker.bootstrap, topic_name, 300, codec)
+    acked = [(int(p), int(o)) for word, p, o in driver("produce", broker.bootstrap, topic_name, 300, codec)
              if word == "acked"]
     assert len(acked) == 300
     for partition in range(3):
@@ -47,7 +63,7 @@ def test_java_idempotent_producer_with_headers(broker, topic_name, codec):
 
 
 @pytest.mark.parametrize("assignor", ["eager", "cooperative"])
-def test_java_consumers_share_a_group(broker, topic_name, assignor):
+def test_consumers_share_a_group(broker, topic_name, assignor, driver):
     create_topic(broker.bootstrap, topic_name, partitions=4)
     produce_all(producer(broker.bootstrap), topic_name,
                 [(None, b"m%d" % i, {"partition": i % 4}) for i in range(400)])
@@ -55,7 +71,7 @@ def test_java_consumers_share_a_group(broker, topic_name, assignor):
     outputs = [None, None]
 
     def member(i):
-        outputs[i] = java("consume", broker.bootstrap, topic_name, group, 400, assignor, 8000)
+        outputs[i] = driver("consume", broker.bootstrap, topic_name, group, 400, assignor, 8000)
 
     members = [threading.Thread(target=member, args=(i,)) for i in range(2)]
     for m in members:
@@ -73,12 +89,13 @@ def test_java_consumers_share_a_group(broker, topic_name, assignor):
         for words in out:
             if words[0] == "committed":
                 committed[int(words[1])] = max(committed.get(int(words[1]), -1), int(words[2]))
-    again = java("consume", broker.bootstrap, topic_name, group, 400, assignor, 3000)
+    assert committed == {p: 100 for p in range(4)}, "the group's commits cover every record"
+    again = driver("consume", broker.bootstrap, topic_name, group, 400, assignor, 3000)
     assert not [w for w in again if w[0] == "record"], "a member of the same group re-read committed records"
 
 
-def test_java_admin(broker, topic_name):
-    out = {tuple(words[:2]): words[2:] for words in java("admin", broker.bootstrap, topic_name)}
+def test_admin(broker, topic_name, driver):
+    out = {tuple(words[:2]): words[2:] for words in driver("admin", broker.bootstrap, topic_name)}
     assert out[("described", topic_name)] == ["2"]
     assert out[("grown", "3")] == []
     assert out[("config", "retention.ms")] == ["7200000"]
