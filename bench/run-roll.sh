@@ -28,19 +28,22 @@ echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 |
 measure() { # build with-roller(yes|no)
     local build=$1 roller=$2 data="$WORK/data-$RANDOM"
     "${KOP[$build]}" serve --listen 127.0.0.1:19192 --data-dir "$data" >"$WORK/kop.log" 2>&1 &
-    local kop=$!
+    local kop=$! rolling=
     sleep 2
     if [ "$roller" = yes ]; then
         "$BENCH" --label "$build roller" --bootstrap 127.0.0.1:19192 --topic "roll-$RANDOM" \
             --topic-config segment.bytes=1048576 --rate $ROLL_RATE --messages $((ROLL_RATE * (SECONDS_QUIET + 4))) \
             --produce-only --acks 1 >"$WORK/roller.out" &
+        rolling=$!
         sleep 2
     fi
     "$BENCH" --label "$build, roller $roller, quiet" --bootstrap 127.0.0.1:19192 --topic "quiet-$RANDOM" \
         --rate $QUIET_RATE --messages $((QUIET_RATE * SECONDS_QUIET)) --linger-ms 0 --produce-only
-    wait $(jobs -p | grep -v "^$kop$") 2>/dev/null || true
-    [ "$roller" = yes ] && cat "$WORK/roller.out"
-    echo "  segments rolled: $(find "$data" -name '*.log' | wc -l)"
+    if [ -n "$rolling" ]; then
+        wait $rolling
+        cat "$WORK/roller.out"
+    fi
+    echo "  roller segments: $(find "$data" -path '*roll-*' -name '*.log' | wc -l)"
     kill $kop
     wait $kop 2>/dev/null || true
     rm -rf "$data"
