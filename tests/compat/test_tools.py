@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from clients import admin
+
 CLASSPATH = Path(__file__).resolve().parent.parent / "kafka" / "target" / "classpath.txt"
 TOOLS = "org.apache.kafka.tools."
 GROUPS = TOOLS + "consumer.group.ConsumerGroupCommand"
@@ -104,7 +106,8 @@ def test_kafka_configs_alter_describe_delete(broker, topic_name):
     assert "max.message.bytes" not in described and "retention.ms=7200000 " in described, described
     refused = tool(*config, "--alter", "--add-config", "retention.ms=soon", ok=False)
     assert "retention.ms" in refused and "Completed" not in refused, refused
-    broker_configs = tool(TOOLS + "ConfigCommand", *b, "--entity-type", "brokers", "--entity-name", 0, "--describe",
+    (node,) = admin(broker.bootstrap).list_topics(timeout=30).brokers  # kop on Pulsar numbers its brokers
+    broker_configs = tool(TOOLS + "ConfigCommand", *b, "--entity-type", "brokers", "--entity-name", node, "--describe",
                           "--all")
     assert re.search(r"^\s+log\.retention\.ms=\d+ ", broker_configs, re.M), broker_configs
 
