@@ -109,7 +109,11 @@ async fn read_round(
                 }
                 Err(e) => {
                     round.errors = true;
+                    // As Kafka answers a partition in error: no offsets, only the code.
                     base.with_error_code(e.code())
+                        .with_high_watermark(-1)
+                        .with_last_stable_offset(-1)
+                        .with_log_start_offset(-1)
                 }
             });
         }

@@ -97,7 +97,7 @@ async fn create_topics_answers_each_kafka_error() {
     assert_eq!(create(&broker, "orders", 3).await, ResponseError::TopicAlreadyExists.code());
     assert_eq!(create(&broker, "bad name!", 1).await, ResponseError::InvalidTopicException.code());
     assert_eq!(create(&broker, "none", 0).await, ResponseError::InvalidPartitions.code());
-    assert_eq!(create(&broker, "huge", i32::MAX).await, ResponseError::InvalidPartitions.code());
+    assert_eq!(create(&broker, "huge", i32::MAX).await, ResponseError::PolicyViolation.code());
     assert!(broker.topics.get("huge").is_none(), "nothing was created for a refused request");
 }
 
@@ -116,7 +116,7 @@ async fn produce_then_fetch_round_trips_and_refuses_bad_input() {
         ("events", 5, batch(&["x"]), ResponseError::InvalidRequiredAcks),
         ("missing", -1, batch(&["x"]), ResponseError::UnknownTopicOrPartition),
         ("__consumer_offsets", -1, batch(&["x"]), ResponseError::InvalidTopicException),
-        ("events", -1, Bytes::from_static(b"not a batch"), ResponseError::CorruptMessage),
+        ("events", -1, Bytes::from_static(b"not a batch"), ResponseError::InvalidRecord),
         ("events", -1, Bytes::new(), ResponseError::InvalidRecord),
     ];
     for (topic, acks, records, error) in refused {

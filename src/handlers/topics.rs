@@ -49,7 +49,7 @@ pub async fn create_partitions(
             Err((ResponseError::InvalidPartitions, "the partition count must be positive".to_string()))
         } else if topic.count as u32 > broker.config.max_partitions_per_topic {
             let max = broker.config.max_partitions_per_topic;
-            Err((ResponseError::InvalidPartitions, format!("a topic may have at most {max} partitions")))
+            Err((ResponseError::PolicyViolation, format!("a topic may have at most {max} partitions")))
         } else {
             broker.topics.add_partitions(&topic.name, topic.count as u32, req.validate_only).await.map_err(|e| {
                 let error = match e {
@@ -117,7 +117,7 @@ async fn create_one(
     };
     let max = broker.config.max_partitions_per_topic;
     if partitions > max {
-        return Err((ResponseError::InvalidPartitions, format!("a topic may have at most {max} partitions")));
+        return Err((ResponseError::PolicyViolation, format!("a topic may have at most {max} partitions")));
     }
     let node = broker.node_id();
     if !matches!(topic.replication_factor, -1 | 1) && topic.assignments.is_empty() {

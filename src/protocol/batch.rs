@@ -69,7 +69,7 @@ pub fn validate(records: &[u8], max_size: usize) -> Result<BatchInfo, BatchError
         return Err(BatchError::Invalid("produce needs exactly one record batch per partition"));
     }
     if records.len() < BATCH_HEADER_LEN {
-        return Err(BatchError::Corrupt("shorter than a batch header"));
+        return Err(BatchError::Invalid("shorter than a batch header"));
     }
     let mut h = records;
     let _base_offset = h.get_i64();
@@ -80,7 +80,7 @@ pub fn validate(records: &[u8], max_size: usize) -> Result<BatchInfo, BatchError
         Some(total) if total < records.len() => {
             return Err(BatchError::Invalid("produce needs exactly one record batch per partition"))
         }
-        _ => return Err(BatchError::Corrupt("batch length disagrees with the data")),
+        _ => return Err(BatchError::Invalid("batch length disagrees with the data")),
     }
     if records[MAGIC_AT] != 2 {
         return Err(BatchError::Invalid("only magic v2 record batches are accepted"));
@@ -266,8 +266,9 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 0xff;
         assert_eq!(validate(&flipped, 1 << 20), Err(BatchError::Corrupt("CRC mismatch")));
-        assert!(matches!(validate(&good[..40], 1 << 20), Err(BatchError::Corrupt(_))));
-        assert!(matches!(validate(&good[..good.len() - 1], 1 << 20), Err(BatchError::Corrupt(_))));
+        // Kafka answers INVALID_RECORD, not CORRUPT_MESSAGE, for a batch cut short.
+        assert!(matches!(validate(&good[..40], 1 << 20), Err(BatchError::Invalid(_))));
+        assert!(matches!(validate(&good[..good.len() - 1], 1 << 20), Err(BatchError::Invalid(_))));
         let mut two = good.clone();
         two.extend_from_slice(&good);
         assert!(matches!(validate(&two, 1 << 20), Err(BatchError::Invalid(_))));

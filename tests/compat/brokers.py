@@ -52,6 +52,8 @@ class StandaloneBroker:
     durable = True
     name = "kop serve"
     clean_exit_codes = (0,)
+    # What the log says once the broker has drained its clients and flushed its logs.
+    stopped_line = "stopped"
 
     def __init__(self, workdir: Path, config: dict | None = None, scheme: str = "PLAINTEXT"):
         self.workdir = Path(workdir)
@@ -262,6 +264,9 @@ def host_class():
     if HOST == "recording":
         from recording import RecordingBroker  # seeds for the fuzz targets; see recording.py
         return RecordingBroker
+    if HOST == "kafka":
+        from apache_kafka import KafkaBroker  # the reference: Apache Kafka itself; see apache_kafka.py
+        return KafkaBroker
     if HOST not in HOSTS:
         raise RuntimeError(f"unknown KOP_TEST_HOST {HOST!r} (expected one of {sorted(HOSTS)})")
     return HOSTS[HOST]

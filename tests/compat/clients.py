@@ -16,6 +16,15 @@ def create_topic(bootstrap, name, partitions=1, config=None):
         [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
         operation_timeout=10)
     futures[name].result(timeout=15)
+    # Kafka answers CreateTopics before its partitions have leaders; every partition has one here.
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        topic = a.list_topics(name, timeout=10).topics.get(name)
+        if topic and not topic.error and len(topic.partitions) == partitions and \
+                all(p.leader >= 0 and not p.error for p in topic.partitions.values()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} has no leader for each of its {partitions} partitions")
 
 
 def producer(bootstrap, **conf):

@@ -20,7 +20,7 @@ def broker(tmp_path_factory):
     yield b
     code = b.stop()
     assert code in b.clean_exit_codes, f"{b.name} did not shut down cleanly ({code}):\n{b.log()}"
-    assert "stopped" in b.logged(), f"{b.name} did not drain and flush:\n{b.log()}"
+    assert b.stopped_line in b.logged(), f"{b.name} did not drain and flush:\n{b.log()}"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from confluent_kafka import OFFSET_END, KafkaError, KafkaException, TopicPartiti
 from kafka import KafkaAdminClient
 from kafka import TopicPartition as KpTopicPartition
 
+from brokers import HOST
 from clients import admin, consume, consumer, create_topic, produce_all, producer
 
 
@@ -85,6 +86,9 @@ def test_deleted_records_stay_deleted_after_restart(fresh_broker, topic_name):
     b = fresh_broker()
     if not b.durable:
         pytest.skip("this host keeps data in memory")
+    if HOST == "kafka":
+        pytest.skip("kop promises more here: Kafka checkpoints log start offsets once a minute, so kill -9 "
+                    "soon after DeleteRecords brings deleted records back")
     create_topic(b.bootstrap, topic_name)
     fill(b.bootstrap, topic_name, 1, 40)
     assert delete(b.bootstrap, topic_name, 0, 25) == 25

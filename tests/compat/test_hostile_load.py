@@ -6,7 +6,10 @@ import socket
 import struct
 import time
 
+import pytest
+
 import wire
+from brokers import HOST
 from clients import consume, create_topic, produce_all, producer
 
 
@@ -44,6 +47,8 @@ def test_a_client_that_stalls_mid_request_is_cut_off(fresh_broker):
 
 
 def test_connections_past_the_limit_are_refused_at_once(fresh_broker, topic_name):
+    if HOST == "kafka":
+        pytest.skip("Kafka stops accepting past max.connections (clients wait); kop, like KoP, refuses at once")
     b = fresh_broker({"maxConnections": 3})
     held = []
     deadline = time.time() + 15
