@@ -5,7 +5,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, Endpoint};
-use crate::group::GroupCoordinator;
+use crate::group::{GroupConfig, GroupCoordinator};
 use crate::host::{Authenticator, HostResult, Owner, TopicStore};
 use crate::partition::TopicRegistry;
 use crate::peers::Peers;
@@ -29,8 +29,6 @@ pub struct Broker {
     pub auth: Arc<dyn Authenticator>,
     /// The other brokers of the cluster that lookups have named.
     pub peers: Peers,
-    /// Runs the TLS handshake of each client on an `SSL://` or `SASL_SSL://` listener.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
     next_producer_id: AtomicI64,
 }
 
@@ -40,20 +38,9 @@ pub enum StartError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The listener's certificate or key cannot be used.
-    #[error(transparent)]
-    Tls(#[from] crate::server::tls::TlsError),
     /// The host could not open its topics.
     #[error("cannot open topics: {0}")]
     Host(#[from] crate::host::HostError),
-    /// The listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// Address.
-        addr: std::net::SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 impl Broker {
@@ -65,29 +52,15 @@ impl Broker {
     ) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let advertised = config.advertised()?;
-        let tls = config.tls_files().map(crate::server::tls::acceptor).transpose()?;
         let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
-        let groups = GroupCoordinator::start(&topics, config.group_config()).await?;
+        let groups = GroupCoordinator::start(&topics, GroupConfig::from_config(&config)).await?;
         // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
         // without storing a counter.
         let next_producer_id = AtomicI64::new(crate::clock::now_ms() << 10);
         let peers = Peers::default();
-        let broker = Arc::new(Broker { config, advertised, topics, groups, auth, peers, tls, next_producer_id });
+        let broker = Arc::new(Broker { config, advertised, topics, groups, auth, peers, next_producer_id });
         tokio::spawn(keep_topics_current(Arc::downgrade(&broker)));
         Ok(broker)
-    }
-
-    /// Opens the broker over `store` and binds its Kafka listener, so a bad config, unreadable
-    /// storage or a taken port all fail here, before anything is served.
-    pub async fn open_and_bind(
-        config: Config,
-        store: Arc<dyn TopicStore>,
-        auth: Arc<dyn Authenticator>,
-    ) -> Result<(Arc<Self>, tokio::net::TcpListener), StartError> {
-        let addr = config.listen_addr()?;
-        let broker = Broker::open(config, store, auth).await?;
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-        Ok((broker, listener))
     }
 
     /// A producer id never handed out before.
@@ -116,7 +89,7 @@ impl Broker {
             return;
         }
         let partitions = self.config.offsets_topic_num_partitions;
-        let lookups = (0..partitions).map(|p| self.owner(crate::group::OFFSETS_TOPIC, p));
+        let lookups = (0..partitions).map(|p| self.owner(crate::names::OFFSETS_TOPIC, p));
         let failed = futures::future::join_all(lookups).await.into_iter().filter(Result::is_err).count();
         if failed > 0 {
             tracing::debug!(failed, "some offsets partitions have no owner yet");

@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::server::tls::{ClientAuth, TlsFiles};
-
 /// When the embedded host forces written data to the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -338,18 +336,6 @@ impl Config {
         }
     }
 
-    /// The group coordinator's settings.
-    pub fn group_config(&self) -> crate::group::GroupConfig {
-        crate::group::GroupConfig {
-            offsets_partitions: self.offsets_topic_num_partitions,
-            initial_rebalance_delay: Duration::from_millis(self.group_initial_rebalance_delay_ms),
-            min_session_timeout: Duration::from_millis(self.group_min_session_timeout_ms),
-            max_session_timeout: Duration::from_millis(self.group_max_session_timeout_ms),
-            offsets_retention: Duration::from_secs(self.offsets_retention_minutes * 60),
-            max_metadata_size: self.offset_metadata_max_size,
-        }
-    }
-
     /// The `interval` flush period.
     pub fn flush_interval(&self) -> Duration {
         Duration::from_millis(self.log_flush_interval_ms)
@@ -384,6 +370,31 @@ fn parse_listener(value: &str, key: &'static str) -> Result<Endpoint, ConfigErro
         return Err(bad());
     }
     Ok(Endpoint { host: host.to_string(), port })
+}
+
+/// Whether clients present certificates of their own (mutual TLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// Clients are not asked for a certificate.
+    None,
+    /// Clients are asked; one that sends a certificate must send a trusted one.
+    Requested,
+    /// Every client must present a certificate signed by a trusted CA.
+    Required,
+}
+
+/// What the listener's TLS is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsFiles<'a> {
+    /// PEM certificate chain, the broker's own certificate first.
+    pub certificate: &'a Path,
+    /// PEM private key of that certificate.
+    pub key: &'a Path,
+    /// Whether clients present certificates.
+    pub client_auth: ClientAuth,
+    /// PEM CA certificates that client certificates must chain to.
+    pub trusted_ca: Option<&'a Path>,
 }
 
 #[cfg(test)]

@@ -12,8 +12,12 @@ pub mod group;
 pub mod handlers;
 pub mod host;
 pub mod jni;
+#[cfg(test)]
+mod layers;
+pub mod names;
 pub mod partition;
 pub mod peers;
+pub mod plugin;
 pub mod protocol;
 pub mod server;
 pub mod standalone;

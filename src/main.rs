@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kop::broker::StartError;
 use kop::config::Config;
 use kop::standalone::Ready;
+use kop::standalone::StartError;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]

@@ -13,7 +13,8 @@ async fn open(config: &Config) -> (TopicRegistry, Arc<GroupCoordinator>) {
     let host = EmbeddedHost::new(config).expect("host");
     let topics = TopicRegistry::load(host, TopicConfig::defaults(config)).await.expect("topics");
     topics.get_or_create("orders", 1, Default::default()).await.expect("topic");
-    let groups = GroupCoordinator::start(&topics, config.group_config()).await.expect("coordinator");
+    let groups =
+        GroupCoordinator::start(&topics, kop::group::GroupConfig::from_config(config)).await.expect("coordinator");
     (topics, groups)
 }
 

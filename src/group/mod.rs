@@ -20,7 +20,9 @@ use kafka_protocol::records::{
 };
 
 use crate::clock::now_ms;
+use crate::config::Config;
 use crate::host::HostError;
+use crate::names::OFFSETS_TOPIC;
 use crate::partition::{Topic, TopicRegistry};
 use crate::protocol::batch;
 use records::{Committed, Record};
@@ -35,15 +37,6 @@ const REPLAY_DECOMPRESSED_MAX: usize = 64 << 20;
 
 /// A record of the offsets log: key and value (`None` for a tombstone).
 type LogEntry = (Bytes, Option<Bytes>);
-
-/// Name of the offsets topic.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
-/// Whether `topic` is one of the logs the coordinators keep for themselves, which clients read
-/// but never write.
-pub fn is_internal(topic: &str) -> bool {
-    topic == OFFSETS_TOPIC
-}
 
 /// Hands each record the coordinator knows, at offset `from` or later, in the stored batches
 /// `bytes` of its log to `f`; returns the offset after the last batch seen. Anyone who can
@@ -113,6 +106,20 @@ pub struct GroupDescription {
     pub protocol: String,
     /// `(member id, instance id, client id, client host, metadata, assignment)`.
     pub members: Vec<(String, Option<String>, String, String, Bytes, Bytes)>,
+}
+
+impl GroupConfig {
+    /// The coordinator's settings from the broker's config.
+    pub fn from_config(config: &Config) -> Self {
+        GroupConfig {
+            offsets_partitions: config.offsets_topic_num_partitions,
+            initial_rebalance_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
+            min_session_timeout: Duration::from_millis(config.group_min_session_timeout_ms),
+            max_session_timeout: Duration::from_millis(config.group_max_session_timeout_ms),
+            offsets_retention: Duration::from_secs(config.offsets_retention_minutes * 60),
+            max_metadata_size: config.offset_metadata_max_size,
+        }
+    }
 }
 
 /// The group coordinator.

@@ -18,9 +18,9 @@ use kafka_protocol::protocol::{StrBytes, VersionRange};
 use super::{ready, Pending, RequestContext};
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::host::host_error;
 use crate::host::HostError;
-use crate::partition::registry::valid_topic_name;
-use crate::protocol::errors::host_error;
+use crate::names::valid_topic_name;
 use crate::topic_config::{Described, Kind, Source, TopicConfig};
 
 /// DescribeConfigs versions served.

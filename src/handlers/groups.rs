@@ -89,7 +89,7 @@ pub async fn find_coordinator(
 /// The node id and address of the broker coordinating `group`.
 async fn coordinator_of(broker: &Arc<Broker>, group: &str) -> Result<(i32, Endpoint), ResponseError> {
     let index = broker.groups.partition_of(group);
-    match broker.owner(crate::group::OFFSETS_TOPIC, index).await {
+    match broker.owner(crate::names::OFFSETS_TOPIC, index).await {
         Ok(Owner::Local) => {
             // Start loading the group's partition now, so it is ready when the client comes.
             let _ = broker.groups.check(group);

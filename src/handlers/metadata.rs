@@ -16,10 +16,10 @@ use uuid::Uuid;
 use super::{ready, Pending, RequestContext};
 use crate::broker::Broker;
 use crate::config::Endpoint;
+use crate::host::host_error;
 use crate::host::{HostError, Owner};
-use crate::partition::registry::valid_topic_name;
+use crate::names::valid_topic_name;
 use crate::partition::Topic;
-use crate::protocol::errors::host_error;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };

@@ -38,7 +38,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequ
                 outcomes.push(Outcome::Done(failed(version, data.index, ResponseError::InvalidRequiredAcks, None)));
                 continue;
             }
-            if crate::group::is_internal(&topic_data.name) {
+            if crate::names::is_internal(&topic_data.name) {
                 // The coordinators' own logs: only they write there, as in Kafka.
                 let message = format!("Cannot append to internal topic {}", topic_data.name.as_str());
                 outcomes.push(Outcome::Done(failed(

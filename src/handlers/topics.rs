@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::{ready, Pending, RequestContext};
 use crate::broker::Broker;
+use crate::host::host_error;
 use crate::host::{HostError, TopicSpec};
-use crate::protocol::errors::host_error;
 use crate::topic_config::TopicConfig;
 
 /// CreateTopics versions served.

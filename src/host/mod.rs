@@ -8,8 +8,11 @@
 #[cfg(test)]
 mod conformance;
 pub mod embedded;
+mod errors;
 pub mod memory;
 pub mod pulsar;
+
+pub use errors::host_error;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -77,7 +80,7 @@ pub struct Appended {
     pub base_offset: i64,
 }
 
-/// Errors a host reports. Each maps to one Kafka error code in [`crate::protocol::errors`].
+/// Errors a host reports. Each maps to one Kafka error code in [`host_error`].
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// The topic does not exist.

@@ -10,7 +10,7 @@ use jni::JNIEnv;
 
 use super::bridge::{complete, field, kind, ListedTopic, RawEntry, Reply};
 use super::entry_parts;
-use crate::host::pulsar::entry_format;
+use crate::protocol::pulsar_entry;
 
 /// Runs `f`, turning a JNI error or a panic into a failed reply for `call`.
 fn guarded(call: jlong, f: impl FnOnce() -> jni::errors::Result<Reply>) {
@@ -210,10 +210,10 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_entryField<'l>(
 ) -> jlong {
     let read = catch_unwind(AssertUnwindSafe(|| {
         let head = env.convert_byte_array(&head).ok()?;
-        let info = entry_format::parse(&head)?;
+        let info = pulsar_entry::parse(&head)?;
         match which {
             field::LAST_OFFSET => Some(info.last_offset),
-            field::MAX_TIMESTAMP => entry_format::max_timestamp(&head, &info),
+            field::MAX_TIMESTAMP => pulsar_entry::max_timestamp(&head, &info),
             _ => None,
         }
     }));

@@ -12,9 +12,9 @@ use futures::future::{self, BoxFuture, FutureExt};
 use kafka_protocol::error::ResponseError;
 use tokio::sync::watch;
 
+use crate::host::host_error;
 use crate::host::{BatchMeta, Log, Position};
 use crate::protocol::batch::{self, BatchInfo};
-use crate::protocol::errors::host_error;
 use crate::topic_config::TopicConfig;
 
 use producer_state::{last_seq, Check, ProducerStates};

@@ -10,10 +10,8 @@ use super::Partition;
 use futures::future::BoxFuture;
 
 use crate::host::{HostError, HostResult, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
+use crate::names::{valid_topic_name, OFFSETS_TOPIC};
 use crate::topic_config::TopicConfig;
-
-/// Longest legal Kafka topic name.
-pub const MAX_TOPIC_NAME_LEN: usize = 249;
 
 /// An open topic.
 pub struct Topic {
@@ -46,15 +44,6 @@ pub struct TopicRegistry {
     appended: Arc<watch::Sender<u64>>,
     // Creates and deletes run one at a time so "exists" checks and the host agree.
     admin: Mutex<()>,
-}
-
-/// Whether `name` is a legal Kafka topic name.
-pub fn valid_topic_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_TOPIC_NAME_LEN
-        && name != "."
-        && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 impl TopicRegistry {
@@ -134,7 +123,7 @@ impl TopicRegistry {
             .all()
             .into_iter()
             .filter(|t| known_before.contains(&t.meta.name) && !present.contains(&t.meta.name))
-            .filter(|t| t.meta.name != crate::group::OFFSETS_TOPIC)
+            .filter(|t| t.meta.name != OFFSETS_TOPIC)
             .collect();
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         for topic in gone {
@@ -310,19 +299,5 @@ impl TopicRegistry {
         maps.by_id.remove(&topic.meta.id);
         tracing::info!(topic = name, "deleted topic");
         Ok(topic.meta.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_topic_name;
-
-    #[test]
-    fn topic_names_follow_kafka_rules() {
-        assert!(valid_topic_name("orders.v1_EU-2"));
-        for bad in ["", ".", "..", "a b", "a/b", "ü", &"x".repeat(250)] {
-            assert!(!valid_topic_name(bad), "{bad:?}");
-        }
-        assert!(valid_topic_name(&"x".repeat(249)));
     }
 }

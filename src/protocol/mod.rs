@@ -4,7 +4,7 @@
 pub mod batch;
 pub mod bounded;
 pub mod budget;
-pub mod errors;
 pub mod frame;
+pub mod pulsar_entry;
 pub mod records;
 pub mod response;

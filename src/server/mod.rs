@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 use crate::broker::Broker;
+use crate::config::{Config, ConfigError};
 use crate::protocol::frame::ReadLimits;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
@@ -19,9 +21,61 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The Kafka listener: its socket, and on an `SSL://` or `SASL_SSL://` listener the TLS handshake
+/// each client goes through first.
+pub struct Listener {
+    socket: TcpListener,
+    tls: Option<TlsAcceptor>,
+}
+
+/// Why the listener cannot open.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The listener is not configured right.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listener's certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Listener {
+    /// Binds the configured address with the configured TLS.
+    pub async fn bind(config: &Config) -> Result<Self, ListenError> {
+        let tls = Self::tls(config)?;
+        let addr = config.listen_addr()?;
+        let socket = TcpListener::bind(addr).await.map_err(|source| ListenError::Bind { addr, source })?;
+        Ok(Listener { socket, tls })
+    }
+
+    /// The TLS acceptor the config asks for, or none on a plaintext listener.
+    pub fn tls(config: &Config) -> Result<Option<TlsAcceptor>, tls::TlsError> {
+        config.tls_files().map(tls::acceptor).transpose()
+    }
+
+    /// A listener over a socket bound already, with the TLS the config asks for.
+    pub fn over(socket: TcpListener, config: &Config) -> Result<Self, ListenError> {
+        Ok(Listener { socket, tls: Self::tls(config)? })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.socket.local_addr().ok()
+    }
+}
+
 /// Accepts connections on `listener` until `shutdown` resolves, then lets open connections finish
 /// their current requests (up to a timeout) and returns.
-pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Future<Output = ()>) {
+pub async fn run(listener: Listener, broker: Arc<Broker>, shutdown: impl Future<Output = ()>) {
+    let Listener { socket: listener, tls } = listener;
     let slots = Arc::new(Semaphore::new(broker.config.max_connections));
     let limits = ReadLimits {
         max_size: broker.config.max_request_size,
@@ -64,11 +118,12 @@ pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Futu
         let limits = limits.clone();
         let stopped = stopped.clone();
         let alive = alive.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             if let Err(e) = socket.set_nodelay(true) {
                 tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
             }
-            match broker.tls.clone() {
+            match tls {
                 None => {
                     let (read, write) = socket.into_split();
                     connection::serve(broker, read, write, peer, limits, stopped).await;

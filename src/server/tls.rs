@@ -11,6 +11,8 @@ use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::{ClientAuth, TlsFiles};
+
 /// Why the listener's TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -28,31 +30,6 @@ pub enum TlsError {
     /// The key does not match the certificate, or they use something rustls refuses.
     #[error("unusable certificate or key: {0}")]
     Config(#[from] rustls::Error),
-}
-
-/// Whether clients present certificates of their own (mutual TLS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientAuth {
-    /// Clients are not asked for a certificate.
-    None,
-    /// Clients are asked; one that sends a certificate must send a trusted one.
-    Requested,
-    /// Every client must present a certificate signed by a trusted CA.
-    Required,
-}
-
-/// What the listener's TLS is made of.
-#[derive(Debug, Clone, Copy)]
-pub struct TlsFiles<'a> {
-    /// PEM certificate chain, the broker's own certificate first.
-    pub certificate: &'a Path,
-    /// PEM private key of that certificate.
-    pub key: &'a Path,
-    /// Whether clients present certificates.
-    pub client_auth: ClientAuth,
-    /// PEM CA certificates that client certificates must chain to.
-    pub trusted_ca: Option<&'a Path>,
 }
 
 fn pem(path: &Path, reason: impl ToString) -> TlsError {

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::future::{self, BoxFuture, FutureExt};
 
-use super::entry_format::{self, EntryInfo};
 use super::read_ahead::ReadAhead;
 use super::{check, unexpected};
 use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position, ReadEntries};
 use crate::jni::bridge::{field, Bridge, RawEntry, Reply};
+use crate::protocol::pulsar_entry::{self, EntryInfo};
 
 /// A partition stored in a Pulsar ManagedLedger.
 ///
@@ -52,12 +52,12 @@ fn not_open(name: &str) -> HostError {
 }
 
 fn to_entry(name: &str, raw: RawEntry) -> HostResult<Entry> {
-    let info = entry_format::parse(&raw.data).ok_or_else(|| bad_entry(name))?;
+    let info = pulsar_entry::parse(&raw.data).ok_or_else(|| bad_entry(name))?;
     Ok(Entry {
         position: Position { ledger_id: raw.ledger_id, entry_id: raw.entry_id },
         base_offset: info.base_offset(),
         last_offset: info.last_offset,
-        max_timestamp: entry_format::max_timestamp(&raw.data, &info).unwrap_or(-1),
+        max_timestamp: pulsar_entry::max_timestamp(&raw.data, &info).unwrap_or(-1),
         data: raw.data.slice(info.payload_at..),
     })
 }
@@ -102,10 +102,10 @@ impl PulsarLog {
                 return Err(bad_entry(&name));
             };
             let end = last_index + 1;
-            let first_info: Option<EntryInfo> = first.as_deref().and_then(entry_format::parse);
+            let first_info: Option<EntryInfo> = first.as_deref().and_then(pulsar_entry::parse);
             let max_timestamp = last.as_deref().and_then(|head| {
-                let info = entry_format::parse(head)?;
-                Some((entry_format::max_timestamp(head, &info)?, info.last_offset))
+                let info = pulsar_entry::parse(head)?;
+                Some((pulsar_entry::max_timestamp(head, &info)?, info.last_offset))
             });
             let deleted_up_to = match parent_and_key(&name) {
                 Some((parent, key)) => match check(bridge.describe_topic(&parent).await)? {
@@ -178,7 +178,7 @@ impl Log for PulsarLog {
             return future::ready(Err(not_open(&self.name))).boxed();
         }
         let now = crate::clock::now_ms().max(0) as u64;
-        let frame = entry_format::publish_frame(&batch, meta.record_count, now);
+        let frame = pulsar_entry::publish_frame(&batch, meta.record_count, now);
         let records = i32::try_from(meta.record_count).unwrap_or(i32::MAX);
         let appended = self.bridge.append(&self.name, &frame, records);
         let (state, name) = (Arc::clone(&self.state), Arc::clone(&self.name));
@@ -186,7 +186,7 @@ impl Log for PulsarLog {
             let Reply::Appended { ledger_id, entry_id, head } = state.seen(check(appended.await))? else {
                 return Err(bad_entry(&name));
             };
-            let info = entry_format::parse(&head).ok_or_else(|| bad_entry(&name))?;
+            let info = pulsar_entry::parse(&head).ok_or_else(|| bad_entry(&name))?;
             state.end.fetch_max(info.last_offset + 1, Ordering::AcqRel);
             let mut max = state.max_timestamp.lock().unwrap_or_else(|e| e.into_inner());
             if max.is_none_or(|(ts, _)| meta.max_timestamp > ts) {

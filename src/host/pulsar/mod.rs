@@ -7,7 +7,6 @@
 //! metadata index that Pulsar's `AppendIndexMetadataInterceptor` assigns.
 
 mod auth;
-pub mod entry_format;
 mod log;
 mod read_ahead;
 
@@ -106,7 +105,7 @@ impl PulsarHost {
         if self.full_name(name) != listed.name {
             return None; // an internal name in the Kafka namespace, or the reverse: not ours
         }
-        if !crate::partition::registry::valid_topic_name(name) || listed.partitions <= 0 {
+        if !crate::names::valid_topic_name(name) || listed.partitions <= 0 {
             return None;
         }
         // Properties that are not Kafka topic configs belong to Pulsar users; leave them.

@@ -1,4 +1,5 @@
-//! The bytes of a Kafka batch as Pulsar stores it, and the frame we publish.
+//! The bytes of a Kafka batch as Pulsar stores it, and the frame we publish: one format that the
+//! Pulsar host and the JNI transport (which reads entry heads for the shim's searches) share.
 //!
 //! Published frame (what `Topic.publishMessage` takes): `[u32 metadata size][MessageMetadata]
 //! [Kafka batch]`, with `num_messages_in_batch` = record count and property `entry.format=kafka`

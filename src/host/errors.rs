@@ -1,8 +1,10 @@
-//! The one place where internal errors become Kafka error codes.
+//! The one place where host failures become Kafka error codes. (Decode, batch and SASL errors
+//! carry their own codes where they are defined, in `protocol`; the shim's failures arrive
+//! classified by exception type and become `HostError`s in `host::pulsar`.)
 
 use kafka_protocol::error::ResponseError;
 
-use crate::host::HostError;
+use super::HostError;
 
 /// The Kafka error a host failure is reported as.
 pub fn host_error(e: &HostError) -> ResponseError {
@@ -18,11 +20,3 @@ pub fn host_error(e: &HostError) -> ResponseError {
         HostError::Storage(_) | HostError::Corrupt(_) => ResponseError::KafkaStorageError,
     }
 }
-
-/// Shorthand for the numeric code of `e`.
-pub fn code(e: ResponseError) -> i16 {
-    e.code()
-}
-
-/// The code for success.
-pub const NONE: i16 = 0;
