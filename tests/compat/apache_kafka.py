@@ -111,8 +111,10 @@ class KafkaBroker(StandaloneBroker):
 
     def spawn(self, env):
         if not self.formatted:
-            subprocess.run(self._java("kafka.tools.StorageTool", "format", "--standalone", "-t",
-                                      base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="), "-c", self.properties),
-                           check=True, capture_output=True, timeout=120)
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            done = subprocess.run(self._java("kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+                                             "-c", self.properties), capture_output=True, text=True, timeout=120)
+            if done.returncode != 0:
+                raise RuntimeError(f"kafka-storage format failed:\n{done.stdout}\n{done.stderr}")
             self.formatted = True
         return super().spawn(env)

@@ -4,7 +4,7 @@ import struct
 import time
 
 import pytest
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KpTopicPartition
@@ -104,6 +104,22 @@ def test_kafka_python_group_resumes_at_committed_offset(broker, topic_name):
         a.close()
 
 
+def until_coordinated(call, timeout=30):
+    """`call()`, again while the group's coordinator is still loading: a broker just started
+    (Kafka answers NOT_COORDINATOR then) or one replaying its offsets log."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaException as e:
+            waiting = e.args[0].code() in (KafkaError.NOT_COORDINATOR, KafkaError._WAIT_COORD,
+                                           KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                                           KafkaError.COORDINATOR_NOT_AVAILABLE)
+            if not waiting or time.time() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def test_committed_offsets_survive_kill9(fresh_broker, topic_name):
     b = fresh_broker()
     if not b.durable:
@@ -111,13 +127,13 @@ def test_committed_offsets_survive_kill9(fresh_broker, topic_name):
     group = topic_name + "-g"
     produce_all(producer(b.bootstrap), topic_name, [(None, b"x", {})] * 50)
     c = group_consumer(b.bootstrap, group)
-    c.commit(offsets=[TopicPartition(topic_name, 0, 42)], asynchronous=False)
+    until_coordinated(lambda: c.commit(offsets=[TopicPartition(topic_name, 0, 42)], asynchronous=False))
     c.close()
     b.kill9()
     b.start()
     c = group_consumer(b.bootstrap, group)
     try:
-        (tp,) = c.committed([TopicPartition(topic_name, 0)], timeout=10)
+        (tp,) = until_coordinated(lambda: c.committed([TopicPartition(topic_name, 0)], timeout=10))
         assert tp.offset == 42
     finally:
         c.close()

@@ -128,6 +128,7 @@ def test_kafka_python_offsets_for_times_and_ends(broker, topic_name):
 
 def test_fetch_long_poll_wakes_on_produce(broker, topic_name):
     create_topic(broker.bootstrap, topic_name)
+    wire.wait_until_fetchable(broker.bootstrap, topic_name)
     s = wire.connect(broker.bootstrap, timeout=30)
     result = {}
 
@@ -157,17 +158,13 @@ def test_fetch_long_poll_wakes_on_produce(broker, topic_name):
 
 def test_fetch_waits_max_wait_when_nothing_arrives(broker, topic_name):
     create_topic(broker.bootstrap, topic_name)
-    deadline = time.time() + 10
-    while True:  # Kafka elects the new partition's leader just after CreateTopics answers
-        s = wire.connect(broker.bootstrap)
-        start = time.time()
-        s.sendall(wire.frame(1, 4, 9, wire.fetch_v4(topic_name, 0, 0, max_wait_ms=800)))
-        _, body = wire.read_response(s)
-        s.close()
-        error, hw, records = wire.parse_fetch_v4(body)
-        if error != 6 or time.time() > deadline:  # NOT_LEADER_OR_FOLLOWER
-            break
-        time.sleep(0.2)
+    wire.wait_until_fetchable(broker.bootstrap, topic_name)
+    s = wire.connect(broker.bootstrap)
+    start = time.time()
+    s.sendall(wire.frame(1, 4, 9, wire.fetch_v4(topic_name, 0, 0, max_wait_ms=800)))
+    _, body = wire.read_response(s)
+    s.close()
+    error, hw, records = wire.parse_fetch_v4(body)
     assert (error, hw, records) == (0, 0, b"")
     assert time.time() - start >= 0.75
 

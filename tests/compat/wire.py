@@ -2,6 +2,7 @@
 
 import socket
 import struct
+import time
 
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
@@ -122,3 +123,17 @@ def parse_init_producer_id_v0(body):
     """(error_code, producer_id, epoch)."""
     _throttle, error, producer_id, epoch = struct.unpack(">ihqh", body[:16])
     return error, producer_id, epoch
+
+
+def wait_until_fetchable(bootstrap, topic, partition=0, timeout=10):
+    """Waits while a fetch of the partition answers NOT_LEADER_OR_FOLLOWER: Kafka's new partitions
+    take a moment to know their leader after Metadata names it."""
+    deadline = time.time() + timeout
+    while True:
+        s = connect(bootstrap)
+        s.sendall(frame(1, 4, 1, fetch_v4(topic, partition, 0, max_wait_ms=0)))
+        _, body = read_response(s)
+        s.close()
+        if parse_fetch_v4(body)[0] != 6 or time.time() > deadline:
+            return
+        time.sleep(0.2)
