@@ -1,9 +1,48 @@
 //! kop: the Kafka protocol on Apache Pulsar's storage model, in Rust.
 //!
-//! One Kafka core, two hosts. [`server`] accepts Kafka clients and frames requests; [`handlers`]
-//! answer them, one module per API group; [`partition`] holds the Kafka rules over each log; the
-//! [`host`] traits are the seam to storage: the embedded host ([`host::embedded`], segment files
-//! on local disk) for `kop serve`, and the Pulsar host reached through the Java shim.
+//! One Kafka core, two hosts. The core speaks Kafka; a host gives it storage, topic ownership,
+//! admin and authentication. Inside a Pulsar broker the host is the Java shim, reached through
+//! JNI; as `kop serve`, it is an embedded engine of segment files in the same process.
+//!
+//! # Layers
+//!
+//! Each layer uses only those below it (the `layers` test holds every `crate::` path to this):
+//!
+//! - entry points: [`standalone`] (`kop serve`) and [`plugin`] (what the Pulsar shim calls);
+//! - [`server`]: the listener, TLS, connections, framing and pipelined responses;
+//! - [`handlers`]: one module per API group, and the API table ApiVersions is derived from;
+//! - [`broker`]: what the handlers share (config, topics, coordinators, peers);
+//! - [`group`] (the group coordinator) and [`partition`] (Kafka's rules over one log: offsets,
+//!   reads, long-poll wake-ups, idempotent producers; the topic registry);
+//! - [`host`]: the seam, the `Log` and `TopicStore` traits, `HostError` and its Kafka codes, and
+//!   the in-memory host for tests;
+//! - the hosts: [`host::embedded`], and [`host::pulsar`] with its JNI transport [`jni`];
+//! - leaves any layer may use: [`protocol`] (bounded decoding, batches, records, formats),
+//!   [`config`], [`topic_config`], [`names`], [`clock`], [`peers`].
+//!
+//! # The path of a Produce
+//!
+//! 1. `server/connection.rs`: `handle_frame` takes a frame off the socket within the request
+//!    budget, decodes it with bounded allocations and dispatches it; responses go back in order.
+//! 2. `handlers/produce.rs`: `handle` checks acks, topics and each partition's batch
+//!    (`protocol::batch::validate`), and waits on every partition's append.
+//! 3. `partition/mod.rs`: `Partition::append` applies the idempotent producer's sequence rules,
+//!    assigns offsets and wakes long-polling fetches of that partition.
+//! 4. `host/embedded/segment_log.rs`: the log's writer appends the batch to the active segment on
+//!    a blocking thread, indexes it, syncs by the flush policy and rolls segments.
+//! 5. or `host/pulsar/log.rs`: `PulsarLog::append` frames the batch as a Pulsar entry
+//!    (`protocol::pulsar_entry`) and hands it to
+//! 6. `jni/bridge.rs`: `Bridge::append` starts the shim's `publishMessage` and returns at once;
+//!    the broker's completion comes back through `jni/callbacks.rs`.
+//!
+//! # Where a change goes
+//!
+//! A new API or version: a handler module and its row in the table in `handlers/mod.rs` (the
+//! table tests check it against kafka-protocol). A Kafka rule about a partition's data: in
+//! `partition`, once, for both hosts. A new kind of host failure: a `HostError` variant and its
+//! code in `host/errors.rs` (and, on Pulsar, the shim's `Failures.java` kind). A storage feature:
+//! the `Log` or `TopicStore` trait, every host, and the conformance suite in `host/conformance.rs`.
+//! A setting: `config.rs` with KoP's key name, and `docs/configuration.md`.
 
 pub mod broker;
 pub mod clock;

@@ -9,6 +9,7 @@ use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 use kafka_protocol::protocol::VersionRange;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{Pending, RequestContext};
@@ -47,17 +48,30 @@ async fn fetch(broker: &Broker, req: FetchRequest, version: i16) -> FetchRespons
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0);
     let read_committed = req.isolation_level == 1;
-    let mut appends = broker.topics.appends();
+    // Only the partitions asked for wake this fetch: appends elsewhere cost it nothing.
+    let mut appends: Vec<watch::Receiver<u64>> = topics
+        .iter()
+        .filter_map(|(topic, wanted)| Some((topic.as_ref()?, wanted)))
+        .flat_map(|(topic, wanted)| wanted.partitions.iter().filter_map(|p| topic.partition(p.partition)))
+        .map(|p| p.appends())
+        .collect();
     loop {
-        appends.borrow_and_update();
+        appends.iter_mut().for_each(|a| {
+            a.borrow_and_update();
+        });
         let round = read_round(&topics, version, max_bytes, read_committed).await;
         let timed_out = Instant::now() >= deadline;
         if round.bytes >= min_bytes.max(1) || round.errors || timed_out {
             return FetchResponse::default().with_responses(round.responses);
         }
-        // Nothing yet: sleep until some partition gets an append, or until the deadline; either
-        // way, read again.
-        let _ = tokio::time::timeout_at(deadline, appends.changed()).await;
+        // Nothing yet: sleep until one of its partitions gets an append, or until the deadline;
+        // either way, read again.
+        if appends.is_empty() {
+            tokio::time::sleep_until(deadline).await;
+        } else {
+            let any = futures::future::select_all(appends.iter_mut().map(|a| Box::pin(a.changed())));
+            let _ = tokio::time::timeout_at(deadline, any).await;
+        }
     }
 }
 

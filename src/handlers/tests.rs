@@ -124,3 +124,42 @@ async fn produce_then_fetch_round_trips_and_refuses_bad_input() {
     }
     assert_eq!(fetch_from(&broker, "events", 0).await.1, 3, "nothing refused was stored");
 }
+
+#[tokio::test]
+async fn a_long_poll_wakes_on_an_append_to_any_partition_it_waits_on_and_no_other() {
+    let broker = broker().await;
+    for topic in ["first", "second", "elsewhere"] {
+        assert_eq!(create(&broker, topic, 1).await, 0);
+    }
+    let poll = |wait_ms: i32| {
+        let req =
+            FetchRequest::default().with_max_wait_ms(wait_ms).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(
+                ["first", "second"]
+                    .map(|t| {
+                        FetchTopic::default().with_topic(name(t)).with_partitions(vec![FetchPartition::default()
+                            .with_partition(0)
+                            .with_fetch_offset(0)
+                            .with_partition_max_bytes(1 << 20)])
+                    })
+                    .to_vec(),
+            );
+        let broker = Arc::clone(&broker);
+        tokio::spawn(async move { fetch::handle(&broker, &ctx(11), req).await.await.expect("a response") })
+    };
+
+    let started = tokio::time::Instant::now();
+    let waiting = poll(300);
+    assert_eq!(produce_to(&broker, "elsewhere", -1, batch(&["not for it"])).await.0, 0);
+    let empty = waiting.await.expect("the fetch task");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(290), "an append elsewhere ended the wait");
+    assert!(empty.responses.iter().all(|t| t.partitions[0].records.as_ref().is_none_or(Bytes::is_empty)));
+
+    let started = tokio::time::Instant::now();
+    let waiting = poll(30_000);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(produce_to(&broker, "second", -1, batch(&["wake up"])).await.0, 0);
+    let woken = waiting.await.expect("the fetch task");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the append to the second partition woke it");
+    let second = woken.responses.iter().find(|t| t.topic.0.as_str() == "second").expect("second is answered");
+    assert!(second.partitions[0].records.as_ref().is_some_and(|r| !r.is_empty()));
+}

@@ -38,6 +38,7 @@ pub struct Partition {
     /// Partition number.
     pub index: i32,
     log: Arc<dyn Log>,
+    // Bumped after each append to this partition: long polls waiting on it wake, and no other.
     appended: Arc<watch::Sender<u64>>,
     producers: Arc<Mutex<ProducerStates>>,
     // Set once the producers of the log's tail are known (see `restore_producers`).
@@ -59,12 +60,12 @@ pub struct ReadResult {
 }
 
 impl Partition {
-    /// Wraps a host log; `appended` is bumped after every append anywhere, waking long polls.
-    pub fn new(index: i32, log: Arc<dyn Log>, appended: Arc<watch::Sender<u64>>) -> Self {
+    /// Wraps a host log.
+    pub fn new(index: i32, log: Arc<dyn Log>) -> Self {
         Partition {
             index,
             log,
-            appended,
+            appended: Arc::new(watch::channel(0).0),
             producers: Arc::default(),
             restored: tokio::sync::OnceCell::new(),
             hints: Mutex::default(),
@@ -102,6 +103,11 @@ impl Partition {
                 outcome.boxed()
             }
         }
+    }
+
+    /// A receiver that changes after every append to this partition, for long polls.
+    pub fn appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     fn append_to_log(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, Result<i64, ResponseError>> {
@@ -333,15 +339,14 @@ mod tests {
     #[tokio::test]
     async fn a_batch_stored_before_a_restart_is_not_stored_again_when_retried() {
         let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
-        let appended = Arc::new(watch::channel(0).0);
-        let before = Partition::new(0, Arc::clone(&log), Arc::clone(&appended));
+        let before = Partition::new(0, Arc::clone(&log));
         before.ready().await.unwrap();
         for (first, offset) in [(0, 0), (3, 3)] {
             let (bytes, info) = idempotent(first, 3);
             assert_eq!(before.append(bytes, &info).await, Ok(offset));
         }
         // The broker restarts over the same stored log; the producer never saw its last ack.
-        let after = Partition::new(0, Arc::clone(&log), appended);
+        let after = Partition::new(0, Arc::clone(&log));
         after.ready().await.unwrap();
         let (retry, info) = idempotent(3, 3);
         assert_eq!(after.append(retry, &info).await, Ok(3), "answered with the first offset");

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{watch, Mutex};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::Partition;
@@ -41,7 +41,6 @@ pub struct TopicRegistry {
     store: Arc<dyn TopicStore>,
     defaults: TopicConfig,
     maps: RwLock<Maps>,
-    appended: Arc<watch::Sender<u64>>,
     // Creates and deletes run one at a time so "exists" checks and the host agree.
     admin: Mutex<()>,
 }
@@ -53,7 +52,6 @@ impl TopicRegistry {
             store: Arc::clone(&store),
             defaults,
             maps: RwLock::new(Maps::default()),
-            appended: Arc::new(watch::channel(0).0),
             admin: Mutex::new(()),
         };
         for open in store.load().await? {
@@ -64,12 +62,8 @@ impl TopicRegistry {
 
     fn insert(&self, open: OpenTopic) -> Arc<Topic> {
         let config = super::resolve_config(self.defaults, &open.meta.configs);
-        let partitions = open
-            .logs
-            .into_iter()
-            .enumerate()
-            .map(|(i, log)| Arc::new(Partition::new(i as i32, log, Arc::clone(&self.appended))))
-            .collect();
+        let partitions =
+            open.logs.into_iter().enumerate().map(|(i, log)| Arc::new(Partition::new(i as i32, log))).collect();
         self.replace(Topic { meta: open.meta, config, partitions })
     }
 
@@ -143,12 +137,7 @@ impl TopicRegistry {
         }
         let mut partitions = topic.partitions.clone();
         partitions.extend(
-            listed
-                .logs
-                .into_iter()
-                .enumerate()
-                .skip(known)
-                .map(|(i, log)| Arc::new(Partition::new(i as i32, log, Arc::clone(&self.appended)))),
+            listed.logs.into_iter().enumerate().skip(known).map(|(i, log)| Arc::new(Partition::new(i as i32, log))),
         );
         let config = super::resolve_config(self.defaults, &listed.meta.configs);
         let meta = TopicMeta { partitions: partitions.len() as u32, ..listed.meta };
@@ -171,11 +160,6 @@ impl TopicRegistry {
         let mut all: Vec<_> = self.maps.read().unwrap_or_else(|e| e.into_inner()).by_name.values().cloned().collect();
         all.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
         all
-    }
-
-    /// A receiver that changes after every successful append, for long polls.
-    pub fn appends(&self) -> watch::Receiver<u64> {
-        self.appended.subscribe()
     }
 
     /// Checks a create without doing it.
@@ -232,9 +216,7 @@ impl TopicRegistry {
         let logs = self.store.add_partitions(name, current, count).await?;
         let mut partitions = topic.partitions.clone();
         partitions.extend(
-            logs.into_iter().enumerate().map(|(i, log)| {
-                Arc::new(Partition::new((current as usize + i) as i32, log, Arc::clone(&self.appended)))
-            }),
+            logs.into_iter().enumerate().map(|(i, log)| Arc::new(Partition::new((current as usize + i) as i32, log))),
         );
         let meta = TopicMeta { partitions: count, ..topic.meta.clone() };
         self.replace(Topic { meta, config: topic.config, partitions });
