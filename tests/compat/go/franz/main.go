@@ -183,8 +183,14 @@ func admin(ctx context.Context, bootstrap, topic string) error {
 	if rs, err := adm.UpdatePartitions(ctx, 3, topic); err != nil || rs.Error() != nil {
 		return fmt.Errorf("grow: %v %v", err, rs.Error())
 	}
-	if described, err = describe(ctx, adm, topic); err != nil {
-		return err
+	// Kafka's brokers learn of new partitions just after the controller answers.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if described, err = describe(ctx, adm, topic); err != nil {
+			return err
+		}
+		if described == 3 || time.Now().After(deadline) {
+			break
+		}
 	}
 	fmt.Printf("grown %d\n", described)
 
@@ -265,11 +271,15 @@ func admin(ctx context.Context, bootstrap, topic string) error {
 	if rs, err := adm.DeleteTopics(ctx, topic); err != nil || rs.Error() != nil {
 		return fmt.Errorf("delete topic: %v %v", err, rs.Error())
 	}
-	left, err := adm.ListTopics(ctx)
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
+	gone := false
+	for deadline := time.Now().Add(10 * time.Second); !gone && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		left, err := adm.ListTopics(ctx)
+		if err != nil {
+			return fmt.Errorf("list topics: %w", err)
+		}
+		gone = !left.Has(topic)
 	}
-	fmt.Printf("deleted %t\n", !left.Has(topic))
+	fmt.Printf("deleted %t\n", gone)
 	return nil
 }
 

@@ -145,7 +145,11 @@ public final class Driver {
             TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
             System.out.println("described " + d.name() + " " + d.partitions().size());
             admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(3))).all().get();
-            d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            // Kafka's brokers learn of new partitions just after the controller answers.
+            long grownBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            do {
+                d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            } while (d.partitions().size() < 3 && System.nanoTime() < grownBy && sleep(100));
             System.out.println("grown " + d.partitions().size());
 
             ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
@@ -181,7 +185,18 @@ public final class Driver {
             System.out.println("group deleted");
 
             admin.deleteTopics(List.of(topic)).all().get();
-            System.out.println("deleted " + !admin.listTopics().names().get().contains(topic));
+            long goneBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            boolean stillListed;
+            do {
+                stillListed = admin.listTopics().names().get().contains(topic);
+            } while (stillListed && System.nanoTime() < goneBy && sleep(100));
+            System.out.println("deleted " + !stillListed);
         }
+    }
+
+    /** Sleeps; true, so it can continue a loop's condition. */
+    private static boolean sleep(long millis) throws InterruptedException {
+        Thread.sleep(millis);
+        return true;
     }
 }
