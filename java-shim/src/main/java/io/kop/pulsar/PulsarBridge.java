@@ -71,6 +71,10 @@ final class PulsarBridge {
      * owner's Pulsar address, and {@code local} says whether that is this broker.
      */
     void lookup(String partition, long call) {
+        lookup(partition, call, false);
+    }
+
+    private void lookup(String partition, long call, boolean assigned) {
         try {
             PulsarService pulsar = service.getPulsar();
             LookupOptions options = LookupOptions.builder().authoritative(false).readOnly(false)
@@ -83,6 +87,17 @@ final class PulsarBridge {
                     }
                     if (found == null || found.isEmpty()) {
                         NativeCore.fail(call, NativeCore.NOT_OWNER, "no broker owns " + partition + " yet");
+                        return;
+                    }
+                    if (found.get().isRedirect()) {
+                        // An unassigned bundle, asked of a broker that is not the leader: the answer
+                        // is the leader's Pulsar address, which owns nothing. Have the leader assign
+                        // it (an HTTP lookup follows the redirect), then look up again, once.
+                        if (assigned) {
+                            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is being assigned");
+                        } else {
+                            assignThroughLeader(partition).whenComplete((v, e) -> lookup(partition, call, true));
+                        }
                         return;
                     }
                     LookupData data = found.get().getLookupData();
@@ -307,6 +322,16 @@ final class PulsarBridge {
                     fail(call, error);
                 }
             });
+    }
+
+    /** Has Pulsar's leader assign the bundle of {@code partition}; completes either way. */
+    private CompletableFuture<?> assignThroughLeader(String partition) {
+        try {
+            return service.getPulsar().getAdminClient().lookups().lookupTopicAsync(partition)
+                .handle((owner, error) -> null);
+        } catch (Exception e) {
+            return CompletableFuture.completedFuture(null);
+        }
     }
 
     /** Whether this broker owns {@code name}'s bundle after a lookup (which may assign it here). */
