@@ -7,7 +7,7 @@
 # syncs, and writes an index for) about 40 segments a second beside it. Each build is measured
 # alone and with the roller, two rounds, alternating builds.
 #
-#   bench/run-roll.sh [before-commit] [quiet-seconds]
+#   bench/run-roll.sh [before-commit] [quiet-seconds]     (KOP_BEFORE_BIN=path skips building it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BEFORE=${1:-383a4e0}
@@ -19,10 +19,14 @@ trap 'kill $(jobs -p) 2>/dev/null || true; git worktree remove --force "$WORK/be
 
 cargo build --release --quiet
 (cd bench && cargo build --release --quiet)
-git worktree add --quiet --detach "$WORK/before" "$BEFORE"
-(cd "$WORK/before" && CARGO_TARGET_DIR="$WORK/before-target" cargo build --release --quiet)
 BENCH=bench/target/release/kop-bench
-declare -A KOP=([before]="$WORK/before-target/release/kop" [after]=target/release/kop)
+if [ -n "${KOP_BEFORE_BIN:-}" ]; then  # a build of the before commit made earlier
+    declare -A KOP=([before]="$KOP_BEFORE_BIN" [after]=target/release/kop)
+else
+    git worktree add --quiet --detach "$WORK/before" "$BEFORE"
+    (cd "$WORK/before" && CARGO_TARGET_DIR="$WORK/before-target" cargo build --release --quiet)
+    declare -A KOP=([before]="$WORK/before-target/release/kop" [after]=target/release/kop)
+fi
 
 echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); before = $BEFORE, after = $(git rev-parse --short HEAD) + working tree"
 measure() { # build with-roller(yes|no)
