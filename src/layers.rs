@@ -46,9 +46,14 @@ const LEAF_USES: &[(&str, &[&str])] = &[
 fn unit_of(relative: &str) -> String {
     let path = relative.trim_end_matches(".rs").trim_end_matches("/mod");
     let mut parts = path.split('/');
-    let first = parts.next().unwrap_or_default();
-    match (first, parts.next()) {
-        ("host", Some(sub @ ("embedded" | "pulsar"))) => format!("host/{sub}"),
+    unit_named(parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
+}
+
+/// The unit of module `first::second`: the top-level module, except that each host is a unit
+/// of its own beside the seam.
+fn unit_named(first: &str, second: &str) -> String {
+    match (first, second) {
+        ("host", sub @ ("embedded" | "pulsar")) => format!("host/{sub}"),
         _ => first.to_string(),
     }
 }
@@ -66,10 +71,7 @@ fn used_units(code: &str) -> BTreeSet<String> {
             if first.is_empty() {
                 continue;
             }
-            used.insert(match (first, second) {
-                ("host", sub @ ("embedded" | "pulsar")) => format!("host/{sub}"),
-                _ => first.to_string(),
-            });
+            used.insert(unit_named(first, second));
         }
     }
     used

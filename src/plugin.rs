@@ -55,10 +55,8 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
         .thread_name("kop")
         .build()
         .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
-    let addr = config.listen_addr().map_err(|e| e.to_string())?;
-    let socket =
-        runtime.block_on(tokio::net::TcpListener::bind(addr)).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let listener = crate::server::Listener::over(socket, &config).map_err(|e| e.to_string())?;
+    let listener = runtime.block_on(crate::server::Listener::bind(&config)).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr();
     let host = Arc::new(PulsarHost::new(bridge, &config).map_err(|e| e.to_string())?);
     let auth = Arc::new(host.authenticator());
     let (stop, mut stopped) = oneshot::channel::<()>();
@@ -81,7 +79,7 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
             }
         };
         if let Some(broker) = broker {
-            tracing::info!(listen = %addr, topics = broker.topics.all().len(), "kop is serving Kafka from the Pulsar broker");
+            tracing::info!(listen = ?addr, topics = broker.topics.all().len(), "kop is serving Kafka from the Pulsar broker");
             crate::server::run(listener, broker, async {
                 let _ = stopped.await;
             })

@@ -203,7 +203,9 @@ impl GroupCoordinator {
         self.groups.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The groups, for a change that may bring a deadline closer than the ticker's next wake.
+    /// The groups, for a change that may bring a deadline closer than the ticker's next wake
+    /// (a join, a sync, a departure). Offsets only set deadlines far past the ticker's longest
+    /// sleep, so their changes take the plain lock.
     fn lock_changing(&self) -> MutexGuard<'_, HashMap<String, Group>> {
         self.wake.notify_one();
         self.lock()
@@ -301,7 +303,7 @@ impl GroupCoordinator {
 
     fn apply(&self, record: Record) {
         let now = Instant::now();
-        let mut groups = self.lock_changing();
+        let mut groups = self.lock();
         match record {
             Record::Offset { group, topic, partition, value } => {
                 let g = groups
@@ -575,7 +577,8 @@ impl GroupCoordinator {
         generation: i32,
     ) -> Result<(), ResponseError> {
         self.check(group_id)?;
-        match self.lock_changing().get_mut(group_id) {
+        // A heartbeat only moves its member's deadline later: the ticker need not wake.
+        match self.lock().get_mut(group_id) {
             None => Err(ResponseError::UnknownMemberId),
             Some(g) => g.heartbeat(member_id, instance_id, generation, Instant::now()),
         }
@@ -611,7 +614,7 @@ impl GroupCoordinator {
         }
         self.check(group_id)?;
         {
-            let mut groups = self.lock_changing();
+            let mut groups = self.lock();
             let delay = self.config.initial_rebalance_delay;
             let g = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, delay, Instant::now()));
             let simple = generation < 0 && member_id.is_empty();
@@ -647,7 +650,7 @@ impl GroupCoordinator {
         if let Err(e) = self.persist(group_id, entries).await {
             return Ok(results.into_iter().map(|r| r.and(Err(e))).collect());
         }
-        if let Some(g) = self.lock_changing().get_mut(group_id) {
+        if let Some(g) = self.lock().get_mut(group_id) {
             for (t, p, c) in accepted {
                 g.offsets.insert((t, p), c);
             }
@@ -761,7 +764,7 @@ impl GroupCoordinator {
             partitions.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(k, _)| k.clone()).collect();
         let tombstones = doomed.iter().map(|(t, p)| (records::offset_key(group_id, t, *p), None)).collect();
         self.persist(group_id, tombstones).await?;
-        if let Some(g) = self.lock_changing().get_mut(group_id) {
+        if let Some(g) = self.lock().get_mut(group_id) {
             for k in &doomed {
                 g.offsets.remove(k);
             }

@@ -61,11 +61,6 @@ impl Listener {
         config.tls_files().map(tls::acceptor).transpose()
     }
 
-    /// A listener over a socket bound already, with the TLS the config asks for.
-    pub fn over(socket: TcpListener, config: &Config) -> Result<Self, ListenError> {
-        Ok(Listener { socket, tls: Self::tls(config)? })
-    }
-
     /// The address actually bound.
     pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
         self.socket.local_addr().ok()
