@@ -57,7 +57,7 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
         .map_err(|e| format!("cannot start the kop runtime: {e}"))?;
     let listener = runtime.block_on(crate::server::Listener::bind(&config)).map_err(|e| e.to_string())?;
     let addr = listener.local_addr();
-    let host = Arc::new(PulsarHost::new(bridge, &config).map_err(|e| e.to_string())?);
+    let host = Arc::new(PulsarHost::new(Arc::new(bridge), &config).map_err(|e| e.to_string())?);
     let auth = Arc::new(host.authenticator());
     let (stop, mut stopped) = oneshot::channel::<()>();
     let (finished, done) = std::sync::mpsc::channel();

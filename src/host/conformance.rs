@@ -1,5 +1,5 @@
 //! The rules every [`Log`] keeps, checked against each host's log by the same tests: the
-//! segment log, the memory log (and, once it has a fake broker, the Pulsar log).
+//! segment log, the memory log, and the Pulsar log over a fake broker.
 
 use std::sync::Arc;
 
@@ -8,15 +8,17 @@ use futures::executor::block_on;
 
 use super::{BatchMeta, HostError, Log};
 
-/// A batch-shaped entry: logs store and return the bytes, whatever records they hold.
-fn entry(tag: u8) -> Bytes {
+/// A batch-shaped entry: logs store and return the bytes, whatever records they hold. The max
+/// timestamp sits where a batch header keeps it, for hosts that read it from the bytes (Pulsar).
+fn entry(tag: u8, max_timestamp: i64) -> Bytes {
     let mut b = vec![tag; 120];
     b[..8].copy_from_slice(&0i64.to_be_bytes());
+    b[35..43].copy_from_slice(&max_timestamp.to_be_bytes());
     Bytes::from(b)
 }
 
 fn append(log: &dyn Log, tag: u8, records: u32, ts: i64) -> i64 {
-    block_on(log.append(entry(tag), BatchMeta { record_count: records, max_timestamp: ts }))
+    block_on(log.append(entry(tag, ts), BatchMeta { record_count: records, max_timestamp: ts }))
         .expect("append")
         .base_offset
 }
@@ -94,16 +96,31 @@ fn deleted_records_stay_deleted(log: &dyn Log) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
 
     use super::*;
     use crate::host::embedded::config::{FlushPolicy, LogConfig};
     use crate::host::embedded::segment_log::SegmentLog;
     use crate::host::memory::MemoryLog;
+    use crate::host::pulsar::{FakeBroker, PulsarLog};
 
     #[test]
     fn the_memory_log_keeps_the_rules() {
         check(&|| Arc::new(MemoryLog::default()));
+    }
+
+    #[test]
+    fn the_pulsar_log_keeps_the_rules() {
+        let broker = Arc::new(FakeBroker::default());
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        check(&|| {
+            let topic = format!("persistent://public/default/t{}", made.fetch_add(1, Ordering::Relaxed));
+            broker.add_topic(&topic, 1, &[]);
+            let log = PulsarLog::new(broker.clone(), format!("{topic}-partition-0"));
+            block_on(log.open()).expect("open");
+            Arc::new(log)
+        });
     }
 
     #[test]

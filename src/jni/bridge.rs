@@ -6,117 +6,17 @@
 //! (see `callbacks.rs`), which sends the reply. Every JNI call runs inside a local frame, so
 //! threads that stay attached (tokio workers) do not accumulate local references.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 use jni::objects::{GlobalRef, JMethodID, JObject, JValue};
 use jni::signature::{Primitive, ReturnType};
 use jni::{JNIEnv, JavaVM};
 use tokio::sync::oneshot;
 
-/// Failure kinds, as `NativeCore` numbers them.
-pub mod kind {
-    /// The broker failed to store or read.
-    pub const STORAGE: i32 = 0;
-    /// Another broker owns the topic, or it is fenced, closed or terminated.
-    pub const NOT_OWNER: i32 = 1;
-    /// No such topic.
-    pub const UNKNOWN_TOPIC: i32 = 2;
-    /// The topic exists.
-    pub const TOPIC_EXISTS: i32 = 3;
-    /// The broker refused the request as invalid.
-    pub const INVALID: i32 = 4;
-    /// The entry is over the broker's size limit (its `maxMessageSize` or a namespace policy).
-    pub const TOO_LARGE: i32 = 5;
-    /// The topic was terminated: it takes no more writes.
-    pub const TERMINATED: i32 = 6;
-
-    /// Every kind with the name `NativeCore` gives it, checked against the shim at start.
-    pub const ALL: [(&str, i32); 7] = [
-        ("STORAGE", STORAGE),
-        ("NOT_OWNER", NOT_OWNER),
-        ("UNKNOWN_TOPIC", UNKNOWN_TOPIC),
-        ("TOPIC_EXISTS", TOPIC_EXISTS),
-        ("INVALID", INVALID),
-        ("TOO_LARGE", TOO_LARGE),
-        ("TERMINATED", TERMINATED),
-    ];
-}
-
-/// Which field of a stored entry a position search compares.
-pub mod field {
-    /// The offset of the entry's last record.
-    pub const LAST_OFFSET: i32 = 0;
-    /// The entry's max timestamp.
-    pub const MAX_TIMESTAMP: i32 = 1;
-}
-
-/// One entry read from a managed ledger, with its Pulsar headers.
-#[derive(Debug, Clone)]
-pub struct RawEntry {
-    /// Ledger id.
-    pub ledger_id: u64,
-    /// Entry id.
-    pub entry_id: u64,
-    /// The stored bytes.
-    pub data: Bytes,
-}
-
-/// A topic as the broker lists it.
-#[derive(Debug, Clone)]
-pub struct ListedTopic {
-    /// Full Pulsar name.
-    pub name: String,
-    /// Partition count.
-    pub partitions: i32,
-    /// Kafka topic configs, kept as the topic's properties.
-    pub configs: std::collections::BTreeMap<String, String>,
-}
-
-/// What Java answers.
-#[derive(Debug)]
-pub enum Reply {
-    /// The call succeeded with nothing to report.
-    Done,
-    /// The namespace's topics.
-    Topics(Vec<ListedTopic>),
-    /// An opened partition: the interceptor index and the heads of its first and last entries.
-    Opened {
-        /// Offset of the last record stored, -1 if none.
-        last_index: i64,
-        /// First bytes of the first entry.
-        first: Option<Vec<u8>>,
-        /// First bytes of the last entry.
-        last: Option<Vec<u8>>,
-    },
-    /// An entry was stored.
-    Appended {
-        /// Ledger id.
-        ledger_id: u64,
-        /// Entry id.
-        entry_id: u64,
-        /// First bytes of the stored entry, broker entry metadata included.
-        head: Vec<u8>,
-    },
-    /// Entries read, and the cursor's next read position.
-    Read(Vec<RawEntry>, Option<(u64, u64)>),
-    /// A position.
-    Position(u64, u64),
-    /// Who owns a topic: this broker, or the broker at `url`.
-    Owner {
-        /// Whether the owner is this broker.
-        local: bool,
-        /// The owner's address as the lookup returned it (`pulsar://host:port`).
-        url: String,
-    },
-    /// The role an authentication established.
-    Principal(String),
-    /// The call failed.
-    Failed(i32, String),
-}
+use crate::host::pulsar::calls::{BrokerCalls, Failure, Field, Reply};
 
 /// How long a call into the broker may take before the core gives up on it: no broker callback
 /// that never comes can hold a client request (or its memory) for ever.
@@ -228,7 +128,8 @@ impl Bridge {
             find_position: method("findPosition", "(Ljava/lang/String;IJJ)V")?,
         };
         let core = env.find_class("io/kop/pulsar/NativeCore")?;
-        for (name, expected) in kind::ALL {
+        for (name, kind) in Failure::ALL {
+            let expected = kind.code();
             let found = env.get_static_field(&core, name, "I").and_then(|v| v.i()).map_err(|_| {
                 let _ = env.exception_clear();
                 BridgeError::Kind { name, found: -1, expected }
@@ -280,19 +181,19 @@ impl Bridge {
         });
         if let Err(e) = outcome {
             registry().lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            let reply = Reply::Failed(kind::STORAGE, format!("call into the broker failed: {e}"));
+            let reply = Reply::Failed(Failure::Storage, format!("call into the broker failed: {e}"));
             return futures::future::ready(reply).boxed();
         }
         async move {
             match tokio::time::timeout(CALL_TIMEOUT, rx).await {
                 Ok(reply) => {
-                    reply.unwrap_or_else(|_| Reply::Failed(kind::STORAGE, "the broker dropped the call".into()))
+                    reply.unwrap_or_else(|_| Reply::Failed(Failure::Storage, "the broker dropped the call".into()))
                 }
                 Err(_) => {
                     registry().lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                     tracing::warn!(call = id, "the broker did not answer a call in time");
                     Reply::Failed(
-                        kind::STORAGE,
+                        Failure::Storage,
                         format!("the broker did not answer within {}s", CALL_TIMEOUT.as_secs()),
                     )
                 }
@@ -300,41 +201,34 @@ impl Bridge {
         }
         .boxed()
     }
+}
 
-    /// Lists the partitioned topics of `namespace` (`tenant/namespace`) with their partition
-    /// counts and properties.
-    pub fn list_topics(&self, namespace: &str) -> BoxFuture<'static, Reply> {
+impl BrokerCalls for Bridge {
+    fn list_topics(&self, namespace: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.list_topics, namespace)
     }
 
-    /// One partitioned topic with its partition count and properties, as a one-element
-    /// [`Reply::Topics`]; an unknown topic fails with [`kind::UNKNOWN_TOPIC`].
-    pub fn describe_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
+    fn describe_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.describe_topic, topic)
     }
 
-    /// Creates `namespace` (`tenant/namespace`), and its tenant, unless they exist.
-    pub fn ensure_namespace(&self, namespace: &str) -> BoxFuture<'static, Reply> {
+    fn ensure_namespace(&self, namespace: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.ensure_namespace, namespace)
     }
 
-    /// The broker that owns `partition` (a full partition name), as [`Reply::Owner`].
-    pub fn lookup(&self, partition: &str) -> BoxFuture<'static, Reply> {
+    fn lookup(&self, partition: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.lookup, partition)
     }
 
-    /// Authenticates `token` with the broker's `token` provider, as [`Reply::Principal`]; a
-    /// rejected token fails with [`kind::INVALID`].
-    pub fn authenticate(&self, token: &str) -> BoxFuture<'static, Reply> {
+    fn authenticate(&self, token: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.authenticate, token)
     }
 
-    /// Creates a partitioned topic with its Kafka configs as topic properties.
-    pub fn create_topic(
+    fn create_topic(
         &self,
         topic: &str,
         partitions: i32,
-        configs: &std::collections::BTreeMap<String, String>,
+        configs: &BTreeMap<String, String>,
     ) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(topic)?;
@@ -355,12 +249,10 @@ impl Bridge {
         })
     }
 
-    /// Sets a partitioned topic's Kafka configs (topic properties) to `configs` and removes the
-    /// properties named in `removed`.
-    pub fn alter_topic_configs(
+    fn alter_topic_configs(
         &self,
         topic: &str,
-        configs: &std::collections::BTreeMap<String, String>,
+        configs: &BTreeMap<String, String>,
         removed: &[String],
     ) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
@@ -383,8 +275,7 @@ impl Bridge {
         })
     }
 
-    /// Sets one property of a partitioned topic.
-    pub fn set_topic_property(&self, topic: &str, key: &str, value: &str) -> BoxFuture<'static, Reply> {
+    fn set_topic_property(&self, topic: &str, key: &str, value: &str) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let (topic, key, value) = (env.new_string(topic)?, env.new_string(key)?, env.new_string(value)?);
             Self::invoke(
@@ -396,8 +287,7 @@ impl Bridge {
         })
     }
 
-    /// Grows a partitioned topic to `partitions`.
-    pub fn update_partitions(&self, topic: &str, partitions: i32) -> BoxFuture<'static, Reply> {
+    fn update_partitions(&self, topic: &str, partitions: i32) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(topic)?;
             Self::invoke(
@@ -409,18 +299,15 @@ impl Bridge {
         })
     }
 
-    /// Deletes a partitioned topic and its partitions.
-    pub fn delete_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
+    fn delete_topic(&self, topic: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.delete_topic, topic)
     }
 
-    /// Loads a partition on this broker.
-    pub fn open_partition(&self, partition: &str) -> BoxFuture<'static, Reply> {
+    fn open_partition(&self, partition: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.open_partition, partition)
     }
 
-    /// Publishes one frame; Java copies `frame` before the JNI call returns.
-    pub fn append(&self, partition: &str, frame: &[u8], records: i32) -> BoxFuture<'static, Reply> {
+    fn append(&self, partition: &str, frame: &[u8], records: i32) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(partition)?;
             // SAFETY: the buffer aliases `frame`, which outlives this call; Java only reads it, and
@@ -435,8 +322,7 @@ impl Bridge {
         })
     }
 
-    /// Reads entries from `(ledger_id, entry_id)` on.
-    pub fn read(
+    fn read(
         &self,
         partition: &str,
         ledger_id: u64,
@@ -462,15 +348,14 @@ impl Bridge {
         })
     }
 
-    /// The position of the first entry whose `field` is at least `value`.
-    pub fn find_position(&self, partition: &str, field: i32, value: i64) -> BoxFuture<'static, Reply> {
+    fn find_position(&self, partition: &str, field: Field, value: i64) -> BoxFuture<'static, Reply> {
         self.call(|env, obj, id| {
             let name = env.new_string(partition)?;
             Self::invoke(
                 env,
                 obj,
                 self.methods.find_position,
-                &[JValue::Object(&name), JValue::Int(field), JValue::Long(value), JValue::Long(id)],
+                &[JValue::Object(&name), JValue::Int(field.code()), JValue::Long(value), JValue::Long(id)],
             )
         })
     }

@@ -8,16 +8,17 @@ use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObjectArray, JStr
 use jni::sys::{jboolean, jint, jlong};
 use jni::JNIEnv;
 
-use super::bridge::{complete, field, kind, ListedTopic, RawEntry, Reply};
+use super::bridge::complete;
 use super::entry_parts;
+use crate::host::pulsar::calls::{Failure, Field, ListedTopic, RawEntry, Reply};
 use crate::protocol::pulsar_entry;
 
 /// Runs `f`, turning a JNI error or a panic into a failed reply for `call`.
 fn guarded(call: jlong, f: impl FnOnce() -> jni::errors::Result<Reply>) {
     let reply = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(reply)) => reply,
-        Ok(Err(e)) => Reply::Failed(kind::STORAGE, format!("bad reply from the broker: {e}")),
-        Err(_) => Reply::Failed(kind::STORAGE, "the kop core panicked on a broker reply".into()),
+        Ok(Err(e)) => Reply::Failed(Failure::Storage, format!("bad reply from the broker: {e}")),
+        Err(_) => Reply::Failed(Failure::Storage, "the kop core panicked on a broker reply".into()),
     };
     complete(call, reply);
 }
@@ -123,7 +124,7 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeRead<'l>(
         let all = match entry_parts::gather(&mut env, &parts, &shape) {
             Ok(all) => all,
             Err(entry_parts::GatherError::Jni(e)) => return Err(e),
-            Err(e) => return Ok(Reply::Failed(kind::STORAGE, format!("bad entries from the broker: {e}"))),
+            Err(e) => return Ok(Reply::Failed(Failure::Storage, format!("bad entries from the broker: {e}"))),
         };
         let mut out = Vec::with_capacity(n);
         let (mut part, mut at) = (0usize, 0usize);
@@ -196,7 +197,10 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_fail<'l>(
 ) {
     guarded(call, || {
         let message = if message.is_null() { String::new() } else { env.get_string(&message)?.into() };
-        Ok(Reply::Failed(kind, message))
+        // A kind this core does not know means the shim and the core do not match; the start
+        // check makes that rare, and a storage error is the failure that promises least.
+        let failure = Failure::from_code(kind).unwrap_or(Failure::Storage);
+        Ok(Reply::Failed(failure, message))
     });
 }
 
@@ -211,10 +215,9 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_entryField<'l>(
     let read = catch_unwind(AssertUnwindSafe(|| {
         let head = env.convert_byte_array(&head).ok()?;
         let info = pulsar_entry::parse(&head)?;
-        match which {
-            field::LAST_OFFSET => Some(info.last_offset),
-            field::MAX_TIMESTAMP => pulsar_entry::max_timestamp(&head, &info),
-            _ => None,
+        match Field::from_code(which)? {
+            Field::LastOffset => Some(info.last_offset),
+            Field::MaxTimestamp => pulsar_entry::max_timestamp(&head, &info),
         }
     }));
     read.ok().flatten().unwrap_or(-1)

@@ -149,22 +149,24 @@ pub fn max_timestamp(entry: &[u8], info: &EntryInfo) -> Option<i64> {
     Some(i64::from_be_bytes(raw))
 }
 
+/// What the broker's `AppendIndexMetadataInterceptor` makes of a published frame whose last
+/// record gets offset `index`: for fakes of the broker in tests.
+#[cfg(test)]
+pub fn stored(frame: &[u8], index: i64) -> Vec<u8> {
+    let mut meta = BytesMut::new();
+    put_varint_field(&mut meta, 1, 1_700_000_000_000); // broker_timestamp
+    put_varint_field(&mut meta, 2, index as u64);
+    let mut out = BytesMut::new();
+    out.put_u16(BROKER_ENTRY_METADATA_MAGIC);
+    out.put_u32(meta.len() as u32);
+    out.put_slice(&meta);
+    out.put_slice(frame);
+    out.to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// What the broker's interceptor does to a published frame.
-    fn stored(frame: &[u8], index: i64) -> Vec<u8> {
-        let mut meta = BytesMut::new();
-        put_varint_field(&mut meta, 1, 1_700_000_000_000);
-        put_varint_field(&mut meta, 2, index as u64);
-        let mut out = BytesMut::new();
-        out.put_u16(BROKER_ENTRY_METADATA_MAGIC);
-        out.put_u32(meta.len() as u32);
-        out.put_slice(&meta);
-        out.put_slice(frame);
-        out.to_vec()
-    }
 
     #[test]
     fn reads_back_what_it_publishes() {

@@ -6,18 +6,18 @@ use std::sync::Arc;
 
 use futures::future::{self, BoxFuture, FutureExt};
 
+use super::calls::{BrokerCalls, Failure, Reply};
 use crate::host::{AuthError, Authenticator};
-use crate::jni::bridge::{kind, Bridge, Reply};
 
 /// Checks tokens through the broker's authentication service.
 pub struct TokenAuthenticator {
-    bridge: Arc<Bridge>,
+    broker: Arc<dyn BrokerCalls>,
 }
 
 impl TokenAuthenticator {
-    /// Authenticates through `bridge`.
-    pub fn new(bridge: Arc<Bridge>) -> Self {
-        TokenAuthenticator { bridge }
+    /// Authenticates through `broker`.
+    pub fn new(broker: Arc<dyn BrokerCalls>) -> Self {
+        TokenAuthenticator { broker }
     }
 }
 
@@ -31,11 +31,11 @@ impl Authenticator for TokenAuthenticator {
     }
 
     fn authenticate_token(&self, token: &str) -> BoxFuture<'static, Result<String, AuthError>> {
-        let checked = self.bridge.authenticate(token);
+        let checked = self.broker.authenticate(token);
         async move {
             match checked.await {
                 Reply::Principal(role) => Ok(role),
-                Reply::Failed(kind::INVALID, message) => Err(AuthError::Rejected(message)),
+                Reply::Failed(Failure::Invalid, message) => Err(AuthError::Rejected(message)),
                 Reply::Failed(_, message) => Err(AuthError::Unavailable(message)),
                 other => Err(AuthError::Unavailable(format!("unexpected reply from the broker: {other:?}"))),
             }

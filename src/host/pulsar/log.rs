@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::future::{self, BoxFuture, FutureExt};
 
+use super::calls::{BrokerCalls, Field, RawEntry, Reply};
 use super::read_ahead::ReadAhead;
 use super::{check, unexpected};
 use crate::host::{Appended, BatchMeta, Entry, HostError, HostResult, Log, Position, ReadEntries};
-use crate::jni::bridge::{field, Bridge, RawEntry, Reply};
 use crate::protocol::pulsar_entry::{self, EntryInfo};
 
 /// A partition stored in a Pulsar ManagedLedger.
@@ -18,7 +18,7 @@ use crate::protocol::pulsar_entry::{self, EntryInfo};
 /// opens on first use ([`Log::open`]) and closes itself again when the broker says another broker
 /// owns it now; the next open loads it afresh and relearns its offsets.
 pub struct PulsarLog {
-    bridge: Arc<Bridge>,
+    bridge: Arc<dyn BrokerCalls>,
     name: Arc<str>,
     state: Arc<State>,
 }
@@ -71,7 +71,7 @@ fn parent_and_key(partition: &str) -> Option<(String, String)> {
 
 impl PulsarLog {
     /// The partition `name` (full Pulsar name), not loaded yet.
-    pub fn new(bridge: Arc<Bridge>, name: String) -> Self {
+    pub fn new(bridge: Arc<dyn BrokerCalls>, name: String) -> Self {
         PulsarLog {
             bridge,
             name: name.into(),
@@ -151,7 +151,7 @@ impl PulsarLog {
         .boxed()
     }
 
-    fn find(&self, which: i32, value: i64) -> BoxFuture<'static, HostResult<Position>> {
+    fn find(&self, which: Field, value: i64) -> BoxFuture<'static, HostResult<Position>> {
         let found = self.bridge.find_position(&self.name, which, value);
         let state = Arc::clone(&self.state);
         async move {
@@ -222,7 +222,7 @@ impl Log for PulsarLog {
         if offset < self.start_offset() || offset >= self.end_offset() {
             return future::ready(Ok(None)).boxed();
         }
-        self.find(field::LAST_OFFSET, offset).map(|r| r.map(Some)).boxed()
+        self.find(Field::LastOffset, offset).map(|r| r.map(Some)).boxed()
     }
 
     fn find_by_timestamp(&self, timestamp: i64) -> BoxFuture<'static, HostResult<Option<Entry>>> {
@@ -232,7 +232,7 @@ impl Log for PulsarLog {
         if self.end_offset() <= self.start_offset() {
             return future::ready(Ok(None)).boxed();
         }
-        let found = self.find(field::MAX_TIMESTAMP, timestamp);
+        let found = self.find(Field::MaxTimestamp, timestamp);
         let (bridge, name, state) = (Arc::clone(&self.bridge), Arc::clone(&self.name), Arc::clone(&self.state));
         async move {
             let position = found.await?;

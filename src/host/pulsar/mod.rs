@@ -1,5 +1,6 @@
 //! The Pulsar host: Kafka topics as partitioned Pulsar topics, each partition's data in its
-//! ManagedLedger, reached through the Java shim ([`crate::jni::bridge::Bridge`]).
+//! ManagedLedger, reached through the broker's calls ([`BrokerCalls`]: the Java shim in a real
+//! broker).
 //!
 //! Kafka topic `foo` is `persistent://<kafkaTenant>/<kafkaNamespace>/foo`, partition N is
 //! `...foo-partition-N`. Internal topics (`__consumer_offsets`) live in
@@ -7,8 +8,13 @@
 //! metadata index that Pulsar's `AppendIndexMetadataInterceptor` assigns.
 
 mod auth;
+pub mod calls;
+#[cfg(test)]
+mod fake;
 mod log;
 mod read_ahead;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,22 +24,24 @@ use uuid::Uuid;
 
 use crate::config::{Config, ConfigError, Endpoint};
 use crate::host::{HostError, HostResult, Log, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
-use crate::jni::bridge::{kind, Bridge, ListedTopic, Reply};
 use crate::topic_config::TopicConfig;
 pub use auth::TokenAuthenticator;
+use calls::{BrokerCalls, Failure, ListedTopic, Reply};
+#[cfg(test)]
+pub use fake::FakeBroker;
 pub use log::PulsarLog;
 
 /// The reply as an error, or `Ok(reply)` when it is not a failure.
 pub(crate) fn check(reply: Reply) -> HostResult<Reply> {
     match reply {
-        Reply::Failed(k, message) => Err(match k {
-            kind::NOT_OWNER => HostError::NotOwner(message),
-            kind::UNKNOWN_TOPIC => HostError::UnknownTopic(message),
-            kind::TOPIC_EXISTS => HostError::TopicExists(message),
-            kind::INVALID => HostError::Invalid(message),
-            kind::TOO_LARGE => HostError::TooLarge(message),
-            kind::TERMINATED => HostError::Terminated(message),
-            _ => HostError::Storage(std::io::Error::other(message)),
+        Reply::Failed(failure, message) => Err(match failure {
+            Failure::NotOwner => HostError::NotOwner(message),
+            Failure::UnknownTopic => HostError::UnknownTopic(message),
+            Failure::TopicExists => HostError::TopicExists(message),
+            Failure::Invalid => HostError::Invalid(message),
+            Failure::TooLarge => HostError::TooLarge(message),
+            Failure::Terminated => HostError::Terminated(message),
+            Failure::Storage => HostError::Storage(std::io::Error::other(message)),
         }),
         other => Ok(other),
     }
@@ -46,7 +54,7 @@ fn unexpected(reply: Reply) -> HostError {
 /// Kafka topics in a Pulsar namespace, internal topics in the metadata namespace.
 #[derive(Clone)]
 pub struct PulsarHost {
-    bridge: Arc<Bridge>,
+    bridge: Arc<dyn BrokerCalls>,
     namespace: String,
     metadata_namespace: String,
     defaults: TopicConfig,
@@ -55,10 +63,10 @@ pub struct PulsarHost {
 }
 
 impl PulsarHost {
-    /// A host over `bridge` for the namespace the config names.
-    pub fn new(bridge: Bridge, config: &Config) -> Result<Self, ConfigError> {
+    /// A host over the broker's calls for the namespace the config names.
+    pub fn new(bridge: Arc<dyn BrokerCalls>, config: &Config) -> Result<Self, ConfigError> {
         Ok(PulsarHost {
-            bridge: Arc::new(bridge),
+            bridge,
             namespace: format!("{}/{}", config.kafka_tenant, config.kafka_namespace),
             metadata_namespace: format!("{}/{}", config.kafka_metadata_tenant, config.kafka_metadata_namespace),
             defaults: TopicConfig::defaults(config),
