@@ -226,14 +226,14 @@ pub async fn describe(
             let members = d
                 .members
                 .into_iter()
-                .map(|(member_id, instance, client_id, host, metadata, assignment)| {
+                .map(|m| {
                     DescribedGroupMember::default()
-                        .with_member_id(StrBytes::from_string(member_id))
-                        .with_group_instance_id(instance.filter(|_| ctx.version >= 4).map(StrBytes::from_string))
-                        .with_client_id(StrBytes::from_string(client_id))
-                        .with_client_host(StrBytes::from_string(host))
-                        .with_member_metadata(metadata)
-                        .with_member_assignment(assignment)
+                        .with_member_id(StrBytes::from_string(m.member_id))
+                        .with_group_instance_id(m.instance_id.filter(|_| ctx.version >= 4).map(StrBytes::from_string))
+                        .with_client_id(StrBytes::from_string(m.client_id))
+                        .with_client_host(StrBytes::from_string(m.client_host))
+                        .with_member_metadata(m.metadata)
+                        .with_member_assignment(m.assignment)
                 })
                 .collect();
             base.with_group_state(StrBytes::from_static_str(d.state))
@@ -251,16 +251,14 @@ pub async fn list(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsReq
         .groups
         .list()
         .into_iter()
-        .filter(|(_, _, state)| {
-            req.states_filter.is_empty() || req.states_filter.iter().any(|s| s.eq_ignore_ascii_case(state))
-        })
+        .filter(|g| req.states_filter.is_empty() || req.states_filter.iter().any(|s| s.eq_ignore_ascii_case(g.state)))
         .filter(|_| req.types_filter.is_empty() || req.types_filter.iter().any(|t| t.eq_ignore_ascii_case("classic")))
-        .map(|(id, protocol_type, state)| {
+        .map(|listing| {
             let mut g = ListedGroup::default()
-                .with_group_id(GroupId(StrBytes::from_string(id)))
-                .with_protocol_type(StrBytes::from_string(protocol_type));
+                .with_group_id(GroupId(StrBytes::from_string(listing.group_id)))
+                .with_protocol_type(StrBytes::from_string(listing.protocol_type));
             if ctx.version >= 4 {
-                g.group_state = StrBytes::from_static_str(state);
+                g.group_state = StrBytes::from_static_str(listing.state);
             }
             if ctx.version >= 5 {
                 g.group_type = StrBytes::from_static_str("classic");
