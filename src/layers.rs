@@ -101,7 +101,8 @@ fn without_tests(code: &str) -> String {
     out
 }
 
-/// Files declared `#[cfg(test)] mod name;` (test-only files), as paths under `src/`.
+/// Modules declared `#[cfg(test)] mod name;` (test-only), as paths under `src/` without `.rs`:
+/// the module is that file, or that directory and everything in it.
 fn test_only_files(relative: &str, code: &str) -> Vec<String> {
     let dir = match relative.rsplit_once('/') {
         Some((dir, "mod.rs")) => format!("{dir}/"),
@@ -113,8 +114,14 @@ fn test_only_files(relative: &str, code: &str) -> Vec<String> {
     lines
         .windows(2)
         .filter(|w| w[0].trim() == "#[cfg(test)]" && w[1].trim_start().starts_with("mod ") && w[1].ends_with(';'))
-        .map(|w| format!("{dir}{}.rs", w[1].trim().trim_start_matches("mod ").trim_end_matches(';')))
+        .map(|w| format!("{dir}{}", w[1].trim().trim_start_matches("mod ").trim_end_matches(';')))
         .collect()
+}
+
+/// Whether `path` belongs to one of the test-only modules.
+fn is_test_only(path: &str, test_only: &BTreeSet<String>) -> bool {
+    let module = path.trim_end_matches(".rs");
+    test_only.iter().any(|t| module == t || module.starts_with(&format!("{t}/")))
 }
 
 fn sources(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
@@ -138,7 +145,7 @@ fn every_import_points_down_the_layers() {
     let test_only: BTreeSet<String> = files.iter().flat_map(|(path, code)| test_only_files(path, code)).collect();
     let mut broken = Vec::new();
     for (path, code) in &files {
-        if path == "lib.rs" || path == "main.rs" || path == "layers.rs" || test_only.contains(path) {
+        if path == "lib.rs" || path == "main.rs" || path == "layers.rs" || is_test_only(path, &test_only) {
             continue;
         }
         let unit = unit_of(path);
@@ -173,5 +180,9 @@ fn the_checker_sees_paths_units_and_test_modules() {
         without_tests("use crate::a::B;\n#[cfg(test)]\nmod tests {\n    use crate::b::C;\n}\nfn after() {}\n");
     assert_eq!(used_units(&stripped), ["a"].map(String::from).into());
     assert!(stripped.contains("fn after"));
-    assert_eq!(test_only_files("handlers/mod.rs", "#[cfg(test)]\nmod tests;\n"), vec!["handlers/tests.rs"]);
+    let test_only: BTreeSet<String> =
+        test_only_files("handlers/mod.rs", "#[cfg(test)]\nmod tests;\n").into_iter().collect();
+    assert_eq!(test_only, ["handlers/tests".to_string()].into());
+    assert!(is_test_only("handlers/tests.rs", &test_only) && is_test_only("handlers/tests/admin.rs", &test_only));
+    assert!(!is_test_only("handlers/tests_util.rs", &test_only));
 }

@@ -58,8 +58,12 @@ pub async fn describe(
 ) -> Pending<DescribeConfigsResponse> {
     let mut results = Vec::with_capacity(req.resources.len());
     for resource in req.resources {
-        let keys: Option<Vec<String>> =
-            resource.configuration_keys.as_ref().map(|k| k.iter().map(|s| s.to_string()).collect());
+        // An empty list asks for every config, as null does (Kafka reads it so).
+        let keys: Option<Vec<String>> = resource
+            .configuration_keys
+            .as_ref()
+            .filter(|k| !k.is_empty())
+            .map(|k| k.iter().map(|s| s.to_string()).collect());
         let keys: Option<Vec<&str>> = keys.as_ref().map(|k| k.iter().map(String::as_str).collect());
         let name = resource.resource_name.to_string();
         let described = match resource.resource_type {

@@ -1,5 +1,13 @@
 //! Handlers over the in-memory host: a request in, the response out, the error cases Kafka
-//! clients rely on. (The compat suite drives the same handlers with real clients and sockets.)
+//! clients rely on, for every API in the table. (The compat suite drives the same handlers with
+//! real clients and sockets.) This file holds the helpers and the data path; the others hold the
+//! APIs by group.
+
+mod admin;
+mod configs;
+mod group_apis;
+mod offsets;
+mod sasl_exchange;
 
 use std::sync::Arc;
 
@@ -18,19 +26,27 @@ use crate::config::Config;
 use crate::host::embedded::users::ConfiguredUsers;
 use crate::host::memory::MemoryHost;
 
-async fn broker() -> Arc<Broker> {
+pub(super) async fn broker() -> Arc<Broker> {
+    broker_on("PLAINTEXT://127.0.0.1:0", ConfiguredUsers::new(Default::default(), Default::default())).await
+}
+
+/// A broker on a listener of `listener`'s scheme whose authenticator knows `users`.
+pub(super) async fn broker_on(listener: &str, users: ConfiguredUsers) -> Arc<Broker> {
     let config = Config {
-        kafka_listeners: "PLAINTEXT://127.0.0.1:0".into(),
+        kafka_listeners: listener.into(),
+        sasl_allowed_mechanisms: "PLAIN,OAUTHBEARER".into(),
         offsets_topic_num_partitions: 1,
         max_partitions_per_topic: 16,
+        // A lone member's first rebalance completes at once, not after three seconds.
+        group_initial_rebalance_delay_ms: 0,
         ..Config::default()
     };
     let host = MemoryHost::new(&config);
-    let users = Arc::new(ConfiguredUsers::new(Default::default(), Default::default()));
+    let users = Arc::new(users);
     Broker::open(config, host, users).await.expect("a broker over the memory host")
 }
 
-fn ctx(version: i16) -> RequestContext {
+pub(super) fn ctx(version: i16) -> RequestContext {
     RequestContext {
         version,
         client_id: Some("handler-tests".into()),
@@ -39,16 +55,16 @@ fn ctx(version: i16) -> RequestContext {
     }
 }
 
-fn name(s: &str) -> TopicName {
+pub(super) fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
 }
 
-fn batch(values: &[&str]) -> Bytes {
+pub(super) fn batch(values: &[&str]) -> Bytes {
     let records: Vec<_> = values
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let mut r = crate::protocol::batch::fixtures::record(i as i64, 1_700_000_000_000);
+            let mut r = crate::protocol::batch::fixtures::record(i as i64, 1_700_000_000_000 + i as i64);
             r.value = Some(Bytes::from(v.to_string()));
             r
         })
@@ -56,7 +72,7 @@ fn batch(values: &[&str]) -> Bytes {
     crate::protocol::batch::fixtures::encode(&records, Compression::Lz4)
 }
 
-async fn create(broker: &Arc<Broker>, topic: &str, partitions: i32) -> i16 {
+pub(super) async fn create(broker: &Arc<Broker>, topic: &str, partitions: i32) -> i16 {
     let req = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![CreatableTopic::default()
         .with_name(name(topic))
         .with_num_partitions(partitions)
@@ -66,7 +82,7 @@ async fn create(broker: &Arc<Broker>, topic: &str, partitions: i32) -> i16 {
 }
 
 /// (error, base offset) of producing `records` to partition 0 of `topic`.
-async fn produce_to(broker: &Arc<Broker>, topic: &str, acks: i16, records: Bytes) -> (i16, i64) {
+pub(super) async fn produce_to(broker: &Arc<Broker>, topic: &str, acks: i16, records: Bytes) -> (i16, i64) {
     let req = ProduceRequest::default().with_acks(acks).with_timeout_ms(1000).with_topic_data(vec![
         TopicProduceData::default()
             .with_name(name(topic))
@@ -78,7 +94,7 @@ async fn produce_to(broker: &Arc<Broker>, topic: &str, acks: i16, records: Bytes
 }
 
 /// (error, high watermark, record bytes) of fetching partition 0 of `topic` from `offset`.
-async fn fetch_from(broker: &Arc<Broker>, topic: &str, offset: i64) -> (i16, i64, usize) {
+pub(super) async fn fetch_from(broker: &Arc<Broker>, topic: &str, offset: i64) -> (i16, i64, usize) {
     let req = FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
         FetchTopic::default().with_topic(name(topic)).with_partitions(vec![FetchPartition::default()
             .with_partition(0)
