@@ -12,11 +12,14 @@
 //! - [`server`]: the listener, TLS, connections, framing and pipelined responses;
 //! - [`handlers`]: one module per API group, and the API table ApiVersions is derived from;
 //! - [`broker`]: what the handlers share (config, topics, coordinators, peers);
-//! - [`group`] (the group coordinator) and [`partition`] (Kafka's rules over one log: offsets,
-//!   reads, long-poll wake-ups, idempotent producers; the topic registry);
+//! - [`group`] (the group coordinator: its client API, the offsets log it keeps, the ownership of
+//!   that log's partitions) and [`partition`] (Kafka's rules over one log: offsets, reads,
+//!   long-poll wake-ups, idempotent producers; the topic registry);
 //! - [`host`]: the seam, the `Log` and `TopicStore` traits, `HostError` and its Kafka codes, and
 //!   the in-memory host for tests;
-//! - the hosts: [`host::embedded`], and [`host::pulsar`] with its JNI transport [`jni`];
+//! - the hosts: [`host::embedded`], and [`host::pulsar`], which asks its broker through the
+//!   `BrokerCalls` trait: the JNI transport [`jni`] answers it from the Java shim, a fake broker
+//!   in memory answers it in unit tests;
 //! - leaves any layer may use: [`protocol`] (bounded decoding, batches, records, formats),
 //!   [`config`], [`topic_config`], [`names`], [`clock`], [`peers`].
 //!
@@ -32,16 +35,18 @@
 //!    a blocking thread, indexes it, syncs by the flush policy and rolls segments.
 //! 5. or `host/pulsar/log.rs`: `PulsarLog::append` frames the batch as a Pulsar entry
 //!    (`protocol::pulsar_entry`) and hands it to
-//! 6. `jni/bridge.rs`: `Bridge::append` starts the shim's `publishMessage` and returns at once;
-//!    the broker's completion comes back through `jni/callbacks.rs`.
+//! 6. `jni/bridge.rs`: `Bridge` (the `BrokerCalls` of a real broker) starts the shim's
+//!    `publishMessage` and returns at once; the completion comes back through `jni/callbacks.rs`.
 //!
 //! # Where a change goes
 //!
-//! A new API or version: a handler module and its row in the table in `handlers/mod.rs` (the
-//! table tests check it against kafka-protocol). A Kafka rule about a partition's data: in
+//! A new API or version: a handler module, its row in the table in `handlers/mod.rs` (the
+//! table tests check it against kafka-protocol) and its unit tests in `handlers/tests/`. A Kafka rule about a partition's data: in
 //! `partition`, once, for both hosts. A new kind of host failure: a `HostError` variant and its
-//! code in `host/errors.rs` (and, on Pulsar, the shim's `Failures.java` kind). A storage feature:
-//! the `Log` or `TopicStore` trait, every host, and the conformance suite in `host/conformance.rs`.
+//! code in `host/errors.rs` (and, on Pulsar, a `Failure` kind in `host/pulsar/calls.rs` and the shim's `Failures.java`
+//! row). A storage feature:
+//! the `Log` or `TopicStore` trait, every host (the Pulsar one with its fake broker), and the
+//! conformance suite in `host/conformance.rs`.
 //! A setting: `config.rs` with KoP's key name, and `docs/configuration.md`.
 
 pub mod broker;
