@@ -228,8 +228,7 @@ impl GroupCoordinator {
     /// Forgets the groups of offsets partition `index` after another broker took it over.
     fn unload(&self, index: u32) {
         self.ownership.elsewhere(index);
-        let partitions = self.log.partitions();
-        self.lock().retain(|id, _| records::partition_for(id, partitions) != index);
+        self.lock().retain(|id, _| self.log.partition_of(id) != index);
         tracing::info!(partition = index, "another broker owns this {OFFSETS_TOPIC} partition now");
     }
 
@@ -274,12 +273,11 @@ impl GroupCoordinator {
     /// Rewrites a partition's live state after its end and trims what came before, when the log
     /// holds far more records than live state, so replay time stays bounded by the live state.
     async fn compact(&self, index: u32, replayed: usize) {
-        let partitions = self.log.partitions();
         let live: Vec<LogEntry> = {
             let groups = self.lock();
             groups
                 .values()
-                .filter(|g| records::partition_for(&g.id, partitions) == index)
+                .filter(|g| self.log.partition_of(&g.id) == index)
                 .flat_map(|g| {
                     let mut entries: Vec<LogEntry> = g
                         .offsets

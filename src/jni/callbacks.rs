@@ -11,7 +11,6 @@ use jni::JNIEnv;
 use super::bridge::complete;
 use super::entry_parts;
 use crate::host::pulsar::calls::{Failure, Field, ListedTopic, RawEntry, Reply};
-use crate::protocol::pulsar_entry;
 
 /// Runs `f`, turning a JNI error or a panic into a failed reply for `call`.
 fn guarded(call: jlong, f: impl FnOnce() -> jni::errors::Result<Reply>) {
@@ -214,11 +213,7 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_entryField<'l>(
 ) -> jlong {
     let read = catch_unwind(AssertUnwindSafe(|| {
         let head = env.convert_byte_array(&head).ok()?;
-        let info = pulsar_entry::parse(&head)?;
-        match Field::from_code(which)? {
-            Field::LastOffset => Some(info.last_offset),
-            Field::MaxTimestamp => pulsar_entry::max_timestamp(&head, &info),
-        }
+        Field::from_code(which)?.of(&head)
     }));
     read.ok().flatten().unwrap_or(-1)
 }

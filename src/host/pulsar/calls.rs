@@ -72,6 +72,15 @@ impl Field {
     pub fn from_code(code: i32) -> Option<Field> {
         [Field::LastOffset, Field::MaxTimestamp].into_iter().find(|f| f.code() == code)
     }
+
+    /// This field of a stored entry (or of its first bytes), if it is a kop entry.
+    pub fn of(self, entry: &[u8]) -> Option<i64> {
+        let info = crate::protocol::pulsar_entry::parse(entry)?;
+        match self {
+            Field::LastOffset => Some(info.last_offset),
+            Field::MaxTimestamp => crate::protocol::pulsar_entry::max_timestamp(entry, &info),
+        }
+    }
 }
 
 /// One entry read from a managed ledger, with its Pulsar headers.

@@ -334,14 +334,7 @@ impl BrokerCalls for FakeBroker {
 
     fn find_position(&self, partition: &str, field: Field, value: i64) -> BoxFuture<'static, Reply> {
         self.loaded(partition, |ml| {
-            let matched = ml.positions().find(|(_, data)| {
-                let Some(info) = pulsar_entry::parse(data) else { return false };
-                let found = match field {
-                    Field::LastOffset => Some(info.last_offset),
-                    Field::MaxTimestamp => pulsar_entry::max_timestamp(data, &info),
-                };
-                found.is_some_and(|v| v >= value)
-            });
+            let matched = ml.positions().find(|(_, data)| field.of(data).is_some_and(|v| v >= value));
             // As the managed ledger's search does: past the last entry when none matches.
             let (l, e) = matched.map_or_else(|| ml.end(), |(p, _)| p);
             Reply::Position(l, e)
