@@ -171,8 +171,8 @@ class StandaloneBroker:
 
 
 class PulsarBroker(StandaloneBroker):
-    """The NAR inside a real Apache Pulsar broker (standalone: RocksDB metadata, one embedded
-    bookie), started from Maven Central jars. Records live in BookKeeper, so they survive kill -9.
+    """The NAR inside a real Apache Pulsar broker (standalone: one embedded bookie, metadata in a
+    ZooKeeper), started from Maven Central jars. Records live in BookKeeper, so they survive kill -9.
     `config` entries are broker.conf lines: kop's `kafka*` keys and Pulsar's own."""
 
     durable = True
@@ -185,12 +185,20 @@ class PulsarBroker(StandaloneBroker):
         super().__init__(workdir, config, scheme)
         ports = {"broker": free_port(), "web": free_port(), "bookie": free_port()}
         self.ports = ports
+        # A broker of its own keeps its metadata in a ZooKeeper of its own, which outlives a kill -9
+        # of the broker. Standalone's default RocksDB store keeps the crashed bookie's registration,
+        # and Pulsar 4.0.7's lock revalidation then deletes and re-creates the new one in a loop for
+        # minutes, during which the broker mostly cannot reach its bookie.
+        self.own_zookeeper = None
+        if zookeeper is None and with_bookie:
+            self.own_zookeeper = pulsar.ZooKeeper(self.workdir / "zookeeper", free_port())
         if zookeeper:
             # Lookups answer with the owner's advertised listener named `kafka`: its Kafka address.
             self.config = {**self.config, "kafkaListenerName": "kafka", "internalListenerName": "internal",
                            "advertisedListeners": f"internal:pulsar://127.0.0.1:{ports['broker']},"
                                                   f"kafka:pulsar://127.0.0.1:{self.port}"}
-        self.process = pulsar.PulsarProcess(self.workdir, self.listener, self.config, ports, zookeeper, with_bookie)
+        metadata = zookeeper or (self.own_zookeeper.address if self.own_zookeeper else None)
+        self.process = pulsar.PulsarProcess(self.workdir, self.listener, self.config, ports, metadata, with_bookie)
         self.log_path = self.process.log_path
 
     @property
@@ -220,7 +228,21 @@ class PulsarBroker(StandaloneBroker):
     start_timeout = 180
 
     def spawn(self, env):
+        if self.own_zookeeper and (self.own_zookeeper.proc is None or self.own_zookeeper.proc.poll() is not None):
+            self.own_zookeeper.start()
         return self.process.spawn(env)
+
+    def stop(self, timeout=20):
+        try:
+            return super().stop(timeout)
+        finally:
+            if self.own_zookeeper:
+                self.own_zookeeper.stop()
+
+    def stop_quietly(self):
+        super().stop_quietly()
+        if self.own_zookeeper:
+            self.own_zookeeper.stop()
 
     def wait_for_host(self, deadline):
         if not pulsar.wait_healthy(self.process, deadline - time.time()):
@@ -228,11 +250,10 @@ class PulsarBroker(StandaloneBroker):
             raise RuntimeError(f"{self.name} did not become healthy:\n{self.log()}")
 
     def kill9(self):
-        """kill -9, and the broker stays down until its metadata session has expired. Standalone
-        Pulsar keeps the bookie's registration as an ephemeral node of that session: a broker
-        restarted sooner registers its bookie again, and then the old session's expiry deletes
-        the new registration, leaving the broker without a bookie. A crashed broker in a real
-        deployment is down at least that long before its node is reused."""
+        """kill -9, and the broker stays down until its metadata sessions have expired. The
+        bookie's registration is an ephemeral node of such a session: a bookie restarted sooner
+        finds its old registration and refuses to start. A crashed broker in a real deployment is
+        down at least that long before its node is reused."""
         super().kill9()
         time.sleep(2 * pulsar.METADATA_SESSION_MS / 1000)
 
