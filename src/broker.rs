@@ -1,6 +1,5 @@
 //! The broker core: configuration and the topics it serves, shared by every connection.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use crate::host::{Authenticator, HostResult, Owner, TopicStore};
 use crate::partition::TopicRegistry;
 use crate::peers::Peers;
 use crate::topic_config::TopicConfig;
+use crate::txn::{ProducerIds, TransactionCoordinator, TxnConfig};
 
 /// How often a broker on a host shared with other brokers lists the topics again, to notice
 /// those deleted, grown or reconfigured through the others (a full Metadata request does too).
@@ -22,14 +22,17 @@ pub struct Broker {
     /// The address clients are told to connect to.
     pub advertised: Endpoint,
     /// Open topics.
-    pub topics: TopicRegistry,
+    pub topics: Arc<TopicRegistry>,
     /// Consumer groups and their offsets.
     pub groups: Arc<GroupCoordinator>,
+    /// Transactional producers and their transactions (`None` when
+    /// `kafkaTransactionCoordinatorEnabled` is off).
+    pub txns: Option<Arc<TransactionCoordinator>>,
     /// Checks SASL credentials on a `SASL_PLAINTEXT` listener.
     pub auth: Arc<dyn Authenticator>,
     /// The other brokers of the cluster that lookups have named.
     pub peers: Peers,
-    next_producer_id: AtomicI64,
+    producer_ids: Arc<ProducerIds>,
 }
 
 /// A broker that could not start.
@@ -52,20 +55,25 @@ impl Broker {
     ) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let advertised = config.advertised()?;
-        let topics = TopicRegistry::load(store, TopicConfig::defaults(&config)).await?;
+        let topics = Arc::new(TopicRegistry::load(store, TopicConfig::defaults(&config)).await?);
         let groups = GroupCoordinator::start(&topics, GroupConfig::from_config(&config)).await?;
-        // Seeded from the clock (1024 ids per millisecond) so ids stay unique across restarts
-        // without storing a counter.
-        let next_producer_id = AtomicI64::new(crate::clock::now_ms() << 10);
+        let producer_ids = Arc::new(ProducerIds::default());
+        let txns = if config.kafka_transaction_coordinator_enabled {
+            let txn_config = TxnConfig::from_config(&config);
+            let (t, g, ids) = (Arc::clone(&topics), Arc::clone(&groups), Arc::clone(&producer_ids));
+            Some(TransactionCoordinator::start(t, g, ids, txn_config).await?)
+        } else {
+            None
+        };
         let peers = Peers::default();
-        let broker = Arc::new(Broker { config, advertised, topics, groups, auth, peers, next_producer_id });
+        let broker = Arc::new(Broker { config, advertised, topics, groups, txns, auth, peers, producer_ids });
         tokio::spawn(keep_topics_current(Arc::downgrade(&broker)));
         Ok(broker)
     }
 
     /// A producer id never handed out before.
     pub fn next_producer_id(&self) -> i64 {
-        self.next_producer_id.fetch_add(1, Ordering::Relaxed)
+        self.producer_ids.next()
     }
 
     /// This broker's Kafka node id, the leader of every partition it serves.

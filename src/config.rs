@@ -83,6 +83,14 @@ pub struct Config {
     pub offset_metadata_max_size: usize,
     /// Delay before an empty group's first rebalance completes.
     pub group_initial_rebalance_delay_ms: u64,
+    /// Whether transactional producers are served (KoP's key; on by default here, because Kafka
+    /// 3.2+ clients turn idempotence on by default and many applications use transactions).
+    pub kafka_transaction_coordinator_enabled: bool,
+    /// Partitions of `__transaction_state` (KoP's key and default).
+    pub kafka_txn_log_topic_num_partitions: u32,
+    /// Largest `transaction.timeout.ms` a producer may ask for (Kafka's
+    /// `transaction.max.timeout.ms`).
+    pub transaction_max_timeout_ms: u64,
     /// Smallest session timeout a member may ask for.
     pub group_min_session_timeout_ms: u64,
     /// Largest session timeout a member may ask for.
@@ -149,6 +157,9 @@ impl Default for Config {
             offsets_retention_minutes: 7 * 24 * 60,
             offset_metadata_max_size: 4096,
             group_initial_rebalance_delay_ms: 3000,
+            kafka_transaction_coordinator_enabled: true,
+            kafka_txn_log_topic_num_partitions: 50,
+            transaction_max_timeout_ms: 900_000,
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             max_connections: 10_000,
@@ -240,6 +251,12 @@ impl Config {
         }
         if self.log_segment_bytes < 1024 {
             return invalid("logSegmentBytes", "must be at least 1024");
+        }
+        if self.kafka_txn_log_topic_num_partitions == 0 {
+            return invalid("kafkaTxnLogTopicNumPartitions", "must be at least 1");
+        }
+        if self.transaction_max_timeout_ms == 0 || self.transaction_max_timeout_ms > i32::MAX as u64 {
+            return invalid("transactionMaxTimeoutMs", "must be between 1 and 2147483647");
         }
         if self.offsets_topic_num_partitions == 0 {
             return invalid("offsetsTopicNumPartitions", "must be at least 1");

@@ -1,7 +1,7 @@
 //! Layers point one way, and this test keeps them so: every `crate::` path in the crate's
 //! non-test code must name a module its layer may use. From the top: the entry points
 //! (`standalone`, `plugin`), `server`, `handlers`, the `broker` they share, the coordinators
-//! (`group`) and `partition`, the host seam (`host`), the hosts (`host::embedded`, `host::pulsar`),
+//! (`txn` above `group`) and `partition`, the host seam (`host`), the hosts (`host::embedded`, `host::pulsar`),
 //! and leaves every layer may use (`protocol`, `config`, `topic_config`, `names`, `clock`,
 //! `peers`). Beside them, the JNI transport `jni` answers the Pulsar host's calls into the broker
 //! and uses nothing else; only `plugin` puts the two together. A new import that breaks the rule fails here with
@@ -26,8 +26,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("jni", &["host/pulsar"]),
     ("partition", &["host"]),
     ("group", &["partition", "host"]),
-    ("broker", &["group", "partition", "host"]),
-    ("handlers", &["broker", "group", "partition", "host"]),
+    ("txn", &["group", "partition", "host"]),
+    ("broker", &["txn", "group", "partition", "host"]),
+    ("handlers", &["broker", "txn", "group", "partition", "host"]),
     ("server", &["handlers", "broker"]),
     ("standalone", &["server", "broker", "host", "host/embedded"]),
     ("plugin", &["server", "broker", "host", "host/pulsar", "jni"]),

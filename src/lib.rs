@@ -66,3 +66,4 @@ pub mod protocol;
 pub mod server;
 pub mod standalone;
 pub mod topic_config;
+pub mod txn;

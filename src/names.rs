@@ -7,6 +7,9 @@ pub const MAX_TOPIC_NAME_LEN: usize = 249;
 /// Name of the offsets topic.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
+/// Name of the transaction coordinator's log.
+pub const TRANSACTION_TOPIC: &str = "__transaction_state";
+
 /// Whether `name` is a legal Kafka topic name.
 pub fn valid_topic_name(name: &str) -> bool {
     !name.is_empty()
@@ -19,7 +22,7 @@ pub fn valid_topic_name(name: &str) -> bool {
 /// Whether `topic` is one of the logs the coordinators keep for themselves, which clients read
 /// but never write.
 pub fn is_internal(topic: &str) -> bool {
-    topic == OFFSETS_TOPIC
+    topic == OFFSETS_TOPIC || topic == TRANSACTION_TOPIC
 }
 
 #[cfg(test)]

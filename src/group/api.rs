@@ -138,33 +138,109 @@ impl GroupCoordinator {
                 g.touch(member_id, Instant::now());
             }
         }
+        let (results, accepted) = self.accept(items);
+        if let Err(e) = self.store_offsets(group_id, accepted).await {
+            return Ok(results.into_iter().map(|r| r.and(Err(e))).collect());
+        }
+        Ok(results)
+    }
+
+    /// Offsets committed inside a transaction (TxnOffsetCommit): held back until the transaction
+    /// commits, dropped if it aborts. The member checks are those of OffsetCommit, for members
+    /// that name themselves (KIP-447).
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit(
+        self: &Arc<Self>,
+        group_id: &str,
+        producer_id: i64,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        items: Vec<CommitItem>,
+    ) -> Result<Vec<Result<(), ResponseError>>, ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        self.check(group_id)?;
+        if generation >= 0 && !member_id.is_empty() {
+            let mut groups = self.lock();
+            let Some(g) = groups.get_mut(group_id) else { return Err(ResponseError::UnknownMemberId) };
+            g.check_member(member_id, instance_id)?;
+            if generation != g.generation {
+                return Err(ResponseError::IllegalGeneration);
+            }
+        }
+        let (results, accepted) = self.accept(items);
+        let mut pending = self.pending_txn_offsets();
+        let held = pending.entry(producer_id).or_default();
+        held.extend(accepted.into_iter().map(|(t, p, c)| (group_id.to_string(), t, p, c)));
+        Ok(results)
+    }
+
+    /// Ends `producer_id`'s transaction for the groups stored in offsets partition `index` (the
+    /// transaction marker of that partition): its held offsets are committed, or dropped.
+    pub async fn end_txn(self: &Arc<Self>, producer_id: i64, index: u32, commit: bool) -> Result<(), ResponseError> {
+        let mine: Vec<(String, String, i32, Committed)> = {
+            let mut pending = self.pending_txn_offsets();
+            let Some(held) = pending.get_mut(&producer_id) else { return Ok(()) };
+            let (mine, rest) = std::mem::take(held).into_iter().partition(|(g, ..)| self.partition_of(g) == index);
+            *held = rest;
+            if held.is_empty() {
+                pending.remove(&producer_id);
+            }
+            mine
+        };
+        if !commit {
+            return Ok(());
+        }
+        let mut by_group: std::collections::BTreeMap<String, Vec<(String, i32, Committed)>> = Default::default();
+        for (g, t, p, c) in mine {
+            by_group.entry(g).or_default().push((t, p, c));
+        }
+        for (group_id, offsets) in by_group {
+            self.store_offsets(&group_id, offsets).await?;
+        }
+        Ok(())
+    }
+
+    /// The commit items that pass the checks, stamped with the commit time, and each item's
+    /// result.
+    fn accept(&self, items: Vec<CommitItem>) -> (Vec<Result<(), ResponseError>>, Vec<(String, i32, Committed)>) {
         let now = now_ms();
         let mut results = Vec::with_capacity(items.len());
         let mut accepted = Vec::new();
-        for item in &items {
-            let metadata = item.metadata.clone().unwrap_or_default();
+        for item in items {
+            let metadata = item.metadata.unwrap_or_default();
             if metadata.len() > self.config.max_metadata_size {
                 results.push(Err(ResponseError::OffsetMetadataTooLarge));
                 continue;
             }
             let committed =
                 Committed { offset: item.offset, leader_epoch: item.leader_epoch, metadata, commit_timestamp: now };
-            accepted.push((item.topic.clone(), item.partition, committed));
+            accepted.push((item.topic, item.partition, committed));
             results.push(Ok(()));
         }
+        (results, accepted)
+    }
+
+    /// Writes committed offsets to the group's log, then makes them the group's.
+    async fn store_offsets(
+        self: &Arc<Self>,
+        group_id: &str,
+        accepted: Vec<(String, i32, Committed)>,
+    ) -> Result<(), ResponseError> {
         let entries = accepted
             .iter()
             .map(|(t, p, c)| (records::offset_key(group_id, t, *p), Some(records::offset_value(c))))
             .collect();
-        if let Err(e) = self.persist(group_id, entries).await {
-            return Ok(results.into_iter().map(|r| r.and(Err(e))).collect());
+        self.persist(group_id, entries).await?;
+        let mut groups = self.lock();
+        let delay = self.config.initial_rebalance_delay;
+        let g = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, delay, Instant::now()));
+        for (t, p, c) in accepted {
+            g.offsets.insert((t, p), c);
         }
-        if let Some(g) = self.lock().get_mut(group_id) {
-            for (t, p, c) in accepted {
-                g.offsets.insert((t, p), c);
-            }
-        }
-        Ok(results)
+        Ok(())
     }
 
     /// Committed offsets of a group: all of them, or for the given partitions.

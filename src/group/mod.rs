@@ -8,7 +8,6 @@
 
 mod api;
 mod offsets_log;
-mod ownership;
 pub mod records;
 pub mod state;
 
@@ -26,7 +25,7 @@ use crate::names::OFFSETS_TOPIC;
 use crate::partition::TopicRegistry;
 pub use offsets_log::log_records;
 use offsets_log::{LogEntry, OffsetsLog, WriteError};
-use ownership::{Coordinated, Ownership};
+use crate::partition::ownership::{Coordinated, Ownership};
 use records::Record;
 use state::{Group, GroupState};
 
@@ -128,7 +127,14 @@ pub struct GroupCoordinator {
     ownership: Ownership,
     // Wakes the ticker when a request may have brought a group's next deadline closer.
     wake: Arc<tokio::sync::Notify>,
+    // Offsets committed in transactions still open, by producer id: (group, topic, partition,
+    // offset). In memory only: a broker that dies before the commit loses them, and the
+    // consumers of the transaction's input read those records again.
+    pending_txn: Mutex<HashMap<i64, Vec<PendingOffset>>>,
 }
+
+/// An offset committed in a transaction: group, topic, partition and the offset.
+type PendingOffset = (String, String, i32, records::Committed);
 
 /// The ticker's bounds: deadlines are met to within the first; the second is a safety net for
 /// a deadline no request announced.
@@ -146,6 +152,7 @@ impl GroupCoordinator {
             log,
             ownership: Ownership::new(partitions),
             wake: Arc::new(tokio::sync::Notify::new()),
+            pending_txn: Mutex::new(HashMap::new()),
         });
         // Replayed before the listener opens, so clients of a single broker never see a load in
         // progress; partitions another broker owns are left to it.
@@ -177,6 +184,10 @@ impl GroupCoordinator {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
         self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pending_txn_offsets(&self) -> MutexGuard<'_, HashMap<i64, Vec<PendingOffset>>> {
+        self.pending_txn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The groups, for a change that may bring a deadline closer than the ticker's next wake

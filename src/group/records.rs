@@ -185,15 +185,6 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Option<Record> {
     }
 }
 
-/// The `__consumer_offsets` partition of a group: Java's `String.hashCode`, sign-safe, modulo the
-/// partition count, as Kafka and KoP place groups.
-pub fn partition_for(group: &str, partitions: u32) -> u32 {
-    let hash = group.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-    // Kafka's Utils.abs: Integer.MIN_VALUE maps to 0.
-    let positive = if hash == i32::MIN { 0 } else { hash.abs() };
-    positive as u32 % partitions.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,15 +219,5 @@ mod tests {
         let r = decode(&offset_key("g", "t", 0), Some(&v)).unwrap();
         let Record::Offset { value: Some(c), .. } = r else { panic!("offset") };
         assert_eq!((c.offset, c.leader_epoch, c.metadata.as_str(), c.commit_timestamp), (17, -1, "meta", 111));
-    }
-
-    #[test]
-    fn groups_land_where_java_hashcode_puts_them() {
-        // "my-group".hashCode() == -1906497762 in Java; 1906497762 % 50 == 12.
-        assert_eq!(partition_for("my-group", 50), 12);
-        // "".hashCode() == 0.
-        assert_eq!(partition_for("", 50), 0);
-        // "polygenelubricants".hashCode() == Integer.MIN_VALUE, which Kafka maps to 0.
-        assert_eq!(partition_for("polygenelubricants", 50), 0);
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::protocol::VersionRange;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -75,6 +75,15 @@ async fn fetch(broker: &Broker, req: FetchRequest, version: i16) -> FetchRespons
     }
 }
 
+/// The aborted transactions with records in `from..to`, as Fetch lists them.
+fn aborted(partition: &crate::partition::Partition, from: i64, to: i64) -> Vec<AbortedTransaction> {
+    partition
+        .aborted_in(from, to)
+        .into_iter()
+        .map(|a| AbortedTransaction::default().with_producer_id(ProducerId(a.producer_id)).with_first_offset(a.first_offset))
+        .collect()
+}
+
 struct Round {
     responses: Vec<FetchableTopicResponse>,
     bytes: usize,
@@ -106,19 +115,26 @@ async fn read_round(
                 continue;
             };
             let budget = usize::try_from(p.partition_max_bytes).unwrap_or(0).min(max_bytes.saturating_sub(round.bytes));
+            // A read_committed reader gets nothing past the last stable offset, and is told which
+            // of the records it gets belong to aborted transactions.
+            let stable = partition.last_stable_offset();
+            let limit = if read_committed { stable } else { i64::MAX };
             let result = if budget == 0 && round.bytes > 0 {
                 Ok(Default::default())
             } else {
-                partition.read(p.fetch_offset, budget).await
+                partition.read_below(p.fetch_offset, budget, limit).await
             };
             let (hw, start) = (partition.end_offset(), partition.start_offset());
-            let mut base = base.with_high_watermark(hw).with_last_stable_offset(hw);
+            let mut base = base.with_high_watermark(hw).with_last_stable_offset(stable);
             if version >= 5 {
                 base.log_start_offset = start;
             }
             partitions.push(match result {
                 Ok(read) => {
                     round.bytes += read.records.len();
+                    if read_committed && !read.records.is_empty() {
+                        base.aborted_transactions = Some(aborted(&partition, p.fetch_offset, stable));
+                    }
                     base.with_records(Some(read.records))
                 }
                 Err(e) => {

@@ -44,6 +44,8 @@ pub const LIST_VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
 pub const DELETE_VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
 
 const GROUP_KEY: i8 = 0;
+/// FindCoordinator key type of a transactional id.
+const TRANSACTION_KEY: i8 = 1;
 
 fn code(result: Result<(), ResponseError>) -> i16 {
     result.err().map_or(0, |e| e.code())
@@ -59,10 +61,10 @@ pub async fn find_coordinator(
     let keys = if ctx.version >= 4 { req.coordinator_keys } else { vec![req.key] };
     let mut coordinators = Vec::with_capacity(keys.len());
     for key in keys {
-        let found = if req.key_type == GROUP_KEY {
-            coordinator_of(broker, &key).await
-        } else {
-            Err(ResponseError::CoordinatorNotAvailable)
+        let found = match req.key_type {
+            GROUP_KEY => coordinator_of(broker, &key).await,
+            TRANSACTION_KEY => txn_coordinator_of(broker, &key).await,
+            _ => Err(ResponseError::InvalidRequest),
         };
         let base = Coordinator::default().with_key(key);
         coordinators.push(match found {
@@ -98,6 +100,24 @@ async fn coordinator_of(broker: &Arc<Broker>, group: &str) -> Result<(i32, Endpo
         Ok(Owner::Remote(endpoint)) => Ok((endpoint.node_id(), endpoint)),
         Err(e) => {
             tracing::debug!(group, error = %e, "no coordinator");
+            Err(ResponseError::CoordinatorNotAvailable)
+        }
+    }
+}
+
+/// The node id and address of the broker coordinating `transactional_id`.
+async fn txn_coordinator_of(broker: &Arc<Broker>, transactional_id: &str) -> Result<(i32, Endpoint), ResponseError> {
+    let Some(txns) = &broker.txns else { return Err(ResponseError::TransactionalIdAuthorizationFailed) };
+    let index = txns.partition_of(transactional_id);
+    match broker.owner(crate::names::TRANSACTION_TOPIC, index).await {
+        Ok(Owner::Local) => {
+            // Start loading its partition now, so it is ready when the producer comes.
+            let _ = txns.check(transactional_id);
+            Ok((broker.node_id(), broker.advertised.clone()))
+        }
+        Ok(Owner::Remote(endpoint)) => Ok((endpoint.node_id(), endpoint)),
+        Err(e) => {
+            tracing::debug!(transactional_id, error = %e, "no transaction coordinator");
             Err(ResponseError::CoordinatorNotAvailable)
         }
     }

@@ -33,6 +33,7 @@ pub async fn handle(
     ctx: &RequestContext,
     req: ListOffsetsRequest,
 ) -> Pending<ListOffsetsResponse> {
+    let read_committed = req.isolation_level == 1;
     let mut topics = Vec::with_capacity(req.topics.len());
     for wanted in req.topics {
         let topic = broker.topics.resolve(&wanted.name).await;
@@ -46,8 +47,8 @@ pub async fn handle(
                     .with_timestamp(-1)
                     .with_offset(-1),
                 Some(partition) => {
-                    match lookup(partition, p.timestamp, topic.as_ref().map_or(0, |t| t.config.max_message_bytes)).await
-                    {
+                    let max_message_bytes = topic.as_ref().map_or(0, |t| t.config.max_message_bytes);
+                    match lookup(partition, p.timestamp, max_message_bytes, read_committed).await {
                         Ok((timestamp, offset)) => base
                             .with_timestamp(timestamp)
                             .with_offset(offset)
@@ -62,10 +63,17 @@ pub async fn handle(
     ready(ListOffsetsResponse::default().with_topics(topics))
 }
 
-/// `(timestamp, offset)` for one query; `(-1, -1)` when no record matches.
-async fn lookup(partition: &Partition, timestamp: i64, max_message_bytes: usize) -> Result<(i64, i64), ResponseError> {
+/// `(timestamp, offset)` for one query; `(-1, -1)` when no record matches. The latest offset of
+/// a `read_committed` reader is the last stable offset.
+async fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    max_message_bytes: usize,
+    read_committed: bool,
+) -> Result<(i64, i64), ResponseError> {
     partition.ready().await?;
     Ok(match timestamp {
+        LATEST if read_committed => (-1, partition.last_stable_offset()),
         LATEST => (-1, partition.end_offset()),
         EARLIEST | EARLIEST_LOCAL => (-1, partition.start_offset()),
         LATEST_TIERED => (-1, -1),

@@ -19,6 +19,7 @@ pub mod produce;
 pub mod producer_id;
 pub mod sasl;
 pub mod topics;
+pub mod transactions;
 
 #[cfg(test)]
 mod tests;
@@ -183,6 +184,14 @@ api_table! {
         configs::INCREMENTAL_ALTER_VERSIONS, configs::incremental_alter;
     SaslHandshake => SaslHandshakeRequest, sasl::HANDSHAKE_VERSIONS, sasl::handshake;
     SaslAuthenticate => SaslAuthenticateRequest, sasl::AUTHENTICATE_VERSIONS, sasl::authenticate;
+    AddPartitionsToTxn => AddPartitionsToTxnRequest,
+        transactions::ADD_PARTITIONS_VERSIONS, transactions::add_partitions;
+    AddOffsetsToTxn => AddOffsetsToTxnRequest, transactions::ADD_OFFSETS_VERSIONS, transactions::add_offsets;
+    TxnOffsetCommit => TxnOffsetCommitRequest,
+        transactions::TXN_OFFSET_COMMIT_VERSIONS, transactions::txn_offset_commit;
+    EndTxn => EndTxnRequest, transactions::END_TXN_VERSIONS, transactions::end_txn;
+    ListTransactions => ListTransactionsRequest, transactions::LIST_VERSIONS, transactions::list;
+    DescribeTransactions => DescribeTransactionsRequest, transactions::DESCRIBE_VERSIONS, transactions::describe;
 }
 
 /// Whether `version` lies in `range`.

@@ -3,6 +3,9 @@
 
 pub mod producer_state;
 pub mod registry;
+pub mod internal_log;
+pub mod ownership;
+pub mod transactions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,10 +18,13 @@ use tokio::sync::watch;
 use crate::host::host_error;
 use crate::host::{BatchMeta, Log, Position};
 use crate::protocol::batch::{self, BatchInfo};
+use crate::protocol::control::{self, TxnRole};
 use crate::topic_config::TopicConfig;
 
 use producer_state::{last_seq, Check, ProducerStates};
 pub use registry::{Topic, TopicRegistry};
+pub use transactions::Aborted;
+use transactions::Transactions;
 
 /// How many read calls one fetch of one partition may make while filling its byte budget.
 const MAX_READS_PER_FETCH: usize = 16;
@@ -30,8 +36,6 @@ const POSITION_HINTS: usize = 64;
 /// first served: the batches a producer may still retry are the last few it sent before the
 /// broker went down, so the tail of the log is enough, and reading it stays cheap.
 const PRODUCER_RESTORE_RECORDS: i64 = 2_000;
-/// The same bound in bytes, for logs of large records.
-const PRODUCER_RESTORE_BYTES: usize = 64 << 20;
 
 /// One partition of a topic.
 pub struct Partition {
@@ -41,6 +45,7 @@ pub struct Partition {
     // Bumped after each append to this partition: long polls waiting on it wake, and no other.
     appended: Arc<watch::Sender<u64>>,
     producers: Arc<Mutex<ProducerStates>>,
+    txns: Arc<Mutex<Transactions>>,
     // Set once the producers of the log's tail are known (see `restore_producers`).
     restored: tokio::sync::OnceCell<()>,
     // Where the entry holding each recently read "next offset" starts, so a consumer reading on
@@ -67,6 +72,7 @@ impl Partition {
             log,
             appended: Arc::new(watch::channel(0).0),
             producers: Arc::default(),
+            txns: Arc::default(),
             restored: tokio::sync::OnceCell::new(),
             hints: Mutex::default(),
         }
@@ -89,11 +95,20 @@ impl Partition {
             Check::Duplicate(outcome) => outcome.boxed(),
             Check::Append => {
                 let states = Arc::clone(&self.producers);
+                // Open the transaction here before the batch can be read, so the stable offset
+                // never passes it; the log's end is where the batch goes, or below.
+                let guess = self.log.end_offset();
+                let txns = info.transactional.then(|| {
+                    self.txns().data(id, guess);
+                    Arc::clone(&self.txns)
+                });
                 let pending = self.append_to_log(batch, meta);
                 let outcome = async move {
                     let result = pending.await;
-                    if result.is_err() {
-                        states.lock().unwrap_or_else(|e| e.into_inner()).forget(id);
+                    match (&result, txns) {
+                        (Err(_), _) => states.lock().unwrap_or_else(|e| e.into_inner()).forget(id),
+                        (Ok(base), Some(txns)) => txns.lock().unwrap_or_else(|e| e.into_inner()).placed(id, guess, *base),
+                        (Ok(_), None) => {}
                     }
                     result
                 }
@@ -103,6 +118,46 @@ impl Partition {
                 outcome.boxed()
             }
         }
+    }
+
+    fn txns(&self) -> std::sync::MutexGuard<'_, Transactions> {
+        self.txns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ends `producer_id`'s transaction here with a commit or abort marker (from the transaction
+    /// coordinator), fencing older epochs of the producer; resolves to the marker's offset.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> BoxFuture<'static, Result<i64, ResponseError>> {
+        let now = crate::clock::now_ms();
+        let Some(marker) = control::marker(producer_id, epoch, commit, coordinator_epoch, now) else {
+            return future::ready(Err(ResponseError::UnknownServerError)).boxed();
+        };
+        self.producers.lock().unwrap_or_else(|e| e.into_inner()).fence(producer_id, epoch);
+        let pending = self.append_to_log(marker, BatchMeta { record_count: 1, max_timestamp: now });
+        let txns = Arc::clone(&self.txns);
+        async move {
+            let offset = pending.await?;
+            txns.lock().unwrap_or_else(|e| e.into_inner()).ended(producer_id, offset, commit);
+            Ok(offset)
+        }
+        .boxed()
+    }
+
+    /// The last stable offset: below it every transaction has ended.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns().last_stable_offset(self.log.end_offset())
+    }
+
+    /// The aborted transactions with records in `from..to`, for `read_committed` fetches.
+    pub fn aborted_in(&self, from: i64, to: i64) -> Vec<Aborted> {
+        let mut txns = self.txns();
+        txns.trim(self.log.start_offset());
+        txns.aborted_in(from, to)
     }
 
     /// A receiver that changes after every append to this partition, for long polls.
@@ -146,32 +201,58 @@ impl Partition {
 
     /// Learns the idempotent producers of the log's last batches, so a batch that was stored
     /// before a crash but never acknowledged is recognised when its producer retries it, instead
-    /// of being stored twice.
+    /// of being stored twice; and the transactions open or aborted there. The tail read grows
+    /// until it holds the start of every transaction it sees, so it is bounded by the largest
+    /// transaction, not by the log.
     async fn restore_producers(&self) -> Result<(), crate::host::HostError> {
-        let end = self.log.end_offset();
-        let mut next = self.log.start_offset().max(end.saturating_sub(PRODUCER_RESTORE_RECORDS));
-        let mut bytes = 0usize;
+        let (start, end) = (self.log.start_offset(), self.log.end_offset());
+        let mut span = PRODUCER_RESTORE_RECORDS;
+        let tail = loop {
+            let from = start.max(end.saturating_sub(span));
+            let tail = self.stored_between(from, end).await?;
+            if from == start || !starts_before(&tail) {
+                break tail;
+            }
+            span = span.saturating_mul(4);
+        };
+        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut txns = self.txns();
+        for stored in tail {
+            if let Some(info) = stored.info.filter(|i| i.producer_id >= 0) {
+                let last = last_seq(info.base_sequence, info.record_count);
+                let outcome = future::ready(Ok(stored.base_offset)).boxed().shared();
+                producers.record(info.producer_id, info.producer_epoch, info.base_sequence, last, outcome);
+            }
+            match stored.role {
+                TxnRole::Data { producer_id, .. } => txns.data(producer_id, stored.base_offset),
+                TxnRole::Marker { producer_id, epoch, commit } => {
+                    producers.fence(producer_id, epoch);
+                    txns.ended(producer_id, stored.base_offset, commit);
+                }
+                TxnRole::None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// What the batches stored in `from..end` say about their producers, oldest first.
+    async fn stored_between(&self, from: i64, end: i64) -> Result<Vec<Stored>, crate::host::HostError> {
+        let mut next = from;
         let mut seen = Vec::new();
-        while next < end && bytes < PRODUCER_RESTORE_BYTES {
+        while next < end {
             let Some(position) = self.log.find_position(next).await? else { break };
             let read = self.log.read(position, usize::MAX, 1 << 20).await?;
             let Some(last) = read.entries.last() else { break };
             next = last.last_offset + 1;
             for entry in &read.entries {
-                bytes += entry.data.len();
-                match batch::validate(&entry.data, usize::MAX) {
-                    Ok(info) if info.producer_id >= 0 => seen.push((info, entry.base_offset)),
-                    _ => {}
-                }
+                seen.push(Stored {
+                    base_offset: entry.base_offset,
+                    info: batch::validate(&entry.data, usize::MAX).ok(),
+                    role: control::role(&entry.data),
+                });
             }
         }
-        let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
-        for (info, base_offset) in seen {
-            let last = last_seq(info.base_sequence, info.record_count);
-            let outcome = future::ready(Ok(base_offset)).boxed().shared();
-            producers.record(info.producer_id, info.producer_epoch, info.base_sequence, last, outcome);
-        }
-        Ok(())
+        Ok(seen)
     }
 
     /// Log start offset.
@@ -186,8 +267,15 @@ impl Partition {
 
     /// Reads whole batches from `offset`, about `max_bytes` of them (at least one batch if any).
     pub async fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, ResponseError> {
+        self.read_below(offset, max_bytes, i64::MAX).await
+    }
+
+    /// Reads as [`Partition::read`] does, but no batch at or above `limit` (the last stable
+    /// offset, for `read_committed`).
+    pub async fn read_below(&self, offset: i64, max_bytes: usize, limit: i64) -> Result<ReadResult, ResponseError> {
         self.ready().await?;
         let (start, end) = (self.log.start_offset(), self.log.end_offset());
+        let stop = end.min(limit);
         let mut result = ReadResult { records: Bytes::new(), high_watermark: end, log_start_offset: start };
         if offset < start || offset > end {
             return Err(ResponseError::OffsetOutOfRange);
@@ -198,7 +286,7 @@ impl Partition {
         // Where a reader that keeps up continues: its next offset and that entry's position.
         let mut resume: Option<(i64, Position)> = None;
         for _ in 0..MAX_READS_PER_FETCH {
-            if next >= end || (total >= max_bytes && !batches.is_empty()) {
+            if next >= stop || (total >= max_bytes && !batches.is_empty()) {
                 break;
             }
             let hint = self.hints.lock().unwrap_or_else(|e| e.into_inner()).remove(&next);
@@ -224,7 +312,7 @@ impl Partition {
             }
             let mut spent = false;
             for entry in read.entries {
-                if !batches.is_empty() && total + entry.data.len() > max_bytes {
+                if entry.base_offset >= stop || (!batches.is_empty() && total + entry.data.len() > max_bytes) {
                     // The client continues at this entry next time.
                     resume = Some((entry.base_offset, entry.position));
                     spent = true;
@@ -294,6 +382,36 @@ impl Partition {
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
         self.log.max_timestamp()
     }
+}
+
+/// A stored batch as a partition's restore sees it.
+struct Stored {
+    base_offset: i64,
+    info: Option<BatchInfo>,
+    role: TxnRole,
+}
+
+/// Whether a transaction that matters to readers may have begun before `tail`: for some
+/// producer, the first transaction seen there is still open or ends in an abort, and `tail` may
+/// not hold its first batch. (One that commits needs nothing remembered.)
+fn starts_before(tail: &[Stored]) -> bool {
+    let mut first_seen: HashMap<i64, Option<bool>> = HashMap::new();
+    for stored in tail {
+        match stored.role {
+            TxnRole::Data { producer_id, .. } => {
+                first_seen.entry(producer_id).or_insert(None);
+            }
+            TxnRole::Marker { producer_id, commit, .. } => {
+                let first = first_seen.entry(producer_id).or_insert(Some(commit));
+                // The marker that ends the first transaction seen.
+                if first.is_none() {
+                    *first = Some(commit);
+                }
+            }
+            TxnRole::None => {}
+        }
+    }
+    first_seen.values().any(|ended| *ended != Some(true))
 }
 
 /// Joins batches into one buffer for the wire, setting each base offset; no copy for one batch

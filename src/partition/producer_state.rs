@@ -96,6 +96,16 @@ impl ProducerStates {
         producer.batches.push_back(Batch { first_seq: first, last_seq: last, outcome });
     }
 
+    /// A transaction marker of `producer_id` at `epoch` was written: batches of older epochs are
+    /// refused from now on, and a newer epoch starts its sequences afresh.
+    pub fn fence(&mut self, producer_id: i64, epoch: i16) {
+        let producer = self.producers.entry(producer_id).or_insert(Producer { epoch, batches: VecDeque::new() });
+        if epoch > producer.epoch {
+            producer.epoch = epoch;
+            producer.batches.clear();
+        }
+    }
+
     /// Forgets a producer whose append failed, so its retry is judged afresh.
     pub fn forget(&mut self, producer_id: i64) {
         self.producers.remove(&producer_id);

@@ -10,7 +10,7 @@ use super::Partition;
 use futures::future::BoxFuture;
 
 use crate::host::{HostError, HostResult, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
-use crate::names::{valid_topic_name, OFFSETS_TOPIC};
+use crate::names::{is_internal, valid_topic_name};
 use crate::topic_config::TopicConfig;
 
 /// An open topic.
@@ -117,7 +117,7 @@ impl TopicRegistry {
             .all()
             .into_iter()
             .filter(|t| known_before.contains(&t.meta.name) && !present.contains(&t.meta.name))
-            .filter(|t| t.meta.name != OFFSETS_TOPIC)
+            .filter(|t| !is_internal(&t.meta.name))
             .collect();
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         for topic in gone {

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod bounded;
+pub mod control;
 pub mod budget;
 pub mod frame;
 pub mod pulsar_entry;

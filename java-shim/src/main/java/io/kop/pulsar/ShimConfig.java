@@ -32,6 +32,9 @@ final class ShimConfig {
         KEYS.put("groupInitialRebalanceDelayMs", Kind.INT);
         KEYS.put("groupMinSessionTimeoutMs", Kind.INT);
         KEYS.put("groupMaxSessionTimeoutMs", Kind.INT);
+        KEYS.put("kafkaTransactionCoordinatorEnabled", Kind.BOOL);
+        KEYS.put("kafkaTxnLogTopicNumPartitions", Kind.INT);
+        KEYS.put("transactionMaxTimeoutMs", Kind.INT);
         KEYS.put("maxConnections", Kind.INT);
         KEYS.put("maxPartitionsPerTopic", Kind.INT);
         KEYS.put("maxRequestSize", Kind.INT);

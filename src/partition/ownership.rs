@@ -1,7 +1,7 @@
-//! Which offsets partitions this broker coordinates: one per partition, loaded (its groups are
-//! in memory), loading, unloaded, or owned by another broker. On the Pulsar host ownership moves
-//! with the bundles; the coordinator learns of it from the partition's answers, never by asking
-//! on every request.
+//! Which partitions of a coordinator's log (`__consumer_offsets`, `__transaction_state`) this
+//! broker coordinates: each is loaded (its state is in memory), loading, unloaded, or owned by
+//! another broker. On the Pulsar host ownership moves with the bundles; the coordinator learns of
+//! it from the partition's answers, never by asking on every request.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};

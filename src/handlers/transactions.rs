@@ -1,0 +1,262 @@
+//! The transactional producer's APIs: AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and
+//! EndTxn, and the admin's view of transactions: ListTransactions and DescribeTransactions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+use kafka_protocol::messages::list_transactions_response::TransactionState as ListedState;
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
+    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse,
+    ListTransactionsRequest, ListTransactionsResponse, ProducerId, TopicName, TransactionalId,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+
+use super::{ready, Pending, RequestContext};
+use crate::broker::Broker;
+use crate::clock::now_ms;
+use crate::group::CommitItem;
+use crate::txn::TransactionCoordinator;
+
+/// Versions served. AddPartitionsToTxn v4+ is the brokers' own (verification) form.
+pub const ADD_PARTITIONS_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+/// Versions served.
+pub const ADD_OFFSETS_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+/// Versions served (v5 belongs to transactions version 2, which we do not announce).
+pub const TXN_OFFSET_COMMIT_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+/// Versions served (v5 belongs to transactions version 2).
+pub const END_TXN_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+/// Versions served.
+pub const DESCRIBE_VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
+/// Versions served.
+pub const LIST_VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
+
+/// Clients of a version below `since` know no PRODUCER_FENCED and read INVALID_PRODUCER_EPOCH
+/// for it, as Kafka answers them.
+pub fn fenced_as(version: i16, since: i16, error: ResponseError) -> ResponseError {
+    if error == ResponseError::ProducerFenced && version < since {
+        ResponseError::InvalidProducerEpoch
+    } else {
+        error
+    }
+}
+
+fn coordinator(broker: &Broker) -> Result<&Arc<TransactionCoordinator>, ResponseError> {
+    broker.txns.as_ref().ok_or(ResponseError::TransactionalIdAuthorizationFailed)
+}
+
+fn code(result: Result<(), ResponseError>) -> i16 {
+    result.err().map_or(0, |e| e.code())
+}
+
+/// Adds partitions to the producer's transaction. A partition of no topic fails with
+/// UNKNOWN_TOPIC_OR_PARTITION, and then the others with OPERATION_NOT_ATTEMPTED, as in Kafka.
+pub async fn add_partitions(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: AddPartitionsToTxnRequest,
+) -> Pending<AddPartitionsToTxnResponse> {
+    let mut wanted: Vec<(TopicName, Vec<i32>)> = Vec::with_capacity(req.v3_and_below_topics.len());
+    let mut unknown = Vec::new();
+    for topic in req.v3_and_below_topics {
+        let known = broker.topics.resolve(&topic.name).await;
+        for p in &topic.partitions {
+            if known.as_ref().and_then(|t| t.partition(*p)).is_none() || crate::names::is_internal(&topic.name) {
+                unknown.push((topic.name.clone(), *p));
+            }
+        }
+        wanted.push((topic.name, topic.partitions));
+    }
+    let outcome = if !unknown.is_empty() {
+        Err(None)
+    } else {
+        let partitions =
+            wanted.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (t.to_string(), *p))).collect::<Vec<_>>();
+        let (id, pid, epoch) = (&req.v3_and_below_transactional_id, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch);
+        match coordinator(broker) {
+            Ok(txns) => txns.add_partitions(id, pid, epoch, partitions).await.map_err(Some),
+            Err(e) => Err(Some(e)),
+        }
+    };
+    let results = wanted
+        .into_iter()
+        .map(|(name, partitions)| {
+            let results = partitions
+                .into_iter()
+                .map(|p| {
+                    let error = match &outcome {
+                        Ok(()) => None,
+                        Err(None) if unknown.contains(&(name.clone(), p)) => Some(ResponseError::UnknownTopicOrPartition),
+                        Err(None) => Some(ResponseError::OperationNotAttempted),
+                        Err(Some(e)) => Some(fenced_as(ctx.version, 2, *e)),
+                    };
+                    AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(p)
+                        .with_partition_error_code(error.map_or(0, |e| e.code()))
+                })
+                .collect();
+            AddPartitionsToTxnTopicResult::default().with_name(name).with_results_by_partition(results)
+        })
+        .collect();
+    ready(AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results))
+}
+
+/// Adds a group's offsets to the producer's transaction.
+pub async fn add_offsets(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: AddOffsetsToTxnRequest,
+) -> Pending<AddOffsetsToTxnResponse> {
+    let result = match coordinator(broker) {
+        Ok(txns) => txns.add_offsets(&req.transactional_id, req.producer_id.0, req.producer_epoch, &req.group_id).await,
+        Err(e) => Err(e),
+    };
+    ready(AddOffsetsToTxnResponse::default().with_error_code(code(result.map_err(|e| fenced_as(ctx.version, 2, e)))))
+}
+
+/// Commits offsets inside the producer's transaction, at the group's coordinator.
+pub async fn txn_offset_commit(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: TxnOffsetCommitRequest,
+) -> Pending<TxnOffsetCommitResponse> {
+    let mut items = Vec::new();
+    let mut shape: Vec<(TopicName, Vec<i32>)> = Vec::with_capacity(req.topics.len());
+    for topic in req.topics {
+        let mut indexes = Vec::with_capacity(topic.partitions.len());
+        for p in topic.partitions {
+            indexes.push(p.partition_index);
+            items.push(CommitItem {
+                topic: topic.name.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p.committed_metadata.map(|m| m.to_string()),
+            });
+        }
+        shape.push((topic.name, indexes));
+    }
+    let outcome = broker.groups.txn_commit(
+        &req.group_id,
+        req.producer_id.0,
+        &req.member_id,
+        req.group_instance_id.as_deref(),
+        req.generation_id,
+        items,
+    );
+    let mut results = match outcome {
+        Ok(results) => results.into_iter(),
+        Err(e) => {
+            let count = shape.iter().map(|(_, ps)| ps.len()).sum();
+            vec![Err(fenced_as(ctx.version, 3, e)); count].into_iter()
+        }
+    };
+    let topics = shape
+        .into_iter()
+        .map(|(name, indexes)| {
+            let partitions = indexes
+                .into_iter()
+                .map(|p| {
+                    let result = results.next().unwrap_or(Err(ResponseError::UnknownServerError));
+                    TxnOffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(code(result))
+                })
+                .collect();
+            TxnOffsetCommitResponseTopic::default().with_name(name).with_partitions(partitions)
+        })
+        .collect();
+    ready(TxnOffsetCommitResponse::default().with_topics(topics))
+}
+
+/// Commits or aborts the producer's transaction.
+pub async fn end_txn(broker: &Arc<Broker>, ctx: &RequestContext, req: EndTxnRequest) -> Pending<EndTxnResponse> {
+    let broker = Arc::clone(broker);
+    let version = ctx.version;
+    Box::pin(async move {
+        let result = match coordinator(&broker) {
+            Ok(txns) => txns.end(&req.transactional_id, req.producer_id.0, req.producer_epoch, req.committed).await,
+            Err(e) => Err(e),
+        };
+        Some(
+            EndTxnResponse::default()
+                .with_error_code(code(result.map_err(|e| fenced_as(version, 2, e))))
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+    })
+}
+
+/// The transactions this broker coordinates, filtered as asked.
+pub async fn list(broker: &Arc<Broker>, _ctx: &RequestContext, req: ListTransactionsRequest) -> Pending<ListTransactionsResponse> {
+    const STATES: [&str; 8] = [
+        "Empty",
+        "Ongoing",
+        "PrepareCommit",
+        "PrepareAbort",
+        "CompleteCommit",
+        "CompleteAbort",
+        "Dead",
+        "PrepareEpochFence",
+    ];
+    let unknown: Vec<StrBytes> = req.state_filters.iter().filter(|s| !STATES.contains(&s.as_str())).cloned().collect();
+    let now = now_ms();
+    let listed = broker.txns.as_ref().map(|t| t.list()).unwrap_or_default();
+    let states = listed
+        .into_iter()
+        .filter(|t| req.state_filters.is_empty() || req.state_filters.iter().any(|s| s.as_str() == t.meta.state.name()))
+        .filter(|t| req.producer_id_filters.is_empty() || req.producer_id_filters.contains(&ProducerId(t.meta.producer_id)))
+        .filter(|t| req.duration_filter < 0 || (t.meta.started_ms >= 0 && now - t.meta.started_ms >= req.duration_filter))
+        .map(|t| {
+            ListedState::default()
+                .with_transactional_id(TransactionalId(StrBytes::from_string(t.transactional_id)))
+                .with_producer_id(ProducerId(t.meta.producer_id))
+                .with_transaction_state(StrBytes::from_static_str(t.meta.state.name()))
+        })
+        .collect();
+    ready(ListTransactionsResponse::default().with_unknown_state_filters(unknown).with_transaction_states(states))
+}
+
+/// Each asked-for transactional id's state, from this broker if it coordinates the id.
+pub async fn describe(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: DescribeTransactionsRequest,
+) -> Pending<DescribeTransactionsResponse> {
+    let states = req
+        .transactional_ids
+        .into_iter()
+        .map(|id| {
+            let base = TransactionState::default().with_transactional_id(id.clone()).with_producer_id(ProducerId(-1));
+            let found = coordinator(broker).and_then(|txns| txns.describe(&id));
+            match found {
+                Ok(Some(meta)) => {
+                    let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+                    for (topic, partition) in &meta.partitions {
+                        by_topic.entry(topic.clone()).or_default().push(*partition);
+                    }
+                    let topics = by_topic
+                        .into_iter()
+                        .map(|(t, ps)| TopicData::default().with_topic(TopicName(StrBytes::from_string(t))).with_partitions(ps))
+                        .collect();
+                    base.with_transaction_state(StrBytes::from_static_str(meta.state.name()))
+                        .with_transaction_timeout_ms(meta.timeout_ms)
+                        .with_transaction_start_time_ms(meta.started_ms)
+                        .with_producer_id(ProducerId(meta.producer_id))
+                        .with_producer_epoch(meta.epoch)
+                        .with_topics(topics)
+                }
+                Ok(None) => base.with_error_code(ResponseError::TransactionalIdNotFound.code()),
+                Err(e) => base.with_error_code(e.code()),
+            }
+        })
+        .collect();
+    ready(DescribeTransactionsResponse::default().with_transaction_states(states))
+}

@@ -1,0 +1,108 @@
+//! The transactions of one partition: which producers have a transaction open here and from
+//! which offset (so the last stable offset stops before it), and which ended in an abort (so a
+//! `read_committed` consumer is told which records to drop).
+
+use std::collections::HashMap;
+
+/// An aborted transaction as Fetch reports it: its producer and its first offset here; the
+/// marker at `last_offset` ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aborted {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Offset of the transaction's first batch in this partition.
+    pub first_offset: i64,
+    /// Offset of the abort marker.
+    pub last_offset: i64,
+}
+
+/// Open and aborted transactions of one partition.
+#[derive(Debug, Default)]
+pub struct Transactions {
+    open: HashMap<i64, i64>,
+    // In marker order, so by `last_offset`.
+    aborted: Vec<Aborted>,
+}
+
+impl Transactions {
+    /// A batch of `producer_id`'s transaction is being stored at `offset` or later. The first
+    /// call of a transaction fixes where it starts; an offset given before the log placed the
+    /// batch may only be too low, which holds the stable offset back a little, never too far.
+    pub fn data(&mut self, producer_id: i64, offset: i64) {
+        self.open.entry(producer_id).and_modify(|first| *first = (*first).min(offset)).or_insert(offset);
+    }
+
+    /// The batch whose start was given as `guess` was placed at `actual`.
+    pub fn placed(&mut self, producer_id: i64, guess: i64, actual: i64) {
+        if let Some(first) = self.open.get_mut(&producer_id) {
+            if *first == guess && actual > guess {
+                *first = actual;
+            }
+        }
+    }
+
+    /// `producer_id`'s transaction ended with a marker at `offset`.
+    pub fn ended(&mut self, producer_id: i64, offset: i64, commit: bool) {
+        let first = self.open.remove(&producer_id);
+        if let (false, Some(first_offset)) = (commit, first) {
+            self.aborted.push(Aborted { producer_id, first_offset, last_offset: offset });
+        }
+    }
+
+    /// The last stable offset: the first offset of the oldest open transaction, else `end`.
+    pub fn last_stable_offset(&self, end: i64) -> i64 {
+        self.open.values().copied().min().map_or(end, |first| first.min(end))
+    }
+
+    /// The aborted transactions that hold records in `from..to`.
+    pub fn aborted_in(&self, from: i64, to: i64) -> Vec<Aborted> {
+        self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < to).copied().collect()
+    }
+
+    /// Forgets aborted transactions wholly below the log start `start`.
+    pub fn trim(&mut self, start: i64) {
+        self.aborted.retain(|a| a.last_offset >= start);
+    }
+
+    /// Whether `producer_id` has a transaction open here.
+    pub fn is_open(&self, producer_id: i64) -> bool {
+        self.open.contains_key(&producer_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stable_offset_stops_at_the_oldest_open_transaction() {
+        let mut t = Transactions::default();
+        assert_eq!(t.last_stable_offset(10), 10);
+        t.data(1, 10);
+        t.data(2, 12);
+        t.data(1, 14);
+        assert_eq!(t.last_stable_offset(20), 10);
+        t.ended(1, 20, true);
+        assert_eq!(t.last_stable_offset(21), 12);
+        t.ended(2, 21, false);
+        assert_eq!(t.last_stable_offset(22), 22);
+        assert_eq!(t.aborted_in(0, 22), vec![Aborted { producer_id: 2, first_offset: 12, last_offset: 21 }]);
+        assert!(t.aborted_in(22, 30).is_empty(), "ended before the range");
+        assert!(t.aborted_in(0, 12).is_empty(), "starts after the range");
+        t.trim(22);
+        assert!(t.aborted_in(0, 30).is_empty());
+    }
+
+    #[test]
+    fn a_low_guess_is_corrected_once_the_batch_is_placed() {
+        let mut t = Transactions::default();
+        t.data(1, 5);
+        t.placed(1, 5, 7);
+        assert_eq!(t.last_stable_offset(9), 7);
+        t.data(1, 9);
+        t.placed(1, 9, 11);
+        assert_eq!(t.last_stable_offset(12), 7, "later batches do not move the start");
+        t.ended(1, 12, true);
+        assert!(t.aborted_in(0, 20).is_empty(), "a commit is not reported");
+    }
+}

@@ -1,0 +1,417 @@
+//! The transaction coordinator: transactional ids, their producers and their transactions, kept
+//! durable in `__transaction_state` (partitioned by transactional id, as Kafka and KoP place it)
+//! through the same partitions and host log as any topic.
+//!
+//! Each id's requests run one at a time under the id's own lock; the states in memory sit behind
+//! one plain lock that is never held across an await. Ending a transaction writes the decision
+//! (PrepareCommit / PrepareAbort) to the log, then a marker into each of its partitions (for
+//! offsets sent to the transaction, the group coordinator commits or drops them), then the
+//! outcome. A ticker aborts transactions past their timeout and finishes ends that a failure or
+//! a restart left half done.
+
+pub mod records;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::group::GroupCoordinator;
+use crate::host::HostError;
+use crate::names::{OFFSETS_TOPIC, TRANSACTION_TOPIC};
+use crate::partition::internal_log::{InternalLog, WriteError};
+use crate::partition::ownership::{Coordinated, Ownership};
+use crate::partition::TopicRegistry;
+use state::{TxnMeta, TxnState};
+
+/// How often the ticker looks for timed-out transactions and unfinished ends.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Coordinator settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TxnConfig {
+    /// Partitions of `__transaction_state`.
+    pub log_partitions: u32,
+    /// Largest transaction timeout a producer may ask for.
+    pub max_timeout_ms: i32,
+}
+
+impl TxnConfig {
+    /// The coordinator's settings from the broker's config.
+    pub fn from_config(config: &Config) -> Self {
+        TxnConfig {
+            log_partitions: config.kafka_txn_log_topic_num_partitions,
+            max_timeout_ms: i32::try_from(config.transaction_max_timeout_ms).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+/// A transaction as DescribeTransactions and ListTransactions show it.
+#[derive(Debug, Clone)]
+pub struct TxnListing {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// Its state then.
+    pub meta: TxnMeta,
+}
+
+/// Hands out producer ids that are never handed out twice, across restarts too: seeded from the
+/// clock (1024 ids per millisecond), so no counter needs storing.
+pub struct ProducerIds(AtomicI64);
+
+impl Default for ProducerIds {
+    fn default() -> Self {
+        ProducerIds(AtomicI64::new(now_ms() << 10))
+    }
+}
+
+impl ProducerIds {
+    /// A producer id never handed out before.
+    pub fn next(&self) -> i64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The transaction coordinator.
+pub struct TransactionCoordinator {
+    config: TxnConfig,
+    txns: Mutex<HashMap<String, TxnMeta>>,
+    // One lock per id, so one id's requests (and the ticker's work on it) never interleave.
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    log: InternalLog,
+    ownership: Ownership,
+    topics: Arc<TopicRegistry>,
+    groups: Arc<GroupCoordinator>,
+    ids: Arc<ProducerIds>,
+}
+
+impl TransactionCoordinator {
+    /// Opens (creating if needed) `__transaction_state` and starts loading it in the background:
+    /// a transactional producer that comes first is told to retry (COORDINATOR_LOAD_IN_PROGRESS).
+    pub async fn start(
+        topics: Arc<TopicRegistry>,
+        groups: Arc<GroupCoordinator>,
+        ids: Arc<ProducerIds>,
+        config: TxnConfig,
+    ) -> Result<Arc<Self>, HostError> {
+        let log = InternalLog::open(&topics, TRANSACTION_TOPIC, config.log_partitions).await?;
+        let ownership = Ownership::new(log.partitions());
+        let coordinator = Arc::new(TransactionCoordinator {
+            config,
+            txns: Mutex::new(HashMap::new()),
+            turns: Mutex::new(HashMap::new()),
+            log,
+            ownership,
+            topics,
+            groups,
+            ids,
+        });
+        let loader = Arc::clone(&coordinator);
+        tokio::spawn(async move {
+            for index in 0..loader.log.partitions() {
+                if loader.ownership.check(index) == Ok(Coordinated::LoadNow) {
+                    let _ = loader.load(index).await;
+                }
+            }
+        });
+        let ticker = Arc::downgrade(&coordinator);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK).await;
+                let Some(c) = ticker.upgrade() else { return };
+                c.tick().await;
+            }
+        });
+        Ok(coordinator)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, TxnMeta>> {
+        self.txns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn turn(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(turns.entry(id.to_string()).or_default())
+    }
+
+    /// The `__transaction_state` partition that stores `transactional_id`.
+    pub fn partition_of(&self, transactional_id: &str) -> u32 {
+        self.log.partition_of(transactional_id)
+    }
+
+    /// Whether this broker coordinates `transactional_id` now; a partition not in memory starts
+    /// loading (COORDINATOR_LOAD_IN_PROGRESS until done).
+    pub fn check(self: &Arc<Self>, transactional_id: &str) -> Result<(), ResponseError> {
+        if transactional_id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        let index = self.partition_of(transactional_id);
+        if self.ownership.check(index)? == Coordinated::Here {
+            return Ok(());
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.load(index).await {
+                tracing::debug!(partition = index, error = %e, "{TRANSACTION_TOPIC} partition not loaded");
+            }
+        });
+        Err(ResponseError::CoordinatorLoadInProgress)
+    }
+
+    async fn load(&self, index: u32) -> Result<(), HostError> {
+        self.ownership.loading(index);
+        let mut found: HashMap<String, Option<TxnMeta>> = HashMap::new();
+        let outcome = self
+            .log
+            .replay(index, |key, value| {
+                if let Some(id) = records::decode_key(key) {
+                    found.insert(id, value.and_then(records::decode_value));
+                }
+            })
+            .await;
+        match &outcome {
+            Ok(records) => {
+                let mut txns = self.lock();
+                for (id, meta) in found {
+                    match meta {
+                        Some(meta) => txns.insert(id, meta),
+                        None => txns.remove(&id),
+                    };
+                }
+                drop(txns);
+                self.ownership.loaded(index);
+                tracing::debug!(partition = index, records, "replayed {TRANSACTION_TOPIC}");
+            }
+            Err(HostError::NotOwner(_)) => self.ownership.elsewhere(index),
+            Err(_) => self.ownership.failed(index),
+        }
+        outcome.map(drop)
+    }
+
+    /// Writes `meta` as `id`'s state and makes it current.
+    async fn persist(&self, id: &str, meta: TxnMeta) -> Result<(), ResponseError> {
+        let index = self.partition_of(id);
+        let entry = (records::key(id), Some(records::value(&meta)));
+        match self.log.write(index, vec![entry]).await {
+            Ok(()) => {
+                self.lock().insert(id.to_string(), meta);
+                Ok(())
+            }
+            Err(WriteError::NotOwner) => {
+                self.ownership.elsewhere(index);
+                self.lock().retain(|k, _| self.partition_of(k) != index);
+                Err(ResponseError::NotCoordinator)
+            }
+            Err(WriteError::Unavailable) => Err(ResponseError::CoordinatorNotAvailable),
+        }
+    }
+
+    /// InitProducerId for a transactional producer: a producer id and epoch for
+    /// `transactional_id`, fencing any older producer of it. An open transaction of the old
+    /// producer is aborted first; `expected` is the producer a restarting client names (KIP-360).
+    pub async fn init_producer(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> Result<(i64, i16), ResponseError> {
+        self.check(transactional_id)?;
+        if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
+            return Err(ResponseError::InvalidTransactionTimeout);
+        }
+        let turn = self.turn(transactional_id);
+        let _turn = turn.lock().await;
+        let now = now_ms();
+        let current = self.lock().get(transactional_id).cloned();
+        let mut meta = match current {
+            None => TxnMeta::new(self.ids.next(), timeout_ms, now),
+            Some(mut meta) => {
+                if let Some((id, epoch)) = expected {
+                    if id != meta.producer_id || epoch != meta.epoch {
+                        return Err(ResponseError::ProducerFenced);
+                    }
+                }
+                if meta.state.preparing() {
+                    meta = self.finish(transactional_id, meta).await?;
+                }
+                let next_epoch = meta.bumped_epoch();
+                if meta.state == TxnState::Ongoing {
+                    // The old producer's transaction ends in an abort at the next epoch, which
+                    // fences the old producer in every partition it wrote to.
+                    let epoch = next_epoch.unwrap_or(meta.epoch);
+                    let aborting = TxnMeta { state: TxnState::PrepareAbort, epoch, updated_ms: now, ..meta };
+                    self.persist(transactional_id, aborting.clone()).await?;
+                    meta = self.finish(transactional_id, aborting).await?;
+                }
+                match next_epoch {
+                    Some(epoch) => TxnMeta { epoch, ..meta },
+                    None => TxnMeta::new(self.ids.next(), timeout_ms, now),
+                }
+            }
+        };
+        meta.state = TxnState::Empty;
+        meta.partitions.clear();
+        meta.timeout_ms = timeout_ms;
+        meta.started_ms = -1;
+        meta.updated_ms = now;
+        let (id, epoch) = (meta.producer_id, meta.epoch);
+        self.persist(transactional_id, meta).await?;
+        Ok((id, epoch))
+    }
+
+    /// AddPartitionsToTxn: `partitions` join the producer's transaction, opening it if needed.
+    pub async fn add_partitions(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<(), ResponseError> {
+        self.check(transactional_id)?;
+        let turn = self.turn(transactional_id);
+        let _turn = turn.lock().await;
+        let Some(mut meta) = self.lock().get(transactional_id).cloned() else {
+            return Err(ResponseError::InvalidProducerIdMapping);
+        };
+        meta.check_producer(producer_id, epoch)?;
+        if meta.add(partitions, now_ms())? {
+            self.persist(transactional_id, meta).await?;
+        }
+        Ok(())
+    }
+
+    /// AddOffsetsToTxn: the offsets partition of `group_id` joins the transaction, so the
+    /// offsets sent to it commit or abort with it.
+    pub async fn add_offsets(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        group_id: &str,
+    ) -> Result<(), ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        let index = self.groups.partition_of(group_id) as i32;
+        self.add_partitions(transactional_id, producer_id, epoch, vec![(OFFSETS_TOPIC.to_string(), index)]).await
+    }
+
+    /// EndTxn: commits or aborts the producer's transaction; done when every partition has its
+    /// marker.
+    pub async fn end(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<(), ResponseError> {
+        self.check(transactional_id)?;
+        let turn = self.turn(transactional_id);
+        let _turn = turn.lock().await;
+        let Some(meta) = self.lock().get(transactional_id).cloned() else {
+            return Err(ResponseError::InvalidProducerIdMapping);
+        };
+        meta.check_producer(producer_id, epoch)?;
+        if !meta.end(commit)? {
+            return Ok(());
+        }
+        let state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+        let preparing = TxnMeta { state, updated_ms: now_ms(), ..meta };
+        self.persist(transactional_id, preparing.clone()).await?;
+        self.finish(transactional_id, preparing).await.map(drop)
+    }
+
+    /// Writes the markers of a decided transaction and then its outcome; returns the completed
+    /// state. On a failed marker the decision stays in the log and the ticker tries again.
+    async fn finish(&self, id: &str, meta: TxnMeta) -> Result<TxnMeta, ResponseError> {
+        let commit = meta.state == TxnState::PrepareCommit;
+        let writes = meta.partitions.iter().map(|(topic, partition)| {
+            self.write_marker(topic, *partition, meta.producer_id, meta.epoch, commit)
+        });
+        let failed: Vec<ResponseError> =
+            futures::future::join_all(writes).await.into_iter().filter_map(Result::err).collect();
+        if let Some(e) = failed.first() {
+            tracing::warn!(transactional_id = id, error = ?e, failed = failed.len(), "transaction markers not all written; will retry");
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        let state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+        let done = TxnMeta { state, partitions: Default::default(), started_ms: -1, updated_ms: now_ms(), ..meta };
+        self.persist(id, done.clone()).await?;
+        Ok(done)
+    }
+
+    async fn write_marker(
+        &self,
+        topic: &str,
+        partition: i32,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<(), ResponseError> {
+        if topic == OFFSETS_TOPIC {
+            let index = u32::try_from(partition).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
+            return self.groups.end_txn(producer_id, index, commit).await;
+        }
+        let Some(p) = self.topics.get(topic).and_then(|t| t.partition(partition).cloned()) else {
+            // The topic was deleted since: nothing left to mark.
+            return Ok(());
+        };
+        p.ready().await?;
+        p.write_marker(producer_id, epoch, commit, 0).await.map(drop)
+    }
+
+    /// Aborts transactions past their timeout (fencing their producer, as Kafka does) and
+    /// finishes ends left half done.
+    async fn tick(&self) {
+        let now = now_ms();
+        let due: Vec<(String, TxnMeta)> = self
+            .lock()
+            .iter()
+            .filter(|(_, m)| m.timed_out(now) || m.state.preparing())
+            .map(|(id, m)| (id.clone(), m.clone()))
+            .collect();
+        for (id, _) in due {
+            let turn = self.turn(&id);
+            let _turn = turn.lock().await;
+            let Some(meta) = self.lock().get(&id).cloned() else { continue };
+            let result = if meta.timed_out(now_ms()) {
+                let bumped = meta.bumped_epoch().unwrap_or(meta.epoch);
+                let aborting = TxnMeta { state: TxnState::PrepareAbort, epoch: bumped, updated_ms: now_ms(), ..meta };
+                tracing::info!(transactional_id = %id, "aborting a transaction past its timeout");
+                match self.persist(&id, aborting.clone()).await {
+                    Ok(()) => self.finish(&id, aborting).await.map(drop),
+                    Err(e) => Err(e),
+                }
+            } else if meta.state.preparing() {
+                self.finish(&id, meta).await.map(drop)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = result {
+                tracing::debug!(transactional_id = %id, error = ?e, "transaction not ended yet");
+            }
+        }
+    }
+
+    /// The transactions this broker coordinates, for ListTransactions and DescribeTransactions.
+    pub fn list(&self) -> Vec<TxnListing> {
+        let mut all: Vec<TxnListing> = self
+            .lock()
+            .iter()
+            .map(|(id, meta)| TxnListing { transactional_id: id.clone(), meta: meta.clone() })
+            .collect();
+        all.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        all
+    }
+
+    /// One transactional id's state, if this broker coordinates it and knows it.
+    pub fn describe(self: &Arc<Self>, transactional_id: &str) -> Result<Option<TxnMeta>, ResponseError> {
+        self.check(transactional_id)?;
+        Ok(self.lock().get(transactional_id).cloned())
+    }
+}

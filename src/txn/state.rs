@@ -1,0 +1,215 @@
+//! One transactional id's state, and the rules for moving it on, without I/O: the coordinator
+//! calls these under the id's lock and then writes the result to its log.
+
+use std::collections::BTreeSet;
+
+use kafka_protocol::error::ResponseError;
+
+/// Where a transactional id's current transaction stands, with Kafka's numbers for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnState {
+    /// No transaction open.
+    Empty,
+    /// Partitions have been added: a transaction is open.
+    Ongoing,
+    /// Committing: the markers are being written.
+    PrepareCommit,
+    /// Aborting: the markers are being written.
+    PrepareAbort,
+    /// The last transaction committed.
+    CompleteCommit,
+    /// The last transaction aborted.
+    CompleteAbort,
+    /// The id expired.
+    Dead,
+    /// Fencing an older producer before aborting its transaction.
+    PrepareEpochFence,
+}
+
+impl TxnState {
+    const ALL: [TxnState; 8] = [
+        TxnState::Empty,
+        TxnState::Ongoing,
+        TxnState::PrepareCommit,
+        TxnState::PrepareAbort,
+        TxnState::CompleteCommit,
+        TxnState::CompleteAbort,
+        TxnState::Dead,
+        TxnState::PrepareEpochFence,
+    ];
+
+    /// Kafka's number for the state in `__transaction_state`.
+    pub fn code(self) -> i8 {
+        TxnState::ALL.iter().position(|s| *s == self).unwrap_or(0) as i8
+    }
+
+    /// The state Kafka numbers `code`.
+    pub fn from_code(code: i8) -> Option<TxnState> {
+        usize::try_from(code).ok().and_then(|i| TxnState::ALL.get(i)).copied()
+    }
+
+    /// The name DescribeTransactions and ListTransactions give.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+            TxnState::Dead => "Dead",
+            TxnState::PrepareEpochFence => "PrepareEpochFence",
+        }
+    }
+
+    /// Whether markers are being written (the commit or abort is decided, not done).
+    pub fn preparing(self) -> bool {
+        matches!(self, TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence)
+    }
+}
+
+/// A transactional id's producer and its current transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnMeta {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Current epoch; older ones are fenced.
+    pub epoch: i16,
+    /// `transaction.timeout.ms`.
+    pub timeout_ms: i32,
+    /// Where the transaction stands.
+    pub state: TxnState,
+    /// The partitions in the transaction (`__consumer_offsets` ones for offsets sent to it).
+    pub partitions: BTreeSet<(String, i32)>,
+    /// When the state last changed.
+    pub updated_ms: i64,
+    /// When the open transaction started (-1 if none).
+    pub started_ms: i64,
+}
+
+impl TxnMeta {
+    /// A new id's state: its producer at epoch 0, no transaction.
+    pub fn new(producer_id: i64, timeout_ms: i32, now: i64) -> Self {
+        TxnMeta {
+            producer_id,
+            epoch: 0,
+            timeout_ms,
+            state: TxnState::Empty,
+            partitions: BTreeSet::new(),
+            updated_ms: now,
+            started_ms: -1,
+        }
+    }
+
+    /// Checks that a request comes from the id's current producer.
+    pub fn check_producer(&self, producer_id: i64, epoch: i16) -> Result<(), ResponseError> {
+        if producer_id != self.producer_id {
+            return Err(ResponseError::InvalidProducerIdMapping);
+        }
+        if epoch != self.epoch {
+            return Err(ResponseError::ProducerFenced);
+        }
+        Ok(())
+    }
+
+    /// The next epoch of the producer; `None` when the epoch is used up and a new producer id
+    /// must take over (Kafka's rule).
+    pub fn bumped_epoch(&self) -> Option<i16> {
+        (self.epoch < i16::MAX - 1).then_some(self.epoch + 1)
+    }
+
+    /// Adds `partitions`, opening the transaction if none is; `false` if nothing changed.
+    pub fn add(&mut self, partitions: impl IntoIterator<Item = (String, i32)>, now: i64) -> Result<bool, ResponseError> {
+        if self.state.preparing() {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        if self.state == TxnState::Dead {
+            return Err(ResponseError::InvalidTxnState);
+        }
+        let before = self.partitions.len();
+        if self.state != TxnState::Ongoing {
+            self.partitions.clear();
+        }
+        self.partitions.extend(partitions);
+        let opened = self.state != TxnState::Ongoing;
+        if opened {
+            self.state = TxnState::Ongoing;
+            self.started_ms = now;
+        }
+        let changed = opened || self.partitions.len() != before;
+        if changed {
+            self.updated_ms = now;
+        }
+        Ok(changed)
+    }
+
+    /// What EndTxn asks of this state: `Ok(true)` to prepare and write markers, `Ok(false)`
+    /// when the same end is already complete (a retry), or the error.
+    pub fn end(&self, commit: bool) -> Result<bool, ResponseError> {
+        match (self.state, commit) {
+            (TxnState::Ongoing, _) => Ok(true),
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(false),
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(ResponseError::ConcurrentTransactions),
+            (TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence, _) => {
+                Err(ResponseError::ConcurrentTransactions)
+            }
+            _ => Err(ResponseError::InvalidTxnState),
+        }
+    }
+
+    /// Whether the open transaction has outlived its timeout at `now`.
+    pub fn timed_out(&self, now: i64) -> bool {
+        self.state == TxnState::Ongoing && now.saturating_sub(self.started_ms) > i64::from(self.timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_keep_kafkas_numbers() {
+        assert_eq!(TxnState::PrepareCommit.code(), 2);
+        assert_eq!(TxnState::PrepareEpochFence.code(), 7);
+        for code in 0..8 {
+            assert_eq!(TxnState::from_code(code).map(TxnState::code), Some(code));
+        }
+        assert_eq!(TxnState::from_code(8), None);
+        assert_eq!(TxnState::from_code(-1), None);
+    }
+
+    #[test]
+    fn a_transaction_opens_with_its_first_partition_and_ends_once() {
+        let mut m = TxnMeta::new(5, 60_000, 0);
+        assert_eq!(m.end(true), Err(ResponseError::InvalidTxnState), "nothing to end");
+        assert_eq!(m.add([("t".into(), 0)], 10), Ok(true));
+        assert_eq!((m.state, m.started_ms), (TxnState::Ongoing, 10));
+        assert_eq!(m.add([("t".into(), 0)], 11), Ok(false), "already in it");
+        assert_eq!(m.end(true), Ok(true));
+        m.state = TxnState::PrepareCommit;
+        assert_eq!(m.add([("u".into(), 0)], 12), Err(ResponseError::ConcurrentTransactions));
+        m.state = TxnState::CompleteCommit;
+        assert_eq!(m.end(true), Ok(false), "a retried commit");
+        assert_eq!(m.end(false), Err(ResponseError::InvalidTxnState));
+        assert_eq!(m.add([("u".into(), 1)], 20), Ok(true), "the next transaction");
+        assert_eq!(m.partitions.len(), 1, "starts without the last one's partitions");
+    }
+
+    #[test]
+    fn only_the_current_producer_is_heard() {
+        let m = TxnMeta { epoch: 3, ..TxnMeta::new(5, 60_000, 0) };
+        assert_eq!(m.check_producer(5, 3), Ok(()));
+        assert_eq!(m.check_producer(5, 2), Err(ResponseError::ProducerFenced));
+        assert_eq!(m.check_producer(6, 3), Err(ResponseError::InvalidProducerIdMapping));
+        assert!(TxnMeta { epoch: i16::MAX - 1, ..m.clone() }.bumped_epoch().is_none());
+    }
+
+    #[test]
+    fn an_open_transaction_times_out() {
+        let mut m = TxnMeta::new(5, 1_000, 0);
+        assert!(!m.timed_out(5_000), "none open");
+        m.add([("t".into(), 0)], 100).unwrap();
+        assert!(!m.timed_out(1_100));
+        assert!(m.timed_out(1_101));
+    }
+}
