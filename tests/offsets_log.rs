@@ -33,7 +33,7 @@ async fn commits_survive_restarts_and_compaction() {
             assert!(results.iter().all(|r| r.is_ok()));
         }
     }
-    let partition = kop::group::records::partition_for("g", 3) as i32;
+    let partition = kop::partition::internal_log::partition_for("g", 3) as i32;
     let end_before = {
         let (topics, groups) = open(&config).await; // replays 1500 records, then compacts
         let committed = groups.fetch_offsets("g", Some(vec![("orders".into(), 0)])).expect("coordinator loaded");

@@ -13,6 +13,9 @@ use super::state::{Group, GroupState, JoinParams, JoinResult, Reply, SyncResult}
 use super::{CommitItem, GroupCoordinator, GroupDescription, GroupListing, MemberDescription};
 use crate::clock::now_ms;
 
+/// A commit item that passed the checks: topic, partition and what is committed.
+type Accepted = (String, i32, Committed);
+
 impl GroupCoordinator {
     /// JoinGroup.
     pub async fn join(self: &Arc<Self>, group_id: &str, params: JoinParams) -> JoinResult {
@@ -205,7 +208,7 @@ impl GroupCoordinator {
 
     /// The commit items that pass the checks, stamped with the commit time, and each item's
     /// result.
-    fn accept(&self, items: Vec<CommitItem>) -> (Vec<Result<(), ResponseError>>, Vec<(String, i32, Committed)>) {
+    fn accept(&self, items: Vec<CommitItem>) -> (Vec<Result<(), ResponseError>>, Vec<Accepted>) {
         let now = now_ms();
         let mut results = Vec::with_capacity(items.len());
         let mut accepted = Vec::new();
@@ -224,11 +227,7 @@ impl GroupCoordinator {
     }
 
     /// Writes committed offsets to the group's log, then makes them the group's.
-    async fn store_offsets(
-        self: &Arc<Self>,
-        group_id: &str,
-        accepted: Vec<(String, i32, Committed)>,
-    ) -> Result<(), ResponseError> {
+    async fn store_offsets(self: &Arc<Self>, group_id: &str, accepted: Vec<Accepted>) -> Result<(), ResponseError> {
         let entries = accepted
             .iter()
             .map(|(t, p, c)| (records::offset_key(group_id, t, *p), Some(records::offset_value(c))))

@@ -22,10 +22,10 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::host::HostError;
 use crate::names::OFFSETS_TOPIC;
+use crate::partition::ownership::{Coordinated, Ownership};
 use crate::partition::TopicRegistry;
 pub use offsets_log::log_records;
 use offsets_log::{LogEntry, OffsetsLog, WriteError};
-use crate::partition::ownership::{Coordinated, Ownership};
 use records::Record;
 use state::{Group, GroupState};
 

@@ -3,8 +3,8 @@
 
 use crate::host::HostError;
 use crate::names::OFFSETS_TOPIC;
-pub use crate::partition::internal_log::{LogEntry, WriteError};
 use crate::partition::internal_log::{self, InternalLog};
+pub use crate::partition::internal_log::{LogEntry, WriteError};
 use crate::partition::TopicRegistry;
 
 use super::records::{self, Record};

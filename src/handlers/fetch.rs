@@ -80,7 +80,9 @@ fn aborted(partition: &crate::partition::Partition, from: i64, to: i64) -> Vec<A
     partition
         .aborted_in(from, to)
         .into_iter()
-        .map(|a| AbortedTransaction::default().with_producer_id(ProducerId(a.producer_id)).with_first_offset(a.first_offset))
+        .map(|a| {
+            AbortedTransaction::default().with_producer_id(ProducerId(a.producer_id)).with_first_offset(a.first_offset)
+        })
         .collect()
 }
 
@@ -133,7 +135,7 @@ async fn read_round(
                 Ok(read) => {
                     round.bytes += read.records.len();
                     if read_committed && !read.records.is_empty() {
-                        base.aborted_transactions = Some(aborted(&partition, p.fetch_offset, stable));
+                        base.aborted_transactions = Some(aborted(partition, p.fetch_offset, stable));
                     }
                     base.with_records(Some(read.records))
                 }

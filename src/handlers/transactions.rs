@@ -15,9 +15,8 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
-    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse,
-    ListTransactionsRequest, ListTransactionsResponse, ProducerId, TopicName, TransactionalId,
-    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse, ListTransactionsRequest,
+    ListTransactionsResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
@@ -81,7 +80,8 @@ pub async fn add_partitions(
     } else {
         let partitions =
             wanted.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (t.to_string(), *p))).collect::<Vec<_>>();
-        let (id, pid, epoch) = (&req.v3_and_below_transactional_id, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch);
+        let (id, pid, epoch) =
+            (&req.v3_and_below_transactional_id, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch);
         match coordinator(broker) {
             Ok(txns) => txns.add_partitions(id, pid, epoch, partitions).await.map_err(Some),
             Err(e) => Err(Some(e)),
@@ -95,7 +95,9 @@ pub async fn add_partitions(
                 .map(|p| {
                     let error = match &outcome {
                         Ok(()) => None,
-                        Err(None) if unknown.contains(&(name.clone(), p)) => Some(ResponseError::UnknownTopicOrPartition),
+                        Err(None) if unknown.contains(&(name.clone(), p)) => {
+                            Some(ResponseError::UnknownTopicOrPartition)
+                        }
                         Err(None) => Some(ResponseError::OperationNotAttempted),
                         Err(Some(e)) => Some(fenced_as(ctx.version, 2, *e)),
                     };
@@ -195,7 +197,11 @@ pub async fn end_txn(broker: &Arc<Broker>, ctx: &RequestContext, req: EndTxnRequ
 }
 
 /// The transactions this broker coordinates, filtered as asked.
-pub async fn list(broker: &Arc<Broker>, _ctx: &RequestContext, req: ListTransactionsRequest) -> Pending<ListTransactionsResponse> {
+pub async fn list(
+    broker: &Arc<Broker>,
+    _ctx: &RequestContext,
+    req: ListTransactionsRequest,
+) -> Pending<ListTransactionsResponse> {
     const STATES: [&str; 8] = [
         "Empty",
         "Ongoing",
@@ -212,8 +218,12 @@ pub async fn list(broker: &Arc<Broker>, _ctx: &RequestContext, req: ListTransact
     let states = listed
         .into_iter()
         .filter(|t| req.state_filters.is_empty() || req.state_filters.iter().any(|s| s.as_str() == t.meta.state.name()))
-        .filter(|t| req.producer_id_filters.is_empty() || req.producer_id_filters.contains(&ProducerId(t.meta.producer_id)))
-        .filter(|t| req.duration_filter < 0 || (t.meta.started_ms >= 0 && now - t.meta.started_ms >= req.duration_filter))
+        .filter(|t| {
+            req.producer_id_filters.is_empty() || req.producer_id_filters.contains(&ProducerId(t.meta.producer_id))
+        })
+        .filter(|t| {
+            req.duration_filter < 0 || (t.meta.started_ms >= 0 && now - t.meta.started_ms >= req.duration_filter)
+        })
         .map(|t| {
             ListedState::default()
                 .with_transactional_id(TransactionalId(StrBytes::from_string(t.transactional_id)))
@@ -244,7 +254,9 @@ pub async fn describe(
                     }
                     let topics = by_topic
                         .into_iter()
-                        .map(|(t, ps)| TopicData::default().with_topic(TopicName(StrBytes::from_string(t))).with_partitions(ps))
+                        .map(|(t, ps)| {
+                            TopicData::default().with_topic(TopicName(StrBytes::from_string(t))).with_partitions(ps)
+                        })
                         .collect();
                     base.with_transaction_state(StrBytes::from_static_str(meta.state.name()))
                         .with_transaction_timeout_ms(meta.timeout_ms)

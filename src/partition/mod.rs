@@ -1,10 +1,10 @@
 //! Partitions and topics as the handlers see them: a log plus the Kafka rules around it
 //! (offset ranges, base-offset patching on reads, waking long polls on appends).
 
-pub mod producer_state;
-pub mod registry;
 pub mod internal_log;
 pub mod ownership;
+pub mod producer_state;
+pub mod registry;
 pub mod transactions;
 
 use std::collections::HashMap;
@@ -107,7 +107,9 @@ impl Partition {
                     let result = pending.await;
                     match (&result, txns) {
                         (Err(_), _) => states.lock().unwrap_or_else(|e| e.into_inner()).forget(id),
-                        (Ok(base), Some(txns)) => txns.lock().unwrap_or_else(|e| e.into_inner()).placed(id, guess, *base),
+                        (Ok(base), Some(txns)) => {
+                            txns.lock().unwrap_or_else(|e| e.into_inner()).placed(id, guess, *base)
+                        }
                         (Ok(_), None) => {}
                     }
                     result
@@ -452,6 +454,68 @@ mod tests {
         let bytes = batch::fixtures::encode(&records, Compression::None);
         let info = batch::validate(&bytes, 1 << 20).expect("valid");
         (bytes, info)
+    }
+
+    /// A batch of `count` records of transactional producer `pid` (epoch 0), sequences from `first`.
+    fn transactional(pid: i64, first: i32, count: i32) -> (Bytes, BatchInfo) {
+        let records: Vec<_> = (0..count)
+            .map(|i| {
+                let mut r = batch::fixtures::record(i64::from(i), 1_700_000_000_000);
+                (r.producer_id, r.producer_epoch, r.sequence, r.transactional) = (pid, 0, first + i, true);
+                r
+            })
+            .collect();
+        let bytes = batch::fixtures::encode(&records, Compression::None);
+        let info = batch::validate(&bytes, 1 << 20).expect("valid");
+        (bytes, info)
+    }
+
+    #[tokio::test]
+    async fn open_transactions_hold_the_stable_offset_and_aborts_are_remembered_across_restarts() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let before = Partition::new(0, Arc::clone(&log));
+        before.ready().await.unwrap();
+        let (a, info) = transactional(1, 0, 2);
+        assert_eq!(before.append(a, &info).await, Ok(0));
+        let (b, info) = transactional(2, 0, 3);
+        assert_eq!(before.append(b, &info).await, Ok(2));
+        assert_eq!(before.last_stable_offset(), 0, "producer 1's transaction is open");
+        let committed = before.read_below(0, 1 << 20, before.last_stable_offset()).await.unwrap();
+        assert!(committed.records.is_empty(), "nothing stable to read yet");
+        assert_eq!(before.write_marker(1, 0, false, 0).await, Ok(5));
+        assert_eq!(before.last_stable_offset(), 2, "now producer 2's is the oldest open one");
+        let stable = before.read_below(0, 1 << 20, before.last_stable_offset()).await.unwrap();
+        assert_eq!(batch::split(&stable.records).count(), 1, "only the aborted batch is below it");
+        assert_eq!(before.aborted_in(0, 6), vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 5 }]);
+
+        // A restart over the same log relearns both from its tail.
+        let after = Partition::new(0, Arc::clone(&log));
+        after.ready().await.unwrap();
+        assert_eq!(after.last_stable_offset(), 2);
+        assert_eq!(after.aborted_in(0, 6), vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 5 }]);
+        assert_eq!(after.write_marker(2, 0, true, 0).await, Ok(6));
+        assert_eq!(after.last_stable_offset(), 7);
+        assert_eq!(after.aborted_in(0, 7).len(), 1, "a commit is no abort");
+        // The marker fenced nothing at the same epoch, but an older epoch is refused.
+        let (late, mut info) = transactional(1, 2, 1);
+        info.producer_epoch = -1;
+        assert_eq!(after.append(late, &info).await, Err(ResponseError::InvalidProducerEpoch));
+    }
+
+    #[test]
+    fn a_tail_that_may_miss_a_transactions_start_reads_further_back() {
+        let data = |producer_id| Stored { base_offset: 0, info: None, role: TxnRole::Data { producer_id, epoch: 0 } };
+        let marker = |producer_id, commit| Stored {
+            base_offset: 0,
+            info: None,
+            role: TxnRole::Marker { producer_id, epoch: 0, commit },
+        };
+        assert!(!starts_before(&[]));
+        assert!(!starts_before(&[marker(1, true), data(1)]), "the first one seen committed");
+        assert!(!starts_before(&[data(1), marker(1, true), data(1)]), "its start does not matter");
+        assert!(starts_before(&[data(1), marker(1, false)]), "an abort whose start may be earlier");
+        assert!(starts_before(&[marker(1, false)]), "an abort whose data is earlier");
+        assert!(starts_before(&[data(1)]), "open, maybe since earlier");
     }
 
     #[tokio::test]

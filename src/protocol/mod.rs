@@ -3,8 +3,8 @@
 
 pub mod batch;
 pub mod bounded;
-pub mod control;
 pub mod budget;
+pub mod control;
 pub mod frame;
 pub mod pulsar_entry;
 pub mod records;

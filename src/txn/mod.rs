@@ -330,9 +330,10 @@ impl TransactionCoordinator {
     /// state. On a failed marker the decision stays in the log and the ticker tries again.
     async fn finish(&self, id: &str, meta: TxnMeta) -> Result<TxnMeta, ResponseError> {
         let commit = meta.state == TxnState::PrepareCommit;
-        let writes = meta.partitions.iter().map(|(topic, partition)| {
-            self.write_marker(topic, *partition, meta.producer_id, meta.epoch, commit)
-        });
+        let writes = meta
+            .partitions
+            .iter()
+            .map(|(topic, partition)| self.write_marker(topic, *partition, meta.producer_id, meta.epoch, commit));
         let failed: Vec<ResponseError> =
             futures::future::join_all(writes).await.into_iter().filter_map(Result::err).collect();
         if let Some(e) = failed.first() {

@@ -119,7 +119,11 @@ impl TxnMeta {
     }
 
     /// Adds `partitions`, opening the transaction if none is; `false` if nothing changed.
-    pub fn add(&mut self, partitions: impl IntoIterator<Item = (String, i32)>, now: i64) -> Result<bool, ResponseError> {
+    pub fn add(
+        &mut self,
+        partitions: impl IntoIterator<Item = (String, i32)>,
+        now: i64,
+    ) -> Result<bool, ResponseError> {
         if self.state.preparing() {
             return Err(ResponseError::ConcurrentTransactions);
         }
@@ -149,7 +153,9 @@ impl TxnMeta {
         match (self.state, commit) {
             (TxnState::Ongoing, _) => Ok(true),
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(false),
-            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(ResponseError::ConcurrentTransactions),
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                Err(ResponseError::ConcurrentTransactions)
+            }
             (TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence, _) => {
                 Err(ResponseError::ConcurrentTransactions)
             }

@@ -2,16 +2,17 @@
 scripts/test into tests/kafka/target/classpath.txt), run as an operator runs them: the classes
 behind kafka-topics.sh, kafka-console-producer.sh, kafka-console-consumer.sh,
 kafka-consumer-groups.sh, kafka-configs.sh, kafka-delete-records.sh, kafka-get-offsets.sh,
-kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh and kafka-broker-api-versions.sh."""
+kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh, kafka-broker-api-versions.sh and
+kafka-transactions.sh."""
 
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
-from brokers import HOST
-from clients import admin
+from clients import admin, create_topic
 
 CLASSPATH = Path(__file__).resolve().parent.parent / "kafka" / "target" / "classpath.txt"
 TOOLS = "org.apache.kafka.tools."
@@ -148,8 +149,17 @@ def test_kafka_broker_api_versions(broker):
         assert re.search(re.escape(api) + r": \d+ to \d+ \[usable: \d+\]", out), f"{api} not served:\n{out}"
 
 
-@pytest.mark.xfail(HOST != "kafka", strict=True,
-                   reason="kop does not serve ListTransactions yet (the transactions issue)")
-def test_kafka_transactions_list(broker):
-    out = tool(TOOLS + "TransactionsCommand", "--bootstrap-server", broker.bootstrap, "list", ok=False)
-    assert "TransactionalId" in out and "does not support" not in out, out
+def test_kafka_transactions_lists_and_describes(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name)
+    tid = "tool-" + topic_name
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": tid})
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(topic_name, value=b"in a transaction")
+    p.flush(30)
+    listed = tool(TOOLS + "TransactionsCommand", "--bootstrap-server", broker.bootstrap, "list")
+    assert re.search(rf"^{re.escape(tid)}\s+\d+\s+\d+\s+Ongoing", listed, re.M), listed
+    p.commit_transaction(30)
+    described = tool(TOOLS + "TransactionsCommand", "--bootstrap-server", broker.bootstrap, "describe",
+                     "--transactional-id", tid)
+    assert re.search(rf"\b{re.escape(tid)}\b.*\bCompleteCommit\b", described), described

@@ -69,7 +69,7 @@ pub(super) async fn stable_member(broker: &Arc<Broker>, group_id: &str) -> (Stri
 }
 
 #[tokio::test]
-async fn find_coordinator_names_this_broker_for_groups_only() {
+async fn find_coordinator_names_this_broker_for_groups_and_transactional_ids() {
     let broker = broker().await;
     let v3 = FindCoordinatorRequest::default().with_key(text("g")).with_key_type(0);
     let resp = groups::find_coordinator(&broker, &ctx(3), v3).await.await.unwrap();
@@ -80,7 +80,10 @@ async fn find_coordinator_names_this_broker_for_groups_only() {
     assert!(resp.coordinators.iter().all(|c| c.error_code == 0 && c.node_id == BrokerId(broker.node_id())));
     let txn = FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![text("tx")]);
     let resp = groups::find_coordinator(&broker, &ctx(4), txn).await.await.unwrap();
-    assert_eq!(resp.coordinators[0].error_code, ResponseError::CoordinatorNotAvailable.code());
+    assert_eq!((resp.coordinators[0].error_code, resp.coordinators[0].node_id), (0, BrokerId(broker.node_id())));
+    let other = FindCoordinatorRequest::default().with_key_type(5).with_coordinator_keys(vec![text("x")]);
+    let resp = groups::find_coordinator(&broker, &ctx(4), other).await.await.unwrap();
+    assert_eq!(resp.coordinators[0].error_code, ResponseError::InvalidRequest.code());
 }
 
 #[tokio::test]

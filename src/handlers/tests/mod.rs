@@ -8,6 +8,7 @@ mod configs;
 mod group_apis;
 mod offsets;
 mod sasl_exchange;
+mod transactions;
 
 use std::sync::Arc;
 

@@ -1,0 +1,201 @@
+//! The transactional producer's APIs and the admin's view of transactions, and what a
+//! read_committed fetch then sees.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest, FetchRequest,
+    GroupId, InitProducerIdRequest, ListTransactionsRequest, ProduceRequest, ProducerId, TransactionalId,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::Compression;
+
+use super::{broker, create, ctx, name};
+use crate::broker::Broker;
+use crate::handlers::{fetch, produce, producer_id, transactions};
+
+fn tid(s: &str) -> TransactionalId {
+    TransactionalId(StrBytes::from_string(s.to_string()))
+}
+
+/// (error, producer id, epoch) of InitProducerId for `id`, retried while the coordinator loads.
+async fn init(broker: &Arc<Broker>, id: &str, timeout_ms: i32) -> (i16, i64, i16) {
+    for _ in 0..100 {
+        let req = InitProducerIdRequest::default()
+            .with_transactional_id(Some(tid(id)))
+            .with_transaction_timeout_ms(timeout_ms)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        let resp = producer_id::handle(broker, &ctx(4), req).await.await.unwrap();
+        if resp.error_code != ResponseError::CoordinatorLoadInProgress.code() {
+            return (resp.error_code, resp.producer_id.0, resp.producer_epoch);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the transaction coordinator never loaded");
+}
+
+async fn add(broker: &Arc<Broker>, id: &str, pid: i64, epoch: i16, topic: &str) -> i16 {
+    let req = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(tid(id))
+        .with_v3_and_below_producer_id(ProducerId(pid))
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![0])]);
+    let resp = transactions::add_partitions(broker, &ctx(3), req).await.await.unwrap();
+    resp.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+}
+
+async fn end(broker: &Arc<Broker>, id: &str, pid: i64, epoch: i16, commit: bool) -> i16 {
+    let req = EndTxnRequest::default()
+        .with_transactional_id(tid(id))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(commit);
+    transactions::end_txn(broker, &ctx(3), req).await.await.unwrap().error_code
+}
+
+/// A transactional batch of `values` from `pid` at `epoch`, sequences from `first`.
+fn txn_batch(pid: i64, epoch: i16, first: i32, values: &[&str]) -> Bytes {
+    let records: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut r = crate::protocol::batch::fixtures::record(i as i64, 1_700_000_000_000);
+            (r.producer_id, r.producer_epoch, r.sequence, r.transactional) = (pid, epoch, first + i as i32, true);
+            r.value = Some(Bytes::from(v.to_string()));
+            r
+        })
+        .collect();
+    crate::protocol::batch::fixtures::encode(&records, Compression::None)
+}
+
+async fn produce(broker: &Arc<Broker>, topic: &str, records: Bytes) -> i16 {
+    let req =
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(1000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(name(topic))
+                .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])]);
+    let resp = produce::handle(broker, &ctx(8), req).await.await.unwrap();
+    resp.responses[0].partition_responses[0].error_code
+}
+
+/// (last stable offset, aborted producer ids, batches) of a fetch from 0 at `isolation`.
+async fn fetch_at(broker: &Arc<Broker>, topic: &str, isolation: i8) -> (i64, Vec<i64>, usize) {
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_isolation_level(isolation)
+        .with_topics(vec![FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
+            FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20),
+        ])]);
+    let resp = fetch::handle(broker, &ctx(11), req).await.await.unwrap();
+    let p = &resp.responses[0].partitions[0];
+    let aborted = p.aborted_transactions.iter().flatten().map(|a| a.producer_id.0).collect();
+    let batches = p.records.as_deref().map_or(0, |r| crate::protocol::batch::split(r).count());
+    (p.last_stable_offset, aborted, batches)
+}
+
+#[tokio::test]
+async fn a_transaction_commits_another_aborts_and_read_committed_sees_the_difference() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "ledger", 1).await, 0);
+    let (error, pid, epoch) = init(&broker, "tx-a", 60_000).await;
+    assert_eq!((error, epoch), (0, 0));
+
+    assert_eq!(add(&broker, "tx-a", pid, epoch, "ledger").await, 0);
+    assert_eq!(produce(&broker, "ledger", txn_batch(pid, epoch, 0, &["c1", "c2"])).await, 0);
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (0, vec![], 0), "nothing stable while it is open");
+    assert_eq!(end(&broker, "tx-a", pid, epoch, true).await, 0);
+    assert_eq!(end(&broker, "tx-a", pid, epoch, true).await, 0, "a retried commit is answered again");
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (3, vec![], 2), "the data and its marker");
+
+    assert_eq!(add(&broker, "tx-a", pid, epoch, "ledger").await, 0);
+    assert_eq!(produce(&broker, "ledger", txn_batch(pid, epoch, 2, &["a1"])).await, 0);
+    assert_eq!(end(&broker, "tx-a", pid, epoch, false).await, 0);
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (5, vec![pid], 4), "the abort is reported");
+    assert_eq!(fetch_at(&broker, "ledger", 0).await.1, Vec::<i64>::new(), "read_uncommitted gets no list");
+    assert_eq!(end(&broker, "tx-a", pid, epoch, true).await, ResponseError::InvalidTxnState.code());
+}
+
+#[tokio::test]
+async fn a_new_producer_fences_the_old_one_and_aborts_its_transaction() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "ledger", 1).await, 0);
+    let (_, pid, old) = init(&broker, "tx-f", 60_000).await;
+    assert_eq!(add(&broker, "tx-f", pid, old, "ledger").await, 0);
+    assert_eq!(produce(&broker, "ledger", txn_batch(pid, old, 0, &["x"])).await, 0);
+    let (error, same_pid, new) = init(&broker, "tx-f", 60_000).await;
+    assert_eq!((error, same_pid, new), (0, pid, old + 1));
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (2, vec![pid], 2), "the open transaction was aborted");
+    assert_eq!(end(&broker, "tx-f", pid, old, true).await, ResponseError::ProducerFenced.code());
+    assert_eq!(add(&broker, "tx-f", pid, old, "ledger").await, ResponseError::ProducerFenced.code());
+    assert_eq!(
+        produce(&broker, "ledger", txn_batch(pid, old, 1, &["late"])).await,
+        ResponseError::InvalidProducerEpoch.code(),
+        "the partition refuses the fenced epoch too"
+    );
+    let v1 = EndTxnRequest::default()
+        .with_transactional_id(tid("tx-f"))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(old)
+        .with_committed(true);
+    let resp = transactions::end_txn(&broker, &ctx(1), v1).await.await.unwrap();
+    assert_eq!(resp.error_code, ResponseError::InvalidProducerEpoch.code(), "old clients read the old code");
+}
+
+#[tokio::test]
+async fn bad_requests_get_kafka_errors() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "ledger", 1).await, 0);
+    assert_eq!(init(&broker, "tx-b", 3_600_000).await.0, ResponseError::InvalidTransactionTimeout.code());
+    let (_, pid, epoch) = init(&broker, "tx-b", 60_000).await;
+    assert_eq!(add(&broker, "tx-b", pid + 1, epoch, "ledger").await, ResponseError::InvalidProducerIdMapping.code());
+    assert_eq!(add(&broker, "tx-b", pid, epoch, "missing").await, ResponseError::UnknownTopicOrPartition.code());
+    assert_eq!(add(&broker, "tx-unknown", pid, epoch, "ledger").await, ResponseError::InvalidProducerIdMapping.code());
+    assert_eq!(end(&broker, "tx-b", pid, epoch, true).await, ResponseError::InvalidTxnState.code(), "none open");
+    let offsets = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(tid("tx-b"))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_group_id(GroupId(StrBytes::from_static_str("")));
+    let resp = transactions::add_offsets(&broker, &ctx(2), offsets).await.await.unwrap();
+    assert_eq!(resp.error_code, ResponseError::InvalidGroupId.code());
+}
+
+#[tokio::test]
+async fn admins_list_and_describe_transactions() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "ledger", 1).await, 0);
+    let (_, pid, epoch) = init(&broker, "tx-l", 60_000).await;
+    assert_eq!(add(&broker, "tx-l", pid, epoch, "ledger").await, 0);
+    let listed = transactions::list(&broker, &ctx(1), ListTransactionsRequest::default().with_duration_filter(-1))
+        .await
+        .await
+        .unwrap();
+    let states: Vec<_> =
+        listed.transaction_states.iter().map(|t| (t.transactional_id.as_str(), t.transaction_state.as_str())).collect();
+    assert_eq!(states, [("tx-l", "Ongoing")]);
+    let filtered = ListTransactionsRequest::default()
+        .with_duration_filter(-1)
+        .with_state_filters(vec![StrBytes::from_static_str("CompleteCommit"), StrBytes::from_static_str("Bogus")]);
+    let listed = transactions::list(&broker, &ctx(1), filtered).await.await.unwrap();
+    assert!(listed.transaction_states.is_empty());
+    assert_eq!(listed.unknown_state_filters, [StrBytes::from_static_str("Bogus")]);
+
+    let req = DescribeTransactionsRequest::default().with_transactional_ids(vec![tid("tx-l"), tid("tx-none")]);
+    let described = transactions::describe(&broker, &ctx(0), req).await.await.unwrap();
+    let found = &described.transaction_states[0];
+    assert_eq!((found.error_code, found.producer_id.0, found.transaction_state.as_str()), (0, pid, "Ongoing"));
+    assert_eq!(found.topics[0].partitions, [0]);
+    assert_eq!(described.transaction_states[1].error_code, ResponseError::TransactionalIdNotFound.code());
+}
