@@ -2,7 +2,8 @@
 lines, so the same tests judge each: the Java Kafka client (org.apache.kafka:kafka-clients 4.x,
 tests/compat/java) and franz-go (github.com/twmb/franz-go, tests/compat/go/franz), both built by
 scripts/test. Each runs the idempotent producer with every codec and headers, group consumers
-with the eager and the cooperative assignor, and its admin client."""
+with the eager and the cooperative assignor, its admin client, and a transactional producer with a
+read_committed consumer."""
 
 import subprocess
 import threading
@@ -105,3 +106,11 @@ def test_admin(broker, topic_name, driver):
     assert out[("group", "state")] == ["Empty"]
     assert ("group", "deleted") in out
     assert out[("deleted", "true")] == []
+
+
+def test_transactions_commit_abort_and_fence(broker, topic_name, driver):
+    create_topic(broker.bootstrap, topic_name)
+    out = driver("transact", broker.bootstrap, topic_name, "tx-" + topic_name)
+    assert ["fenced"] in out, "the second producer of the id fenced the first"
+    assert [w[1] for w in out if w[0] == "record"] == ["c0", "c1", "c2", "c3"], \
+        "read_committed gets exactly the committed records, in order"

@@ -4,6 +4,8 @@
 //	franz produce <bootstrap> <topic> <count> <codec>    idempotent, acks=all, keyed, a "seq" header
 //	franz consume <bootstrap> <topic> <group> <count> <eager|cooperative> <idle-ms>
 //	franz admin <bootstrap> <topic>                       topics, partitions, configs, records, groups
+//	franz transact <bootstrap> <topic> <transactional-id> commits, aborts, is fenced, then reads
+//	                                                      read_committed
 //
 // franz-go speaks the newest version of each API that ApiVersions offers, so it is the client that
 // reaches the top of kop's version ranges. Exits non-zero with the reason on any failure.
@@ -39,6 +41,8 @@ func main() {
 		err = consume(ctx, os.Args[2], os.Args[3], os.Args[4], atoi(os.Args[5]), os.Args[6], atoi(os.Args[7]))
 	case "admin":
 		err = admin(ctx, os.Args[2], os.Args[3])
+	case "transact":
+		err = transact(ctx, os.Args[2], os.Args[3], os.Args[4])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -289,4 +293,76 @@ func describe(ctx context.Context, adm *kadm.Client, topic string) (int, error) 
 		return 0, fmt.Errorf("describe %s: %v %v", topic, err, details.Error())
 	}
 	return len(details[topic].Partitions), nil
+}
+
+// transact commits c0..c2, aborts a0 and a1, leaves "open" in a transaction that a second producer
+// of the same transactional id fences (printing "fenced"), commits c3 from that second producer,
+// and then prints each record a read_committed consumer gets ("record <value>").
+func transact(ctx context.Context, bootstrap, topic, txnID string) error {
+	client := func() (*kgo.Client, error) {
+		return kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.TransactionalID(txnID), kgo.DefaultProduceTopic(topic),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	inTxn := func(c *kgo.Client, values []string, commit bool) error {
+		if err := c.BeginTransaction(); err != nil {
+			return err
+		}
+		for _, v := range values {
+			if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+				return err
+			}
+		}
+		return c.EndTransaction(ctx, kgo.TransactionEndTry(commit))
+	}
+	first, err := client()
+	if err != nil {
+		return err
+	}
+	defer first.Close()
+	if err := inTxn(first, []string{"c0", "c1", "c2"}, true); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	fmt.Println("committed 3")
+	if err := inTxn(first, []string{"a0", "a1"}, false); err != nil {
+		return fmt.Errorf("abort: %w", err)
+	}
+	fmt.Println("aborted 2")
+	if err := first.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := first.ProduceSync(ctx, &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
+		return err
+	}
+	second, err := client()
+	if err != nil {
+		return err
+	}
+	defer second.Close()
+	if err := inTxn(second, []string{"c3"}, true); err != nil {
+		return fmt.Errorf("second producer: %w", err)
+	}
+	if err := first.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		fmt.Println("fenced")
+	} else {
+		fmt.Println("not-fenced")
+	}
+	fmt.Println("committed 1")
+	reader, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
+	for {
+		pollCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		fetches := reader.PollFetches(pollCtx)
+		cancel()
+		if pollCtx.Err() != nil && fetches.NumRecords() == 0 {
+			return nil
+		}
+		if err := fetches.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		fetches.EachRecord(func(r *kgo.Record) { fmt.Println("record", string(r.Value)) })
+	}
 }

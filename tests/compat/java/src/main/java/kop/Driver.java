@@ -49,6 +49,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *                                              each poll; stops at COUNT records, or once it has
  *                                              seen none for IDLE_MS
  * admin BOOTSTRAP TOPIC                         topics, partitions, configs, offsets, records, groups
+ * transact BOOTSTRAP TOPIC TRANSACTIONAL_ID     commits, aborts, is fenced by a second producer of
+ *                                              the id, then reads read_committed
  * </pre>
  */
 public final class Driver {
@@ -60,6 +62,7 @@ public final class Driver {
             case "consume" -> consume(args[1], args[2], args[3], Integer.parseInt(args[4]), args[5],
                 args.length > 6 ? Long.parseLong(args[6]) : TIMEOUT.toMillis());
             case "admin" -> admin(args[1], args[2]);
+            case "transact" -> transact(args[1], args[2], args[3]);
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
         }
     }
@@ -82,6 +85,69 @@ public final class Driver {
             for (Future<RecordMetadata> f : sent) {
                 RecordMetadata m = f.get(60, TimeUnit.SECONDS);
                 System.out.println("acked " + m.partition() + " " + m.offset());
+            }
+        }
+    }
+
+    private static KafkaProducer<String, String> transactional(String bootstrap, String txnId) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer());
+        producer.initTransactions();
+        return producer;
+    }
+
+    /**
+     * Commits c0..c2, aborts a0 and a1, leaves "open" in a transaction that a second producer of
+     * the same id fences ("fenced"), commits c3 from that one, then prints what a read_committed
+     * consumer gets ("record VALUE").
+     */
+    private static void transact(String bootstrap, String topic, String txnId) throws Exception {
+        try (KafkaProducer<String, String> first = transactional(bootstrap, txnId)) {
+            first.beginTransaction();
+            for (String v : List.of("c0", "c1", "c2")) {
+                first.send(new ProducerRecord<>(topic, 0, null, v));
+            }
+            first.commitTransaction();
+            System.out.println("committed 3");
+            first.beginTransaction();
+            first.send(new ProducerRecord<>(topic, 0, null, "a0"));
+            first.send(new ProducerRecord<>(topic, 0, null, "a1"));
+            first.flush();
+            first.abortTransaction();
+            System.out.println("aborted 2");
+            first.beginTransaction();
+            first.send(new ProducerRecord<>(topic, 0, null, "open")).get(60, TimeUnit.SECONDS);
+            try (KafkaProducer<String, String> second = transactional(bootstrap, txnId)) {
+                try {
+                    first.commitTransaction();
+                    System.out.println("not-fenced");
+                } catch (org.apache.kafka.common.KafkaException e) {
+                    System.out.println("fenced");
+                }
+                second.beginTransaction();
+                second.send(new ProducerRecord<>(topic, 0, null, "c3"));
+                second.commitTransaction();
+                System.out.println("committed 1");
+            }
+        }
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        try (KafkaConsumer<String, String> consumer =
+                 new KafkaConsumer<>(c, new StringDeserializer(), new StringDeserializer())) {
+            TopicPartition tp = new TopicPartition(topic, 0);
+            consumer.assign(List.of(tp));
+            consumer.seekToBeginning(List.of(tp));
+            long idleSince = System.currentTimeMillis();
+            while (System.currentTimeMillis() - idleSince < 3000) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(300))) {
+                    System.out.println("record " + r.value());
+                    idleSince = System.currentTimeMillis();
+                }
             }
         }
     }
