@@ -1,6 +1,7 @@
 """kafkajs, a Kafka client written from scratch in JavaScript (its own protocol code, not
 librdkafka's), through `kafkajs/roundtrip.js`: admin, an idempotent gzip producer, a consumer
-group that commits and resumes, group and config admin, DeleteRecords."""
+group that commits and resumes, group and config admin, DeleteRecords; and transactions
+(`kafkajs/transactions.js`)."""
 
 import json
 import subprocess
@@ -32,3 +33,11 @@ def test_kafkajs_over_tls_with_sasl(fresh_broker, topic_name, certificate):
     assert done.returncode == 0, f"kafkajs failed:\n{done.stderr}"
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"consumed": 10, "refused": "KafkaJSSASLAuthenticationError"}
+
+
+def test_kafkajs_transactions(broker, topic_name):
+    done = subprocess.run(["node", str(SCRIPT.parent / "transactions.js"), broker.bootstrap, topic_name],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"kafkajs failed:\n{done.stderr}"
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"committed": ["c0", "c1", "c2", "from-x0", "from-x1"], "inputOffset": "2"}

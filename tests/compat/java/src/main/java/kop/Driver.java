@@ -51,6 +51,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * admin BOOTSTRAP TOPIC                         topics, partitions, configs, offsets, records, groups
  * transact BOOTSTRAP TOPIC TRANSACTIONAL_ID     commits, aborts, is fenced by a second producer of
  *                                              the id, then reads read_committed
+ * wordcount BOOTSTRAP INPUT OUTPUT APP_ID STATE_DIR
+ *                                              a Kafka Streams word count (exactly_once_v2, a state
+ *                                              store and a repartition), running until killed
  * </pre>
  */
 public final class Driver {
@@ -63,6 +66,7 @@ public final class Driver {
                 args.length > 6 ? Long.parseLong(args[6]) : TIMEOUT.toMillis());
             case "admin" -> admin(args[1], args[2]);
             case "transact" -> transact(args[1], args[2], args[3]);
+            case "wordcount" -> wordcount(args[1], args[2], args[3], args[4], args[5]);
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
         }
     }
@@ -149,6 +153,52 @@ public final class Driver {
                     idleSince = System.currentTimeMillis();
                 }
             }
+        }
+    }
+
+    /** Counts the words of INPUT's values into OUTPUT (word, count) until the process is killed. */
+    private static void wordcount(String bootstrap, String input, String output, String appId, String stateDir)
+            throws InterruptedException {
+        Properties p = new Properties();
+        p.put(org.apache.kafka.streams.StreamsConfig.APPLICATION_ID_CONFIG, appId);
+        p.put(org.apache.kafka.streams.StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(org.apache.kafka.streams.StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
+            org.apache.kafka.streams.StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(org.apache.kafka.streams.StreamsConfig.STATE_DIR_CONFIG, stateDir);
+        // Long transactions of promptly sent records: a kill leaves much written but not committed.
+        p.put(org.apache.kafka.streams.StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "1000");
+        p.put(org.apache.kafka.streams.StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), "0");
+        p.put(org.apache.kafka.streams.StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, "0");
+        p.put(org.apache.kafka.streams.StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), "20");
+        p.put(org.apache.kafka.streams.StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), "6000");
+        p.put(org.apache.kafka.streams.StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG),
+            "1000");
+        org.apache.kafka.streams.StreamsBuilder builder = new org.apache.kafka.streams.StreamsBuilder();
+        org.apache.kafka.common.serialization.Serde<String> strings =
+            org.apache.kafka.common.serialization.Serdes.String();
+        builder.stream(input, org.apache.kafka.streams.kstream.Consumed.with(strings, strings))
+            .flatMapValues(line -> List.of(line.split(" ")))
+            .groupBy((key, word) -> word, org.apache.kafka.streams.kstream.Grouped.with(strings, strings))
+            .count(org.apache.kafka.streams.kstream.Materialized.as(
+                org.apache.kafka.streams.state.Stores.inMemoryKeyValueStore("counts")))
+            .toStream()
+            .to(output, org.apache.kafka.streams.kstream.Produced.with(strings,
+                org.apache.kafka.common.serialization.Serdes.Long()));
+        try (org.apache.kafka.streams.KafkaStreams streams =
+                 new org.apache.kafka.streams.KafkaStreams(builder.build(), p)) {
+            streams.setUncaughtExceptionHandler(e -> {
+                e.printStackTrace();
+                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse
+                    .SHUTDOWN_APPLICATION;
+            });
+            streams.start();
+            System.out.println("started");
+            while (streams.state() != org.apache.kafka.streams.KafkaStreams.State.ERROR
+                   && streams.state() != org.apache.kafka.streams.KafkaStreams.State.NOT_RUNNING) {
+                Thread.sleep(200);
+            }
+            System.out.println("stopped " + streams.state());
+            System.exit(1);
         }
     }
 
