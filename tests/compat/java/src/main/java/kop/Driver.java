@@ -32,10 +32,22 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.state.Stores;
 
 /**
  * Drives the Java Kafka client for the compat suite. Each command prints what it saw, one fact per
@@ -128,7 +140,7 @@ public final class Driver {
                 try {
                     first.commitTransaction();
                     System.out.println("not-fenced");
-                } catch (org.apache.kafka.common.KafkaException e) {
+                } catch (KafkaException e) {
                     System.out.println("fenced");
                 }
                 second.beginTransaction();
@@ -160,41 +172,33 @@ public final class Driver {
     private static void wordcount(String bootstrap, String input, String output, String appId, String stateDir)
             throws InterruptedException {
         Properties p = new Properties();
-        p.put(org.apache.kafka.streams.StreamsConfig.APPLICATION_ID_CONFIG, appId);
-        p.put(org.apache.kafka.streams.StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(org.apache.kafka.streams.StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
-            org.apache.kafka.streams.StreamsConfig.EXACTLY_ONCE_V2);
-        p.put(org.apache.kafka.streams.StreamsConfig.STATE_DIR_CONFIG, stateDir);
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
         // Long transactions of promptly sent records: a kill leaves much written but not committed.
-        p.put(org.apache.kafka.streams.StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "1000");
-        p.put(org.apache.kafka.streams.StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), "0");
-        p.put(org.apache.kafka.streams.StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, "0");
-        p.put(org.apache.kafka.streams.StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), "20");
-        p.put(org.apache.kafka.streams.StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), "6000");
-        p.put(org.apache.kafka.streams.StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG),
-            "1000");
-        org.apache.kafka.streams.StreamsBuilder builder = new org.apache.kafka.streams.StreamsBuilder();
-        org.apache.kafka.common.serialization.Serde<String> strings =
-            org.apache.kafka.common.serialization.Serdes.String();
-        builder.stream(input, org.apache.kafka.streams.kstream.Consumed.with(strings, strings))
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "1000");
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), "0");
+        p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, "0");
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), "20");
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), "6000");
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), "1000");
+        Serde<String> strings = Serdes.String();
+        StreamsBuilder builder = new StreamsBuilder();
+        builder.stream(input, Consumed.with(strings, strings))
             .flatMapValues(line -> List.of(line.split(" ")))
-            .groupBy((key, word) -> word, org.apache.kafka.streams.kstream.Grouped.with(strings, strings))
-            .count(org.apache.kafka.streams.kstream.Materialized.as(
-                org.apache.kafka.streams.state.Stores.inMemoryKeyValueStore("counts")))
+            .groupBy((key, word) -> word, Grouped.with(strings, strings))
+            .count(Materialized.as(Stores.inMemoryKeyValueStore("counts")))
             .toStream()
-            .to(output, org.apache.kafka.streams.kstream.Produced.with(strings,
-                org.apache.kafka.common.serialization.Serdes.Long()));
-        try (org.apache.kafka.streams.KafkaStreams streams =
-                 new org.apache.kafka.streams.KafkaStreams(builder.build(), p)) {
+            .to(output, Produced.with(strings, Serdes.Long()));
+        try (KafkaStreams streams = new KafkaStreams(builder.build(), p)) {
             streams.setUncaughtExceptionHandler(e -> {
                 e.printStackTrace();
-                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse
-                    .SHUTDOWN_APPLICATION;
+                return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_APPLICATION;
             });
             streams.start();
             System.out.println("started");
-            while (streams.state() != org.apache.kafka.streams.KafkaStreams.State.ERROR
-                   && streams.state() != org.apache.kafka.streams.KafkaStreams.State.NOT_RUNNING) {
+            while (streams.state() != KafkaStreams.State.ERROR && streams.state() != KafkaStreams.State.NOT_RUNNING) {
                 Thread.sleep(200);
             }
             System.out.println("stopped " + streams.state());
