@@ -12,9 +12,14 @@
 //! - [`server`]: the listener, TLS, connections, framing and pipelined responses;
 //! - [`handlers`]: one module per API group, and the API table ApiVersions is derived from;
 //! - [`broker`]: what the handlers share (config, topics, coordinators, peers);
-//! - [`group`] (the group coordinator: its client API, the offsets log it keeps, the ownership of
-//!   that log's partitions) and [`partition`] (Kafka's rules over one log: offsets, reads,
-//!   long-poll wake-ups, idempotent producers; the topic registry);
+//! - the coordinators: [`txn`] (the transaction coordinator over `__transaction_state`: producer
+//!   ids and epochs, transactions, their markers and timeouts), which uses [`group`] (the group
+//!   coordinator: its client API and the offsets log it keeps) to commit offsets sent to a
+//!   transaction;
+//! - [`partition`]: Kafka's rules over one log (offsets, reads, long-poll wake-ups, idempotent
+//!   producers, open and aborted transactions and the last stable offset), the topic registry,
+//!   and what both coordinators build on: a coordinator's log (`internal_log`) and the ownership
+//!   of its partitions (`ownership`);
 //! - [`host`]: the seam, the `Log` and `TopicStore` traits, `HostError` and its Kafka codes, and
 //!   the in-memory host for tests;
 //! - the hosts: [`host::embedded`], and [`host::pulsar`], which asks its broker through the
@@ -47,7 +52,10 @@
 //! row). A storage feature:
 //! the `Log` or `TopicStore` trait, every host (the Pulsar one with its fake broker), and the
 //! conformance suite in `host/conformance.rs`.
-//! A setting: `config.rs` with KoP's key name, and `docs/configuration.md`.
+//! A transaction rule: the state machine in `txn/state.rs` (pure, unit-tested), its I/O in
+//! `txn/mod.rs`, and what a partition must know of it in `partition/transactions.rs`.
+//! A setting: `config.rs` with KoP's key name (and the shim's `ShimConfig` list), and
+//! `docs/configuration.md`.
 
 pub mod broker;
 pub mod clock;

@@ -134,7 +134,7 @@ def test_kafka_streams_exactly_once_counts_survive_a_kill(broker, topic_name, tm
 
     def feed():
         """One line of every word each 20 ms, until told to stop."""
-        p = producer(broker.bootstrap, linger_ms=0)
+        p = producer(broker.bootstrap, linger_ms=0, enable_idempotence=True)
         while not stop.is_set():
             p.produce(source, value=" ".join(words).encode(), partition=0)
             fed[0] += 1
@@ -171,7 +171,10 @@ def test_kafka_streams_exactly_once_counts_survive_a_kill(broker, topic_name, tm
         time.sleep(2)
         stop.set()
         feeder.join(60)
-        lines = fed[0]
+        c = consumer(broker.bootstrap)
+        lines = c.get_watermark_offsets(TopicPartition(source, 0), timeout=10)[1]
+        c.close()
+        assert lines == fed[0], "each line fed is stored once"
         deadline = time.time() + 150
         final = {}
         while time.time() < deadline:
