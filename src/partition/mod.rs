@@ -98,8 +98,10 @@ impl Partition {
                 // Open the transaction here before the batch can be read, so the stable offset
                 // never passes it; the log's end is where the batch goes, or below.
                 let guess = self.log.end_offset();
-                let txns = info.transactional.then(|| {
-                    self.txns().data(id, guess);
+                // Only the batch that opens the transaction may correct its start once placed.
+                let opener = info.transactional.then(|| self.txns().data(id, guess)).unwrap_or(false);
+                let txns = opener.then(|| {
+                    tracing::debug!(partition = self.index, producer_id = id, epoch, guess, "transaction opened");
                     Arc::clone(&self.txns)
                 });
                 let pending = self.append_to_log(batch, meta);
@@ -144,7 +146,9 @@ impl Partition {
         let txns = Arc::clone(&self.txns);
         async move {
             let offset = pending.await?;
-            txns.lock().unwrap_or_else(|e| e.into_inner()).ended(producer_id, offset, commit);
+            let mut txns = txns.lock().unwrap_or_else(|e| e.into_inner());
+            tracing::debug!(producer_id, epoch, commit, offset, open = ?txns.first_offset(producer_id), "marker written");
+            txns.ended(producer_id, offset, commit);
             Ok(offset)
         }
         .boxed()
@@ -226,7 +230,9 @@ impl Partition {
                 producers.record(info.producer_id, info.producer_epoch, info.base_sequence, last, outcome);
             }
             match stored.role {
-                TxnRole::Data { producer_id, .. } => txns.data(producer_id, stored.base_offset),
+                TxnRole::Data { producer_id, .. } => {
+                    txns.data(producer_id, stored.base_offset);
+                }
                 TxnRole::Marker { producer_id, epoch, commit } => {
                     producers.fence(producer_id, epoch);
                     txns.ended(producer_id, stored.base_offset, commit);
@@ -500,6 +506,31 @@ mod tests {
         let (late, mut info) = transactional(1, 2, 1);
         info.producer_epoch = -1;
         assert_eq!(after.append(late, &info).await, Err(ResponseError::InvalidProducerEpoch));
+    }
+
+    #[tokio::test]
+    async fn an_aborted_transaction_starts_at_its_first_batch_when_batches_in_flight_share_a_guess() {
+        // The Pulsar log learns where a batch went only when the broker answers, so batches in
+        // flight together are all guessed at the same end offset.
+        let broker = Arc::new(crate::host::pulsar::FakeBroker::default());
+        broker.add_topic("persistent://public/default/t", 1, &[]);
+        let log: Arc<dyn Log> =
+            Arc::new(crate::host::pulsar::PulsarLog::new(broker, "persistent://public/default/t-partition-0".into()));
+        let p = Partition::new(0, log);
+        p.ready().await.unwrap();
+        let (plain, info) = idempotent(0, 2);
+        assert_eq!(p.append(plain, &info).await, Ok(0));
+        let (first, first_info) = transactional(1, 0, 3);
+        let (second, second_info) = transactional(1, 3, 3);
+        let in_flight = (p.append(first, &first_info), p.append(second, &second_info));
+        assert_eq!((in_flight.0.await, in_flight.1.await), (Ok(2), Ok(5)));
+        assert_eq!(p.last_stable_offset(), 2);
+        assert_eq!(p.write_marker(1, 0, false, 0).await, Ok(8));
+        assert_eq!(
+            p.aborted_in(0, 9),
+            vec![Aborted { producer_id: 1, first_offset: 2, last_offset: 8 }],
+            "the abort covers the first batch too"
+        );
     }
 
     #[test]

@@ -25,14 +25,26 @@ pub struct Transactions {
 }
 
 impl Transactions {
-    /// A batch of `producer_id`'s transaction is being stored at `offset` or later. The first
-    /// call of a transaction fixes where it starts; an offset given before the log placed the
-    /// batch may only be too low, which holds the stable offset back a little, never too far.
-    pub fn data(&mut self, producer_id: i64, offset: i64) {
-        self.open.entry(producer_id).and_modify(|first| *first = (*first).min(offset)).or_insert(offset);
+    /// A batch of `producer_id`'s transaction is being stored at `offset` or later; returns
+    /// whether it opens the transaction here. An offset given before the log placed the batch
+    /// may only be too low, which holds the stable offset back a little, never too far.
+    pub fn data(&mut self, producer_id: i64, offset: i64) -> bool {
+        match self.open.get_mut(&producer_id) {
+            Some(first) => {
+                *first = (*first).min(offset);
+                false
+            }
+            None => {
+                self.open.insert(producer_id, offset);
+                true
+            }
+        }
     }
 
-    /// The batch whose start was given as `guess` was placed at `actual`.
+    /// The batch that opened `producer_id`'s transaction, given as `guess`, was placed at
+    /// `actual`. Only the opening batch may move the start: later batches of the transaction
+    /// land after it, and on a host that places batches when they are stored several can share
+    /// one guess.
     pub fn placed(&mut self, producer_id: i64, guess: i64, actual: i64) {
         if let Some(first) = self.open.get_mut(&producer_id) {
             if *first == guess && actual > guess {
@@ -64,9 +76,9 @@ impl Transactions {
         self.aborted.retain(|a| a.last_offset >= start);
     }
 
-    /// Whether `producer_id` has a transaction open here.
-    pub fn is_open(&self, producer_id: i64) -> bool {
-        self.open.contains_key(&producer_id)
+    /// Where `producer_id`'s open transaction starts here, if it has one.
+    pub fn first_offset(&self, producer_id: i64) -> Option<i64> {
+        self.open.get(&producer_id).copied()
     }
 }
 
@@ -78,9 +90,9 @@ mod tests {
     fn the_stable_offset_stops_at_the_oldest_open_transaction() {
         let mut t = Transactions::default();
         assert_eq!(t.last_stable_offset(10), 10);
-        t.data(1, 10);
-        t.data(2, 12);
-        t.data(1, 14);
+        assert!(t.data(1, 10));
+        assert!(t.data(2, 12));
+        assert!(!t.data(1, 14));
         assert_eq!(t.last_stable_offset(20), 10);
         t.ended(1, 20, true);
         assert_eq!(t.last_stable_offset(21), 12);
@@ -96,11 +108,11 @@ mod tests {
     #[test]
     fn a_low_guess_is_corrected_once_the_batch_is_placed() {
         let mut t = Transactions::default();
-        t.data(1, 5);
+        assert!(t.data(1, 5), "the first batch opens the transaction");
+        assert!(!t.data(1, 5), "a second batch in flight shares the guess");
         t.placed(1, 5, 7);
         assert_eq!(t.last_stable_offset(9), 7);
-        t.data(1, 9);
-        t.placed(1, 9, 11);
+        assert!(!t.data(1, 9));
         assert_eq!(t.last_stable_offset(12), 7, "later batches do not move the start");
         t.ended(1, 12, true);
         assert!(t.aborted_in(0, 20).is_empty(), "a commit is not reported");

@@ -261,6 +261,7 @@ impl TransactionCoordinator {
         meta.updated_ms = now;
         let (id, epoch) = (meta.producer_id, meta.epoch);
         self.persist(transactional_id, meta).await?;
+        tracing::debug!(transactional_id, producer_id = id, epoch, "producer initialized");
         Ok((id, epoch))
     }
 
@@ -321,6 +322,7 @@ impl TransactionCoordinator {
             return Ok(());
         }
         let state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+        tracing::debug!(transactional_id, producer_id, epoch, commit, partitions = ?meta.partitions, "ending");
         let preparing = TxnMeta { state, updated_ms: now_ms(), ..meta };
         self.persist(transactional_id, preparing.clone()).await?;
         self.finish(transactional_id, preparing).await.map(drop)

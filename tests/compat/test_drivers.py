@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from confluent_kafka import TopicPartition
 
-from brokers import HOST
 from clients import consume, consumer, create_topic, produce_all, producer
 
 HERE = Path(__file__).resolve().parent
@@ -119,9 +118,6 @@ def test_transactions_commit_abort_and_fence(broker, topic_name, driver):
         "read_committed gets exactly the committed records, in order"
 
 
-@pytest.mark.xfail(HOST == "pulsar", strict=False,
-                   reason="on the Pulsar host the counts after the kill sometimes run over by a poll's worth "
-                          "of records (most runs); the cause is not found yet (docs/compatibility.md)")
 def test_kafka_streams_exactly_once_counts_survive_a_kill(broker, topic_name, tmp_path):
     """A Kafka Streams word count (exactly_once_v2: a state store, its changelog and a repartition
     topic, all written in transactions), killed with -9 while input flows and started again: the
