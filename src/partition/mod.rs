@@ -99,7 +99,7 @@ impl Partition {
                 // never passes it; the log's end is where the batch goes, or below.
                 let guess = self.log.end_offset();
                 // Only the batch that opens the transaction may correct its start once placed.
-                let opener = info.transactional.then(|| self.txns().data(id, guess)).unwrap_or(false);
+                let opener = info.transactional && self.txns().data(id, guess);
                 let txns = opener.then(|| {
                     tracing::debug!(partition = self.index, producer_id = id, epoch, guess, "transaction opened");
                     Arc::clone(&self.txns)
