@@ -151,7 +151,6 @@ impl GroupCoordinator {
     /// Offsets committed inside a transaction (TxnOffsetCommit): held back until the transaction
     /// commits, dropped if it aborts. The member checks are those of OffsetCommit, for members
     /// that name themselves (KIP-447).
-    #[allow(clippy::too_many_arguments)]
     pub fn txn_commit(
         self: &Arc<Self>,
         group_id: &str,
