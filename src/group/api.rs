@@ -268,6 +268,17 @@ impl GroupCoordinator {
         })
     }
 
+    /// The partitions of `group_id` with offsets committed in a transaction that has not ended:
+    /// a reader that asks for stable offsets (KIP-447) is told to wait for them.
+    pub fn unstable_offsets(&self, group_id: &str) -> std::collections::HashSet<(String, i32)> {
+        self.pending_txn_offsets()
+            .values()
+            .flatten()
+            .filter(|(g, ..)| g == group_id)
+            .map(|(_, t, p, _)| (t.clone(), *p))
+            .collect()
+    }
+
     /// DescribeGroups for one group; `None` if it does not exist.
     pub fn describe(self: &Arc<Self>, group_id: &str) -> Result<Option<GroupDescription>, ResponseError> {
         self.check(group_id)?;

@@ -105,6 +105,9 @@ pub async fn fetch(
     req: OffsetFetchRequest,
 ) -> Pending<OffsetFetchResponse> {
     let version = ctx.version;
+    // KIP-447: a reader asking for stable offsets is not given one a transaction may still change.
+    let unstable =
+        |group: &str| if req.require_stable { broker.groups.unstable_offsets(group) } else { Default::default() };
     if version >= 8 {
         let groups = req
             .groups
@@ -121,14 +124,18 @@ pub async fn fetch(
                         return OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_error_code(e.code())
                     }
                 };
+                let unstable = unstable(&g.group_id);
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for (topic, partition, c) in offsets {
                     let (offset, epoch, metadata) = committed_fields(&c);
-                    let p = OffsetFetchResponsePartitions::default()
+                    let mut p = OffsetFetchResponsePartitions::default()
                         .with_partition_index(partition)
                         .with_committed_offset(offset)
                         .with_committed_leader_epoch(epoch)
                         .with_metadata(Some(StrBytes::from_string(metadata)));
+                    if unstable.contains(&(topic.clone(), partition)) {
+                        p = p.with_committed_offset(-1).with_error_code(ResponseError::UnstableOffsetCommit.code());
+                    }
                     match topics.iter_mut().find(|t| t.name.as_str() == topic) {
                         Some(t) => t.partitions.push(p),
                         None => topics.push(
@@ -151,15 +158,19 @@ pub async fn fetch(
         // Before v2 there is no top-level error: each asked partition carries it.
         Err(e) => (wanted.unwrap_or_default().into_iter().map(|(t, p)| (t, p, None)).collect(), Some(e)),
     };
+    let unstable = unstable(&req.group_id);
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (topic, partition, c) in offsets {
         let (offset, epoch, metadata) = committed_fields(&c);
-        let p = OffsetFetchResponsePartition::default()
+        let mut p = OffsetFetchResponsePartition::default()
             .with_error_code(error.map_or(0, |e| e.code()))
             .with_partition_index(partition)
             .with_committed_offset(offset)
             .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
             .with_metadata(Some(StrBytes::from_string(metadata)));
+        if unstable.contains(&(topic.clone(), partition)) {
+            p = p.with_committed_offset(-1).with_error_code(ResponseError::UnstableOffsetCommit.code());
+        }
         match topics.iter_mut().find(|t| t.name.as_str() == topic) {
             Some(t) => t.partitions.push(p),
             None => topics.push(

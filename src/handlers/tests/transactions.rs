@@ -199,3 +199,53 @@ async fn admins_list_and_describe_transactions() {
     assert_eq!(found.topics[0].partitions, [0]);
     assert_eq!(described.transaction_states[1].error_code, ResponseError::TransactionalIdNotFound.code());
 }
+
+#[tokio::test]
+async fn offsets_sent_to_a_transaction_show_only_when_it_commits() {
+    use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::{OffsetFetchRequest, TxnOffsetCommitRequest};
+
+    let broker = broker().await;
+    assert_eq!(create(&broker, "input", 1).await, 0);
+    let (_, pid, epoch) = init(&broker, "tx-o", 60_000).await;
+    let group = GroupId(StrBytes::from_static_str("g-o"));
+    let offsets = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(tid("tx-o"))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_group_id(group.clone());
+    assert_eq!(transactions::add_offsets(&broker, &ctx(2), offsets).await.await.unwrap().error_code, 0);
+    let commit = TxnOffsetCommitRequest::default()
+        .with_transactional_id(tid("tx-o"))
+        .with_group_id(group.clone())
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default().with_name(name("input")).with_partitions(vec![
+            TxnOffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(42),
+        ])]);
+    let resp = transactions::txn_offset_commit(&broker, &ctx(3), commit).await.await.unwrap();
+    assert_eq!(resp.topics[0].partitions[0].error_code, 0);
+
+    let ask = |stable: bool| {
+        OffsetFetchRequest::default().with_group_id(group.clone()).with_require_stable(stable).with_topics(Some(vec![
+            OffsetFetchRequestTopic::default().with_name(name("input")).with_partition_indexes(vec![0]),
+        ]))
+    };
+    let fetched = |broker: Arc<Broker>, req: OffsetFetchRequest| async move {
+        let resp = crate::handlers::offsets::fetch(&broker, &ctx(7), req).await.await.unwrap();
+        let p = &resp.topics[0].partitions[0];
+        (p.error_code, p.committed_offset)
+    };
+    assert_eq!(fetched(broker.clone(), ask(false)).await, (0, -1), "not committed yet");
+    assert_eq!(
+        fetched(broker.clone(), ask(true)).await,
+        (ResponseError::UnstableOffsetCommit.code(), -1),
+        "a reader asking for stable offsets waits"
+    );
+    assert_eq!(end(&broker, "tx-o", pid, epoch, true).await, 0);
+    assert_eq!(fetched(broker.clone(), ask(true)).await, (0, 42), "committed with the transaction");
+}
