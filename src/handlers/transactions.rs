@@ -24,6 +24,7 @@ use super::{ready, Pending, RequestContext};
 use crate::broker::Broker;
 use crate::clock::now_ms;
 use crate::group::CommitItem;
+use crate::txn::state::TxnState;
 use crate::txn::TransactionCoordinator;
 
 /// Versions served. AddPartitionsToTxn v4+ is the brokers' own (verification) form.
@@ -202,17 +203,12 @@ pub async fn list(
     _ctx: &RequestContext,
     req: ListTransactionsRequest,
 ) -> Pending<ListTransactionsResponse> {
-    const STATES: [&str; 8] = [
-        "Empty",
-        "Ongoing",
-        "PrepareCommit",
-        "PrepareAbort",
-        "CompleteCommit",
-        "CompleteAbort",
-        "Dead",
-        "PrepareEpochFence",
-    ];
-    let unknown: Vec<StrBytes> = req.state_filters.iter().filter(|s| !STATES.contains(&s.as_str())).cloned().collect();
+    let unknown: Vec<StrBytes> = req
+        .state_filters
+        .iter()
+        .filter(|s| !TxnState::ALL.iter().any(|state| state.name() == s.as_str()))
+        .cloned()
+        .collect();
     let now = now_ms();
     let listed = broker.txns.as_ref().map(|t| t.list()).unwrap_or_default();
     let states = listed

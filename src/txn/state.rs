@@ -27,7 +27,8 @@ pub enum TxnState {
 }
 
 impl TxnState {
-    const ALL: [TxnState; 8] = [
+    /// Every state, in Kafka's numbering.
+    pub const ALL: [TxnState; 8] = [
         TxnState::Empty,
         TxnState::Ongoing,
         TxnState::PrepareCommit,
