@@ -74,8 +74,19 @@ pub struct JoinResult {
     pub leader: String,
     /// The member's id.
     pub member_id: String,
-    /// For the leader: every member's id, instance id and metadata for the chosen protocol.
-    pub members: Vec<(String, Option<String>, Bytes)>,
+    /// For the leader: every member, with its metadata for the chosen protocol.
+    pub members: Vec<JoinedMember>,
+}
+
+/// A member of the group as JoinGroup shows it to the leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedMember {
+    /// The member's id.
+    pub member_id: String,
+    /// Its static instance id, if it has one.
+    pub instance_id: Option<String>,
+    /// Its subscription metadata for the chosen protocol.
+    pub metadata: Bytes,
 }
 
 impl JoinResult {
@@ -400,7 +411,11 @@ impl Group {
         let members = if with_members {
             self.members
                 .iter()
-                .map(|m| (m.id.clone(), m.instance_id.clone(), m.metadata(self.protocol.as_deref())))
+                .map(|m| JoinedMember {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    metadata: m.metadata(self.protocol.as_deref()),
+                })
                 .collect()
         } else {
             Vec::new()

@@ -147,11 +147,11 @@ pub async fn join(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRequ
         let members = r
             .members
             .into_iter()
-            .map(|(id, instance, metadata)| {
+            .map(|m| {
                 JoinGroupResponseMember::default()
-                    .with_member_id(StrBytes::from_string(id))
-                    .with_group_instance_id(instance.filter(|_| version >= 5).map(StrBytes::from_string))
-                    .with_metadata(metadata)
+                    .with_member_id(StrBytes::from_string(m.member_id))
+                    .with_group_instance_id(m.instance_id.filter(|_| version >= 5).map(StrBytes::from_string))
+                    .with_metadata(m.metadata)
             })
             .collect();
         let mut response = JoinGroupResponse::default()

@@ -164,9 +164,10 @@ pub trait Log: Send + Sync {
     /// start offset, which is returned, may stay below `offset`.
     fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>>;
 
-    /// Makes `offset` (at most the end offset) the log start offset, durably: records below it
-    /// are gone for readers at once, even inside a stored batch or unit; their storage is freed
-    /// in whole units where the host can. Returns the new start offset (never lower than before).
+    /// Makes `offset` the log start offset, durably: records below it are gone for readers at
+    /// once, even inside a stored batch or unit; their storage is freed in whole units where the
+    /// host can. Returns the new start offset. The range is the caller's (the partition's) to
+    /// check: an offset past the end is taken as the end, one below the start changes nothing.
     fn delete_records(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>>;
 }
 

@@ -380,10 +380,12 @@ impl Partition {
         if !(0..=end).contains(&offset) {
             return Err(ResponseError::OffsetOutOfRange);
         }
-        self.log.delete_records(offset).await.map_err(|e| match e {
-            crate::host::HostError::Invalid(_) => ResponseError::OffsetOutOfRange,
-            other => host_error(&other),
-        })
+        // The start never moves back: deleting below it deletes nothing.
+        let start = self.log.start_offset();
+        if offset <= start {
+            return Ok(start);
+        }
+        self.log.delete_records(offset).await.map_err(|e| host_error(&e))
     }
 
     /// The largest timestamp stored and the offset carrying it.
