@@ -203,6 +203,12 @@ impl GroupCoordinator {
         self.log.partition_of(group_id)
     }
 
+    /// Whether this broker has offsets partition `index` in memory, so a transaction marker for
+    /// it is this broker's to apply.
+    pub fn holds(&self, index: u32) -> bool {
+        self.ownership.is_loaded(index)
+    }
+
     /// Whether this broker coordinates `group_id` now. A group whose offsets partition is not in
     /// memory starts loading it (COORDINATOR_LOAD_IN_PROGRESS until done), unless another broker
     /// owns the partition (NOT_COORDINATOR: the client asks FindCoordinator again).

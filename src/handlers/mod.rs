@@ -20,6 +20,7 @@ pub mod producer_id;
 pub mod sasl;
 pub mod topics;
 pub mod transactions;
+pub mod txn_markers;
 
 #[cfg(test)]
 mod tests;
@@ -192,6 +193,7 @@ api_table! {
     EndTxn => EndTxnRequest, transactions::END_TXN_VERSIONS, transactions::end_txn;
     ListTransactions => ListTransactionsRequest, transactions::LIST_VERSIONS, transactions::list;
     DescribeTransactions => DescribeTransactionsRequest, transactions::DESCRIBE_VERSIONS, transactions::describe;
+    WriteTxnMarkers => WriteTxnMarkersRequest, txn_markers::VERSIONS, txn_markers::handle;
 }
 
 /// Whether `version` lies in `range`.

@@ -58,6 +58,11 @@ impl Session {
             || matches!(api, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
     }
 
+    /// Whether the connection came through a listener that asks for no authentication.
+    pub fn unauthenticated_listener(&self) -> bool {
+        *self.state() == AuthState::Open
+    }
+
     /// Whether the connection must close once the responses so far are sent (failed SASL).
     pub fn should_close(&self) -> bool {
         self.close.load(Ordering::Acquire)

@@ -90,6 +90,11 @@ impl Ownership {
         self.set(index, Load::Elsewhere(Instant::now()));
     }
 
+    /// Whether partition `index` is in memory here.
+    pub fn is_loaded(&self, index: u32) -> bool {
+        self.loads().get(index as usize) == Some(&Load::Loaded)
+    }
+
     /// How many partitions are loaded.
     pub fn loaded_count(&self) -> usize {
         self.loads().iter().filter(|l| **l == Load::Loaded).count()

@@ -5,10 +5,12 @@
 //! Each id's requests run one at a time under the id's own lock; the states in memory sit behind
 //! one plain lock that is never held across an await. Ending a transaction writes the decision
 //! (PrepareCommit / PrepareAbort) to the log, then a marker into each of its partitions (for
-//! offsets sent to the transaction, the group coordinator commits or drops them), then the
-//! outcome. A ticker aborts transactions past their timeout and finishes ends that a failure or
+//! offsets sent to the transaction, the group coordinator commits or drops them; partitions of
+//! other brokers get theirs through WriteTxnMarkers, see [`markers`]), then the outcome. A ticker aborts transactions past their timeout and finishes ends that a failure or
 //! a restart left half done.
 
+pub mod markers;
+pub mod peer_link;
 pub mod records;
 pub mod state;
 
@@ -27,6 +29,8 @@ use crate::names::{OFFSETS_TOPIC, TRANSACTION_TOPIC};
 use crate::partition::internal_log::{InternalLog, WriteError};
 use crate::partition::ownership::{Coordinated, Ownership};
 use crate::partition::TopicRegistry;
+use markers::Marker;
+use peer_link::PeerLinks;
 use state::{TxnMeta, TxnState};
 
 /// How often the ticker looks for timed-out transactions and unfinished ends.
@@ -88,6 +92,7 @@ pub struct TransactionCoordinator {
     topics: Arc<TopicRegistry>,
     groups: Arc<GroupCoordinator>,
     ids: Arc<ProducerIds>,
+    links: PeerLinks,
 }
 
 impl TransactionCoordinator {
@@ -110,6 +115,7 @@ impl TransactionCoordinator {
             topics,
             groups,
             ids,
+            links: PeerLinks::default(),
         });
         let loader = Arc::clone(&coordinator);
         tokio::spawn(async move {
@@ -332,40 +338,16 @@ impl TransactionCoordinator {
     /// state. On a failed marker the decision stays in the log and the ticker tries again.
     async fn finish(&self, id: &str, meta: TxnMeta) -> Result<TxnMeta, ResponseError> {
         let commit = meta.state == TxnState::PrepareCommit;
-        let writes = meta
-            .partitions
-            .iter()
-            .map(|(topic, partition)| self.write_marker(topic, *partition, meta.producer_id, meta.epoch, commit));
-        let failed: Vec<ResponseError> =
-            futures::future::join_all(writes).await.into_iter().filter_map(Result::err).collect();
-        if let Some(e) = failed.first() {
-            tracing::warn!(transactional_id = id, error = ?e, failed = failed.len(), "transaction markers not all written; will retry");
+        let marker = Marker { producer_id: meta.producer_id, epoch: meta.epoch, commit };
+        let failed = markers::write_all(&self.topics, &self.groups, &self.links, &meta.partitions, marker).await;
+        if failed > 0 {
+            tracing::warn!(transactional_id = id, failed, "transaction markers not all written; will retry");
             return Err(ResponseError::ConcurrentTransactions);
         }
         let state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
         let done = TxnMeta { state, partitions: Default::default(), started_ms: -1, updated_ms: now_ms(), ..meta };
         self.persist(id, done.clone()).await?;
         Ok(done)
-    }
-
-    async fn write_marker(
-        &self,
-        topic: &str,
-        partition: i32,
-        producer_id: i64,
-        epoch: i16,
-        commit: bool,
-    ) -> Result<(), ResponseError> {
-        if topic == OFFSETS_TOPIC {
-            let index = u32::try_from(partition).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
-            return self.groups.end_txn(producer_id, index, commit).await;
-        }
-        let Some(p) = self.topics.get(topic).and_then(|t| t.partition(partition).cloned()) else {
-            // The topic was deleted since: nothing left to mark.
-            return Ok(());
-        };
-        p.ready().await?;
-        p.write_marker(producer_id, epoch, commit, 0).await.map(drop)
     }
 
     /// Aborts transactions past their timeout (fencing their producer, as Kafka does) and

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(HOST != "pulsar", reason="several brokers sharin
 
 NOT_LEADER_OR_FOLLOWER = 6
 NOT_COORDINATOR = 16
+METADATA_NAMESPACE = "public/__kafka"
 
 
 def java_hash(text):
@@ -45,32 +46,38 @@ def partition_owners(cluster, topic, partitions):
     return [lookup(cluster, f"persistent://public/default/{topic}-partition-{p}") for p in range(partitions)]
 
 
-def bundle_of(cluster, topic, partition):
-    _, answer = cluster[0].admin(f"/lookup/v2/topic/persistent/public/default/{topic}-partition-{partition}/bundle")
+def partition_name(topic, partition, namespace="public/default"):
+    return f"persistent://{namespace}/{topic}-partition-{partition}"
+
+
+def bundle_of(cluster, full_name):
+    path = full_name.replace("persistent://", "/lookup/v2/topic/persistent/") + "/bundle"
+    _, answer = cluster[0].admin(path)
     return answer if isinstance(answer, str) else answer["bundleRange"] if "bundleRange" in answer else answer
 
 
-def move(cluster, topic, partition, to):
+def move(cluster, topic, partition, to, namespace="public/default"):
     """Unloads the bundle of a partition with `to` as its next owner, and waits until it is.
 
     The destination is a hint Pulsar's leader keeps until the next assignment of that bundle; a
     lookup racing the unload can take the assignment first and place the bundle elsewhere, so an
     attempt that has not landed after a minute is unloaded again. (Not sooner: on a loaded
     machine a move can take tens of seconds, and unloading it again mid-way only sets it back.)"""
-    bundle = bundle_of(cluster, topic, partition)
+    full_name = partition_name(topic, partition, namespace)
+    bundle = bundle_of(cluster, full_name)
     for _ in range(2):
         # Asked of the current owner: another broker would answer with a redirect to it.
-        owner = partition_owners(cluster, topic, partition + 1)[partition]
+        owner = lookup(cluster, full_name)
         if owner is to:
             return
-        owner.admin(f"/admin/v2/namespaces/public/default/{bundle}/unload?destinationBroker={to.broker_id}",
+        owner.admin(f"/admin/v2/namespaces/{namespace}/{bundle}/unload?destinationBroker={to.broker_id}",
                     method="PUT")
         deadline = time.time() + 60
         while time.time() < deadline:
-            if partition_owners(cluster, topic, partition + 1)[partition] is to:
+            if lookup(cluster, full_name) is to:
                 return
             time.sleep(0.5)
-    raise AssertionError(f"{topic}-{partition} did not move to {to.broker_id}")
+    raise AssertionError(f"{full_name} did not move to {to.broker_id}")
 
 
 def spread_topic(cluster, partitions):
@@ -274,3 +281,48 @@ def test_a_producer_follows_a_partition_to_its_new_owner(cluster):
     got = clients.consume(first.bootstrap, topic, [0], 3000, timeout=120)
     assert [m.value() for m in got] == [b"r%d" % i for i in range(3000)]
     assert [m.offset() for m in got] == list(range(3000))
+
+
+def test_a_transaction_over_both_brokers_commits_and_aborts_everywhere(cluster):
+    """The transaction coordinator owns only some of a transaction's partitions and not the
+    offsets partition of the group it commits for: its markers reach the other broker through
+    WriteTxnMarkers, and read_committed readers and the group see exactly the committed part."""
+    from confluent_kafka import Consumer
+
+    from test_transactions import read_all, txn_producer
+
+    topic, _ = spread_topic(cluster, 2)
+    transactional_id = f"tx-{uuid.uuid4().hex[:8]}"
+    state_partition = java_hash(transactional_id) % 50
+    coordinator = lookup(cluster, partition_name("__transaction_state", state_partition, METADATA_NAMESPACE))
+    other = next(m for m in cluster if m is not coordinator)
+    # A group in another bundle of the metadata namespace than the coordinator's partition,
+    # moved to the other broker.
+    state_bundle = bundle_of(cluster, partition_name("__transaction_state", state_partition, METADATA_NAMESPACE))
+    group = next(g for g in (f"g-{uuid.uuid4().hex[:8]}" for _ in range(100))
+                 if bundle_of(cluster, partition_name("__consumer_offsets", java_hash(g) % 50, METADATA_NAMESPACE))
+                 != state_bundle)
+    move(cluster, "__consumer_offsets", java_hash(group) % 50, other, METADATA_NAMESPACE)
+    assert lookup(cluster, partition_name("__transaction_state", state_partition, METADATA_NAMESPACE)) is coordinator
+    members = Consumer({"bootstrap.servers": cluster[0].bootstrap, "group.id": group})
+    metadata = members.consumer_group_metadata()
+
+    p = txn_producer(cluster[0].bootstrap, transactional_id)
+    for values, offset, commit in ((("c0", "c1"), 5, True), (("a0", "a1"), 9, False)):
+        p.begin_transaction()
+        for partition, value in enumerate(values):
+            p.produce(topic, value=value.encode(), partition=partition)
+        p.flush(30)  # an abort drops what is not sent yet
+        p.send_offsets_to_transaction([TopicPartition(topic, 0, offset)], metadata, 30)
+        if commit:
+            p.commit_transaction(60)
+        else:
+            p.abort_transaction(60)
+    members.close()
+
+    assert sorted(read_all(cluster[0].bootstrap, topic, [0, 1], "read_committed")) == [b"c0", b"c1"]
+    assert sorted(read_all(cluster[1].bootstrap, topic, [0, 1], "read_uncommitted")) == [b"a0", b"a1", b"c0", b"c1"]
+    reader = clients.consumer(other.bootstrap, group_id=group)
+    committed = reader.committed([TopicPartition(topic, 0)], timeout=15)
+    reader.close()
+    assert committed[0].offset == 5, "the committed transaction's offset, not the aborted one's"

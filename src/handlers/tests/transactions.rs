@@ -11,13 +11,14 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest, FetchRequest,
     GroupId, InitProducerIdRequest, ListTransactionsRequest, ProduceRequest, ProducerId, TransactionalId,
+    WriteTxnMarkersRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::Compression;
 
 use super::{broker, create, ctx, name};
 use crate::broker::Broker;
-use crate::handlers::{fetch, produce, producer_id, transactions};
+use crate::handlers::{fetch, produce, producer_id, sasl, transactions, txn_markers};
 
 fn tid(s: &str) -> TransactionalId {
     TransactionalId(StrBytes::from_string(s.to_string()))
@@ -248,4 +249,53 @@ async fn offsets_sent_to_a_transaction_show_only_when_it_commits() {
     );
     assert_eq!(end(&broker, "tx-o", pid, epoch, true).await, 0);
     assert_eq!(fetched(broker.clone(), ask(true)).await, (0, 42), "committed with the transaction");
+}
+
+/// The error codes a WriteTxnMarkers request from another broker's coordinator gets, by
+/// partition, sent over `session`.
+async fn write_markers(
+    broker: &Arc<Broker>,
+    session: Arc<sasl::Session>,
+    pid: i64,
+    epoch: i16,
+    commit: bool,
+) -> Vec<i16> {
+    use kafka_protocol::messages::write_txn_markers_request::{WritableTxnMarker, WritableTxnMarkerTopic};
+    let req = WriteTxnMarkersRequest::default().with_markers(vec![WritableTxnMarker::default()
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_transaction_result(commit)
+        .with_topics(vec![
+            WritableTxnMarkerTopic::default().with_name(name("ledger")).with_partition_indexes(vec![0, 5]),
+            WritableTxnMarkerTopic::default().with_name(name("gone")).with_partition_indexes(vec![0]),
+        ])]);
+    let ctx = crate::handlers::RequestContext { session, ..ctx(1) };
+    let resp = txn_markers::handle(broker, &ctx, req).await.await.unwrap();
+    assert_eq!(resp.markers[0].producer_id.0, pid);
+    resp.markers[0].topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect()
+}
+
+#[tokio::test]
+async fn markers_from_another_brokers_coordinator_end_the_transaction_here() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "ledger", 1).await, 0);
+    // A producer whose coordinator is elsewhere: its transactional batch is all this broker knows.
+    let (pid, epoch) = (4242, 3);
+    assert_eq!(produce(&broker, "ledger", txn_batch(pid, epoch, 0, &["r1", "r2"])).await, 0);
+    assert_eq!(fetch_at(&broker, "ledger", 1).await.0, 0, "open");
+
+    let sasl = Arc::new(sasl::Session::new(true));
+    let refused = ResponseError::ClusterAuthorizationFailed.code();
+    assert_eq!(write_markers(&broker, sasl, pid, epoch, true).await, vec![refused; 3], "no broker principal on SASL");
+    assert_eq!(fetch_at(&broker, "ledger", 1).await.0, 0, "still open");
+
+    let open = Arc::new(sasl::Session::new(false));
+    let unknown = ResponseError::UnknownTopicOrPartition.code();
+    assert_eq!(write_markers(&broker, open, pid, epoch, true).await, vec![0, unknown, unknown]);
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (3, vec![], 2), "committed: the data and its marker");
+    assert_eq!(
+        produce(&broker, "ledger", txn_batch(pid, epoch - 1, 2, &["late"])).await,
+        ResponseError::InvalidProducerEpoch.code(),
+        "the marker fenced older epochs"
+    );
 }

@@ -23,6 +23,7 @@ import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authentication.AuthenticationProvider;
 import org.apache.pulsar.broker.authentication.AuthenticationService;
 import org.apache.pulsar.broker.intercept.ManagedLedgerInterceptorImpl;
+import org.apache.pulsar.broker.loadbalance.LoadManager;
 import org.apache.pulsar.broker.namespace.LookupOptions;
 import org.apache.pulsar.broker.service.BrokerService;
 import org.apache.pulsar.broker.service.Topic;
@@ -36,6 +37,9 @@ import org.apache.pulsar.common.policies.data.TenantInfo;
 import org.apache.pulsar.common.allocator.PulsarByteBufAllocator;
 import org.apache.pulsar.common.lookup.data.LookupData;
 import org.apache.pulsar.common.naming.TopicName;
+import org.apache.pulsar.metadata.api.MetadataCache;
+import org.apache.pulsar.policies.data.loadbalancer.AdvertisedListener;
+import org.apache.pulsar.policies.data.loadbalancer.LocalBrokerData;
 
 /**
  * What the Rust core calls in the broker. Every method returns at once and completes its call id
@@ -58,6 +62,7 @@ final class PulsarBridge {
     private final BrokerService service;
     /** The Pulsar advertised listener whose address is each broker's Kafka listener, or null. */
     private final String listenerName;
+    private volatile MetadataCache<LocalBrokerData> brokerDataCache;
     private final Map<String, PersistentTopic> open = new ConcurrentHashMap<>();
 
     PulsarBridge(BrokerService service, String listenerName) {
@@ -107,11 +112,68 @@ final class PulsarBridge {
                         return;
                     }
                     boolean local = listenerName == null && url.equals(pulsar.getBrokerServiceUrl());
-                    NativeCore.completeOwner(call, local, url);
+                    isListenerUrl(url).whenComplete((listed, e) -> {
+                        if (Boolean.FALSE.equals(listed)) {
+                            NativeCore.fail(call, NativeCore.NOT_OWNER, "the lookup of " + partition + " named "
+                                + url + ", which is no broker's " + listenerName + " listener");
+                        } else {
+                            NativeCore.completeOwner(call, local, url);
+                        }
+                    });
                 });
         } catch (Exception e) {
             fail(call, e);
         }
+    }
+
+    /**
+     * Whether {@code url} is some broker's address on the Kafka listener, as the brokers announce
+     * their listeners in the load manager's data. A lookup now and then names an owner's internal
+     * Pulsar address instead (seen with two brokers while bundles are assigned); handing that to
+     * a Kafka client would send it to a port that does not speak Kafka, so such an answer is
+     * refused and the caller asks again. Without a listener name, or without announced data
+     * (another load manager), the lookup is believed.
+     */
+    private CompletableFuture<Boolean> isListenerUrl(String url) {
+        if (listenerName == null) {
+            return CompletableFuture.completedFuture(true);
+        }
+        try {
+            MetadataCache<LocalBrokerData> cache = brokerData();
+            return cache.getChildren(LoadManager.LOADBALANCE_BROKERS_ROOT).thenCompose(ids -> {
+                List<CompletableFuture<Optional<LocalBrokerData>>> all = new ArrayList<>();
+                for (String id : ids) {
+                    all.add(cache.get(LoadManager.LOADBALANCE_BROKERS_ROOT + "/" + id));
+                }
+                return CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0])).thenApply(v -> {
+                    boolean announced = false;
+                    for (CompletableFuture<Optional<LocalBrokerData>> one : all) {
+                        Optional<LocalBrokerData> data = one.join();
+                        if (data.isEmpty() || data.get().getAdvertisedListeners() == null) {
+                            continue;
+                        }
+                        announced = true;
+                        AdvertisedListener listener = data.get().getAdvertisedListeners().get(listenerName);
+                        if (listener != null && (url.equals(String.valueOf(listener.getBrokerServiceUrl()))
+                                || url.equals(String.valueOf(listener.getBrokerServiceUrlTls())))) {
+                            return true;
+                        }
+                    }
+                    return !announced;
+                });
+            }).exceptionally(e -> true);
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(true);
+        }
+    }
+
+    private MetadataCache<LocalBrokerData> brokerData() {
+        MetadataCache<LocalBrokerData> cache = brokerDataCache;
+        if (cache == null) {
+            cache = service.getPulsar().getLocalMetadataStore().getMetadataCache(LocalBrokerData.class);
+            brokerDataCache = cache;
+        }
+        return cache;
     }
 
     /**
