@@ -3,8 +3,11 @@
 //! WriteTxnMarkers request, as Kafka's coordinator does, and that broker writes them through
 //! [`write_here`] too. On `kop serve` every partition is here.
 //!
-//! Owners are found by writing: a partition this broker does not own refuses the marker, and
-//! only then is its owner looked up, so the common case costs no lookup.
+//! The owner of a topic's partition is found by writing: a partition this broker does not own
+//! refuses the marker, and only then is its owner looked up, so the common case costs no lookup.
+//! A `__consumer_offsets` partition is looked up first: its marker writes nothing here (the
+//! offsets it commits wait in the memory of the broker that took them), so a broker that has
+//! not yet noticed the partition moving would take the marker and drop those offsets.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -70,24 +73,35 @@ pub async fn write_all(
     marker: Marker,
 ) -> usize {
     let tries = partitions.iter().map(|(topic, partition)| async move {
-        (topic, *partition, write_here(topics, groups, topic, *partition, marker).await)
-    });
-    let mut failed = 0;
-    let mut elsewhere: Vec<(Endpoint, Vec<(String, i32)>)> = Vec::new();
-    for (topic, partition, result) in futures::future::join_all(tries).await {
-        match result {
-            Ok(()) | Err(ResponseError::UnknownTopicOrPartition) => {}
+        let partition = *partition;
+        if topic == OFFSETS_TOPIC {
+            if let Some(endpoint) = owner(topics, topic, partition).await {
+                return (topic, partition, Tried::Elsewhere(endpoint));
+            }
+        }
+        let tried = match write_here(topics, groups, topic, partition, marker).await {
+            Ok(()) | Err(ResponseError::UnknownTopicOrPartition) => Tried::Written,
             Err(ResponseError::NotLeaderOrFollower) => match owner(topics, topic, partition).await {
-                Some(endpoint) => match elsewhere.iter_mut().find(|(e, _)| *e == endpoint) {
-                    Some((_, list)) => list.push((topic.clone(), partition)),
-                    None => elsewhere.push((endpoint, vec![(topic.clone(), partition)])),
-                },
-                None => failed += 1,
+                Some(endpoint) => Tried::Elsewhere(endpoint),
+                None => Tried::NotNow,
             },
             Err(e) => {
                 tracing::debug!(topic, partition, error = ?e, "transaction marker not written");
-                failed += 1;
+                Tried::NotNow
             }
+        };
+        (topic, partition, tried)
+    });
+    let mut failed = 0;
+    let mut elsewhere: Vec<(Endpoint, Vec<(String, i32)>)> = Vec::new();
+    for (topic, partition, tried) in futures::future::join_all(tries).await {
+        match tried {
+            Tried::Written => {}
+            Tried::NotNow => failed += 1,
+            Tried::Elsewhere(endpoint) => match elsewhere.iter_mut().find(|(e, _)| *e == endpoint) {
+                Some((_, list)) => list.push((topic.clone(), partition)),
+                None => elsewhere.push((endpoint, vec![(topic.clone(), partition)])),
+            },
         }
     }
     let sends = elsewhere.iter().map(|(endpoint, list)| async move {
@@ -101,6 +115,16 @@ pub async fn write_all(
         }
     });
     failed + futures::future::join_all(sends).await.into_iter().sum::<usize>()
+}
+
+/// What became of one partition's marker on this broker.
+enum Tried {
+    /// Written, or its partition is gone and has nothing left to mark.
+    Written,
+    /// Not written now; the coordinator tries again later.
+    NotNow,
+    /// Owned by this other broker, which is sent the marker.
+    Elsewhere(Endpoint),
 }
 
 /// The broker that owns a partition this one does not, if a lookup names one.

@@ -13,7 +13,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 
 import clients
 import wire
@@ -110,10 +110,22 @@ def cluster(tmp_path_factory):
         zookeeper.stop()
 
 
+def settled_metadata(member, topic, deadline_s=15):
+    """Metadata for `topic` once no partition answers LEADER_NOT_AVAILABLE: a client retries that
+    error, and a broker answers it while a bundle that just moved is still loading."""
+    deadline = time.time() + deadline_s
+    while True:
+        meta = clients.admin(member.bootstrap).list_topics(topic, timeout=15)
+        errors = [p.error for p in meta.topics[topic].partitions.values() if p.error is not None]
+        if not any(e.code() == KafkaError.LEADER_NOT_AVAILABLE for e in errors) or time.time() > deadline:
+            return meta
+        time.sleep(0.5)
+
+
 def test_metadata_names_each_partitions_owner(cluster):
     topic, expected = spread_topic(cluster, 6)
     for asked in cluster:
-        meta = clients.admin(asked.bootstrap).list_topics(topic, timeout=15)
+        meta = settled_metadata(asked, topic)
         ports = {b.id: b.port for b in meta.brokers.values()}
         assert sorted(ports.values()) == sorted(m.port for m in cluster), f"brokers seen from {asked.port}: {ports}"
         partitions = meta.topics[topic].partitions

@@ -86,11 +86,15 @@ def test_a_million_records_leak_nothing(fresh_broker, topic_name):
         sample = {"direct": broker_memory(b)["direct"], "heap": heap_after_gc(b), "rss": rss_bytes(b.proc.pid)}
         samples.append(sample)
     print("soak samples:", samples)
-    # Round 1 has warmed every pool and cache; later rounds must not keep growing. One leaked
-    # buffer per produced batch would add tens of MiB of direct memory a round.
+    # Round 1 has warmed most pools and caches; later rounds must not keep growing. One leaked
+    # buffer per produced batch would add tens of MiB of direct memory every round, so the last
+    # round is held to a few MiB. Netty's pools take 4 MiB chunks per arena as more threads come
+    # to use them, so a step of a few chunks over the whole run is warming, not a leak.
+    last_round = samples[-1]["direct"] - samples[-2]["direct"]
+    assert last_round < 8 << 20, f"direct memory grew {last_round / 2**20:.0f} MiB in the last round: {samples}"
     direct_growth = samples[-1]["direct"] - samples[1]["direct"]
     heap_growth = samples[-1]["heap"] - samples[1]["heap"]
     rss_growth = samples[-1]["rss"] - samples[1]["rss"]
-    assert direct_growth < 16 << 20, f"direct memory grew {direct_growth / 2**20:.0f} MiB: {samples}"
+    assert direct_growth < 32 << 20, f"direct memory grew {direct_growth / 2**20:.0f} MiB: {samples}"
     assert heap_growth < 64 << 20, f"JVM heap grew {heap_growth / 2**20:.0f} MiB over {ROUNDS - 2} rounds: {samples}"
     assert rss_growth < 128 << 20, f"RSS grew {rss_growth / 2**20:.0f} MiB over {ROUNDS - 2} rounds: {samples}"
