@@ -15,24 +15,48 @@ use crate::txn::{ProducerIds, TransactionCoordinator, TxnConfig};
 /// those deleted, grown or reconfigured through the others (a full Metadata request does too).
 const TOPIC_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
-/// State shared by all connections and handlers.
+/// State shared by all connections. Handlers are given the part they use (see
+/// `handlers::parts`), never this whole struct unless they answer for the cluster as a whole
+/// (Metadata, the admin APIs, FindCoordinator).
 pub struct Broker {
-    /// The configuration the broker runs with.
-    pub config: Config,
-    /// The address clients are told to connect to.
-    pub advertised: Endpoint,
-    /// Open topics.
-    pub topics: Arc<TopicRegistry>,
-    /// Consumer groups and their offsets.
-    pub groups: Arc<GroupCoordinator>,
-    /// Transactional producers and their transactions (`None` when
-    /// `kafkaTransactionCoordinatorEnabled` is off).
-    pub txns: Option<Arc<TransactionCoordinator>>,
-    /// Checks SASL credentials on a `SASL_PLAINTEXT` listener.
-    pub auth: Arc<dyn Authenticator>,
-    /// The other brokers of the cluster that lookups have named.
-    pub peers: Peers,
-    producer_ids: Arc<ProducerIds>,
+    config: Config,
+    advertised: Endpoint,
+    topics: Arc<TopicRegistry>,
+    groups: Arc<GroupCoordinator>,
+    transactions: Transactions,
+    auth: Arc<dyn Authenticator>,
+    peers: Peers,
+}
+
+/// What the producer-id and transaction APIs use: the coordinator (absent when
+/// `kafkaTransactionCoordinatorEnabled` is off) and the partitions and groups markers reach.
+pub struct Transactions {
+    coordinator: Option<Arc<TransactionCoordinator>>,
+    topics: Arc<TopicRegistry>,
+    groups: Arc<GroupCoordinator>,
+    ids: Arc<ProducerIds>,
+}
+
+impl Transactions {
+    /// The transaction coordinator, if this broker runs one.
+    pub fn coordinator(&self) -> Option<&Arc<TransactionCoordinator>> {
+        self.coordinator.as_ref()
+    }
+
+    /// Open topics, where markers are written.
+    pub fn topics(&self) -> &Arc<TopicRegistry> {
+        &self.topics
+    }
+
+    /// Consumer groups, whose transactional offsets markers settle.
+    pub fn groups(&self) -> &Arc<GroupCoordinator> {
+        &self.groups
+    }
+
+    /// A producer id never handed out before.
+    pub fn next_producer_id(&self) -> i64 {
+        self.ids.next()
+    }
 }
 
 /// A broker that could not start.
@@ -57,23 +81,54 @@ impl Broker {
         let advertised = config.advertised()?;
         let topics = Arc::new(TopicRegistry::load(store, TopicConfig::defaults(&config)).await?);
         let groups = GroupCoordinator::start(&topics, GroupConfig::from_config(&config)).await?;
-        let producer_ids = Arc::new(ProducerIds::default());
-        let txns = if config.kafka_transaction_coordinator_enabled {
+        let ids = Arc::new(ProducerIds::default());
+        let coordinator = if config.kafka_transaction_coordinator_enabled {
             let txn_config = TxnConfig::from_config(&config);
-            let (t, g, ids) = (Arc::clone(&topics), Arc::clone(&groups), Arc::clone(&producer_ids));
-            Some(TransactionCoordinator::start(t, g, ids, txn_config).await?)
+            let (t, g, i) = (Arc::clone(&topics), Arc::clone(&groups), Arc::clone(&ids));
+            Some(TransactionCoordinator::start(t, g, i, txn_config).await?)
         } else {
             None
         };
+        let transactions = Transactions { coordinator, topics: Arc::clone(&topics), groups: Arc::clone(&groups), ids };
         let peers = Peers::default();
-        let broker = Arc::new(Broker { config, advertised, topics, groups, txns, auth, peers, producer_ids });
+        let broker = Arc::new(Broker { config, advertised, topics, groups, transactions, auth, peers });
         tokio::spawn(keep_topics_current(Arc::downgrade(&broker)));
         Ok(broker)
     }
 
-    /// A producer id never handed out before.
-    pub fn next_producer_id(&self) -> i64 {
-        self.producer_ids.next()
+    /// The configuration the broker runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The address clients are told to connect to.
+    pub fn advertised(&self) -> &Endpoint {
+        &self.advertised
+    }
+
+    /// Open topics and their partitions.
+    pub fn topics(&self) -> &Arc<TopicRegistry> {
+        &self.topics
+    }
+
+    /// Consumer groups and their offsets.
+    pub fn groups(&self) -> &Arc<GroupCoordinator> {
+        &self.groups
+    }
+
+    /// Producer ids and transactions.
+    pub fn transactions(&self) -> &Transactions {
+        &self.transactions
+    }
+
+    /// Checks SASL credentials on a `SASL_PLAINTEXT` listener.
+    pub fn auth(&self) -> &Arc<dyn Authenticator> {
+        &self.auth
+    }
+
+    /// The other brokers of the cluster that lookups have named.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// This broker's Kafka node id, the leader of every partition it serves.
@@ -112,7 +167,7 @@ async fn keep_topics_current(broker: Weak<Broker>) {
     loop {
         tick.tick().await;
         let Some(broker) = broker.upgrade() else { return };
-        match broker.topics.refresh().await {
+        match broker.topics().refresh().await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => tracing::warn!(error = %e, "cannot list the host's topics; will try again"),

@@ -11,7 +11,8 @@
 //! - entry points: [`standalone`] (`kop serve`) and [`plugin`] (what the Pulsar shim calls);
 //! - [`server`]: the listener, TLS, connections, framing and pipelined responses;
 //! - [`handlers`]: one module per API group, and the API table ApiVersions is derived from;
-//! - [`broker`]: what the handlers share (config, topics, coordinators, peers);
+//! - [`broker`]: what the handlers share (config, topics, coordinators, peers), handed out in
+//!   parts: each handler takes the part it uses (`handlers::parts`);
 //! - the coordinators: [`txn`] (the transaction coordinator over `__transaction_state`: producer
 //!   ids and epochs, transactions, their markers and timeouts), which uses [`group`] (the group
 //!   coordinator: its client API and the offsets log it keeps) to commit offsets sent to a
@@ -46,7 +47,8 @@
 //! # Where a change goes
 //!
 //! A new API or version: a handler module, its row in the table in `handlers/mod.rs` (the
-//! table tests check it against kafka-protocol) and its unit tests in `handlers/tests/`. A Kafka rule about a partition's data: in
+//! table tests check it against kafka-protocol; the row names the broker part the handler is
+//! given) and its unit tests in `handlers/tests/`. A Kafka rule about a partition's data: in
 //! `partition`, once, for both hosts. A new kind of host failure: a `HostError` variant and its
 //! code in `host/errors.rs` (and, on Pulsar, a `Failure` kind in `host/pulsar/calls.rs` and the shim's `Failures.java`
 //! row). A storage feature:

@@ -79,7 +79,7 @@ fn start(config_toml: &str, bridge: Bridge) -> Result<jlong, String> {
             }
         };
         if let Some(broker) = broker {
-            tracing::info!(listen = ?addr, topics = broker.topics.all().len(), "kop is serving Kafka from the Pulsar broker");
+            tracing::info!(listen = ?addr, topics = broker.topics().all().len(), "kop is serving Kafka from the Pulsar broker");
             crate::server::run(listener, broker, async {
                 let _ = stopped.await;
             })

@@ -57,8 +57,8 @@ impl Ready {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let Ready { host, broker, listener } = self;
         tracing::info!(listen = ?listener.local_addr(),
-            advertised = %format!("{}:{}", broker.advertised.host, broker.advertised.port),
-            data_dir = %broker.config.data_dir.display(), topics = broker.topics.all().len(), "kop is serving Kafka");
+            advertised = %format!("{}:{}", broker.advertised().host, broker.advertised().port),
+            data_dir = %broker.config().data_dir.display(), topics = broker.topics().all().len(), "kop is serving Kafka");
         let (stop, stopped) = watch::channel(false);
         let maintenance = tokio::spawn(Arc::clone(&host).run_maintenance(wait_for(stopped)));
         crate::server::run(listener, broker, shutdown).await;

@@ -9,9 +9,9 @@ use kop::host::embedded::EmbeddedHost;
 use kop::partition::TopicRegistry;
 use kop::topic_config::TopicConfig;
 
-async fn open(config: &Config) -> (TopicRegistry, Arc<GroupCoordinator>) {
+async fn open(config: &Config) -> (Arc<TopicRegistry>, Arc<GroupCoordinator>) {
     let host = EmbeddedHost::new(config).expect("host");
-    let topics = TopicRegistry::load(host, TopicConfig::defaults(config)).await.expect("topics");
+    let topics = Arc::new(TopicRegistry::load(host, TopicConfig::defaults(config)).await.expect("topics"));
     topics.get_or_create("orders", 1, Default::default()).await.expect("topic");
     let groups =
         GroupCoordinator::start(&topics, kop::group::GroupConfig::from_config(config)).await.expect("coordinator");

@@ -131,6 +131,8 @@ pub struct GroupCoordinator {
     // offset). In memory only: a broker that dies before the commit loses them, and the
     // consumers of the transaction's input read those records again.
     pending_txn: Mutex<HashMap<i64, Vec<PendingOffset>>>,
+    // Offsets are kept only for topics that exist (OffsetCommit answers UNKNOWN_TOPIC_OR_PARTITION).
+    topics: Arc<TopicRegistry>,
 }
 
 /// An offset committed in a transaction: group, topic, partition and the offset.
@@ -142,8 +144,13 @@ const TICK_AT_LEAST: Duration = Duration::from_millis(100);
 const TICK_AT_MOST: Duration = Duration::from_secs(5);
 
 impl GroupCoordinator {
+    /// Whether offsets may be committed for `topic`: it exists.
+    pub fn knows_topic(&self, topic: &str) -> bool {
+        self.topics.get(topic).is_some()
+    }
+
     /// Opens (creating if needed) `__consumer_offsets` and replays it.
-    pub async fn start(topics: &TopicRegistry, config: GroupConfig) -> Result<Arc<Self>, HostError> {
+    pub async fn start(topics: &Arc<TopicRegistry>, config: GroupConfig) -> Result<Arc<Self>, HostError> {
         let log = OffsetsLog::open(topics, config.offsets_partitions).await?;
         let partitions = log.partitions();
         let coordinator = Arc::new(GroupCoordinator {
@@ -153,6 +160,7 @@ impl GroupCoordinator {
             ownership: Ownership::new(partitions),
             wake: Arc::new(tokio::sync::Notify::new()),
             pending_txn: Mutex::new(HashMap::new()),
+            topics: Arc::clone(topics),
         });
         // Replayed before the listener opens, so clients of a single broker never see a load in
         // progress; partitions another broker owns are left to it.

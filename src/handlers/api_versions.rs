@@ -1,24 +1,17 @@
 //! ApiVersions: what we serve, derived from the handler table.
 
-use std::sync::Arc;
-
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::VersionRange;
 
 use super::{ready, Pending, RequestContext};
-use crate::broker::Broker;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
 
 /// Lists every API and version range we serve. Tagged fields stay at their defaults: librdkafka
 /// before 2.2 misreads non-default ones here.
-pub async fn handle(
-    _broker: &Arc<Broker>,
-    _ctx: &RequestContext,
-    _req: ApiVersionsRequest,
-) -> Pending<ApiVersionsResponse> {
+pub async fn handle(_nothing: (), _ctx: &RequestContext, _req: ApiVersionsRequest) -> Pending<ApiVersionsResponse> {
     ready(response(0))
 }
 

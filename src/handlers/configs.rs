@@ -68,7 +68,7 @@ pub async fn describe(
         let name = resource.resource_name.to_string();
         let described = match resource.resource_type {
             TOPIC => describe_topic(broker, &name, keys.as_deref()).await,
-            BROKER => check_broker(broker, &name).map(|()| broker_configs(&broker.config, keys.as_deref())),
+            BROKER => check_broker(broker, &name).map(|()| broker_configs(broker.config(), keys.as_deref())),
             other => Err(failure(ResponseError::InvalidRequest, format!("resource type {other} is not supported"))),
         };
         let result = DescribeConfigsResult::default()
@@ -90,8 +90,8 @@ async fn describe_topic(broker: &Broker, name: &str, keys: Option<&[&str]>) -> R
     if !valid_topic_name(name) {
         return Err(failure(ResponseError::InvalidTopicException, format!("'{name}' is not a legal topic name")));
     }
-    match broker.topics.with_current_configs(name).await {
-        Ok(Some(topic)) => Ok(TopicConfig::describe(&broker.config, &topic.meta.configs, keys)),
+    match broker.topics().with_current_configs(name).await {
+        Ok(Some(topic)) => Ok(TopicConfig::describe(broker.config(), &topic.meta.configs, keys)),
         Ok(None) => Err(failure(ResponseError::UnknownTopicOrPartition, format!("topic {name} does not exist"))),
         Err(e) => Err(from_host(e)),
     }
@@ -400,7 +400,7 @@ async fn alter_topic(
     if !valid_topic_name(name) {
         return Err(failure(ResponseError::InvalidTopicException, format!("'{name}' is not a legal topic name")));
     }
-    broker.topics.alter_configs(name, configs, validate_only).await.map_err(from_host)
+    broker.topics().alter_configs(name, configs, validate_only).await.map_err(from_host)
 }
 
 /// Broker configs come from the broker's configuration file; none can change at run time.

@@ -9,7 +9,7 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::protocol::VersionRange;
 
 use super::{ready, Pending, RequestContext};
-use crate::broker::Broker;
+use crate::partition::TopicRegistry;
 
 /// Versions served.
 pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
@@ -17,13 +17,13 @@ pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
 /// Deletes, per partition, the records below the requested offset; partitions of a topic whose
 /// `cleanup.policy` does not include `delete` are refused (POLICY_VIOLATION), as Kafka refuses them.
 pub async fn handle(
-    broker: &Arc<Broker>,
+    registry: &Arc<TopicRegistry>,
     _ctx: &RequestContext,
     req: DeleteRecordsRequest,
 ) -> Pending<DeleteRecordsResponse> {
     let mut topics = Vec::with_capacity(req.topics.len());
     for wanted in req.topics {
-        let topic = broker.topics.resolve(&wanted.name).await;
+        let topic = registry.resolve(&wanted.name).await;
         let mut partitions = Vec::with_capacity(wanted.partitions.len());
         for p in wanted.partitions {
             let outcome = match topic.as_deref().and_then(|t| t.partition(p.partition_index).map(|part| (t, part))) {

@@ -13,8 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{Pending, RequestContext};
-use crate::broker::Broker;
-use crate::partition::Topic;
+use crate::partition::{Topic, TopicRegistry};
 
 /// Versions served.
 pub const VERSIONS: VersionRange = VersionRange { min: 4, max: 17 };
@@ -23,13 +22,13 @@ pub const VERSIONS: VersionRange = VersionRange { min: 4, max: 17 };
 const TOPIC_ID_VERSION: i16 = 13;
 
 /// Starts the fetch; the returned future holds the long poll.
-pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchRequest) -> Pending<FetchResponse> {
-    let broker = Arc::clone(broker);
+pub async fn handle(registry: &Arc<TopicRegistry>, ctx: &RequestContext, req: FetchRequest) -> Pending<FetchResponse> {
+    let registry = Arc::clone(registry);
     let version = ctx.version;
-    Box::pin(async move { Some(fetch(&broker, req, version).await) })
+    Box::pin(async move { Some(fetch(&registry, req, version).await) })
 }
 
-async fn fetch(broker: &Broker, req: FetchRequest, version: i16) -> FetchResponse {
+async fn fetch(registry: &TopicRegistry, req: FetchRequest, version: i16) -> FetchResponse {
     if version >= 7 && req.session_id != 0 {
         // We never hand out fetch sessions, so any id a client names is unknown.
         return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
@@ -37,9 +36,9 @@ async fn fetch(broker: &Broker, req: FetchRequest, version: i16) -> FetchRespons
     let mut topics: Vec<(Option<Arc<Topic>>, FetchTopic)> = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let found = if version >= TOPIC_ID_VERSION {
-            broker.topics.get_by_id(&t.topic_id)
+            registry.get_by_id(&t.topic_id)
         } else {
-            broker.topics.resolve(&t.topic).await
+            registry.resolve(&t.topic).await
         };
         topics.push((found, t));
     }

@@ -24,6 +24,7 @@ use super::{ready, Pending, RequestContext};
 use crate::broker::Broker;
 use crate::config::Endpoint;
 use crate::group::state::JoinParams;
+use crate::group::GroupCoordinator;
 use crate::host::Owner;
 
 /// FindCoordinator versions served.
@@ -90,12 +91,12 @@ pub async fn find_coordinator(
 
 /// The node id and address of the broker coordinating `group`.
 async fn coordinator_of(broker: &Arc<Broker>, group: &str) -> Result<(i32, Endpoint), ResponseError> {
-    let index = broker.groups.partition_of(group);
+    let index = broker.groups().partition_of(group);
     match broker.owner(crate::names::OFFSETS_TOPIC, index).await {
         Ok(Owner::Local) => {
             // Start loading the group's partition now, so it is ready when the client comes.
-            let _ = broker.groups.check(group);
-            Ok((broker.node_id(), broker.advertised.clone()))
+            let _ = broker.groups().check(group);
+            Ok((broker.node_id(), broker.advertised().clone()))
         }
         Ok(Owner::Remote(endpoint)) => Ok((endpoint.node_id(), endpoint)),
         Err(e) => {
@@ -107,13 +108,15 @@ async fn coordinator_of(broker: &Arc<Broker>, group: &str) -> Result<(i32, Endpo
 
 /// The node id and address of the broker coordinating `transactional_id`.
 async fn txn_coordinator_of(broker: &Arc<Broker>, transactional_id: &str) -> Result<(i32, Endpoint), ResponseError> {
-    let Some(txns) = &broker.txns else { return Err(ResponseError::TransactionalIdAuthorizationFailed) };
+    let Some(txns) = broker.transactions().coordinator() else {
+        return Err(ResponseError::TransactionalIdAuthorizationFailed);
+    };
     let index = txns.partition_of(transactional_id);
     match broker.owner(crate::names::TRANSACTION_TOPIC, index).await {
         Ok(Owner::Local) => {
             // Start loading its partition now, so it is ready when the producer comes.
             let _ = txns.check(transactional_id);
-            Ok((broker.node_id(), broker.advertised.clone()))
+            Ok((broker.node_id(), broker.advertised().clone()))
         }
         Ok(Owner::Remote(endpoint)) => Ok((endpoint.node_id(), endpoint)),
         Err(e) => {
@@ -124,8 +127,12 @@ async fn txn_coordinator_of(broker: &Arc<Broker>, transactional_id: &str) -> Res
 }
 
 /// Joins a member; the response waits until the rebalance completes.
-pub async fn join(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRequest) -> Pending<JoinGroupResponse> {
-    let groups = Arc::clone(&broker.groups);
+pub async fn join(
+    coordinator: &Arc<GroupCoordinator>,
+    ctx: &RequestContext,
+    req: JoinGroupRequest,
+) -> Pending<JoinGroupResponse> {
+    let groups = Arc::clone(coordinator);
     let version = ctx.version;
     let params = JoinParams {
         member_id: req.member_id.to_string(),
@@ -170,8 +177,12 @@ pub async fn join(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRequ
 }
 
 /// Receives (from the leader) or hands out a member's assignment.
-pub async fn sync(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRequest) -> Pending<SyncGroupResponse> {
-    let groups = Arc::clone(&broker.groups);
+pub async fn sync(
+    coordinator: &Arc<GroupCoordinator>,
+    ctx: &RequestContext,
+    req: SyncGroupRequest,
+) -> Pending<SyncGroupResponse> {
+    let groups = Arc::clone(coordinator);
     let version = ctx.version;
     async move {
         let assignments = req.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
@@ -190,17 +201,21 @@ pub async fn sync(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRequ
 
 /// Keeps a member alive and tells it when to rejoin.
 pub async fn heartbeat(
-    broker: &Arc<Broker>,
+    coordinator: &Arc<GroupCoordinator>,
     _ctx: &RequestContext,
     req: HeartbeatRequest,
 ) -> Pending<HeartbeatResponse> {
     let instance = req.group_instance_id.map(|s| s.to_string());
-    let result = broker.groups.heartbeat(&req.group_id, &req.member_id, instance.as_deref(), req.generation_id);
+    let result = coordinator.heartbeat(&req.group_id, &req.member_id, instance.as_deref(), req.generation_id);
     ready(HeartbeatResponse::default().with_error_code(code(result)))
 }
 
 /// Removes members (one before v3, a batch from v3).
-pub async fn leave(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupRequest) -> Pending<LeaveGroupResponse> {
+pub async fn leave(
+    coordinator: &Arc<GroupCoordinator>,
+    ctx: &RequestContext,
+    req: LeaveGroupRequest,
+) -> Pending<LeaveGroupResponse> {
     let members: Vec<(String, Option<String>)> = if ctx.version >= 3 {
         req.members
             .iter()
@@ -209,7 +224,7 @@ pub async fn leave(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupRe
     } else {
         vec![(req.member_id.to_string(), None)]
     };
-    ready(match broker.groups.leave(&req.group_id, &members) {
+    ready(match coordinator.leave(&req.group_id, &members) {
         Err(e) => LeaveGroupResponse::default().with_error_code(e.code()),
         Ok(results) if ctx.version >= 3 => LeaveGroupResponse::default().with_members(
             members
@@ -229,7 +244,7 @@ pub async fn leave(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupRe
 
 /// Describes each group; an unknown group is reported `Dead`, as Kafka does.
 pub async fn describe(
-    broker: &Arc<Broker>,
+    coordinator: &Arc<GroupCoordinator>,
     ctx: &RequestContext,
     req: DescribeGroupsRequest,
 ) -> Pending<DescribeGroupsResponse> {
@@ -238,7 +253,7 @@ pub async fn describe(
         .into_iter()
         .map(|id| {
             let base = DescribedGroup::default().with_group_id(id.clone());
-            let d = match broker.groups.describe(&id) {
+            let d = match coordinator.describe(&id) {
                 Ok(Some(d)) => d,
                 Ok(None) => return base.with_group_state(StrBytes::from_static_str("Dead")),
                 Err(e) => return base.with_error_code(e.code()),
@@ -266,9 +281,12 @@ pub async fn describe(
 }
 
 /// Lists groups, filtered by state (v4+) and type (v5+).
-pub async fn list(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsRequest) -> Pending<ListGroupsResponse> {
-    let groups = broker
-        .groups
+pub async fn list(
+    coordinator: &Arc<GroupCoordinator>,
+    ctx: &RequestContext,
+    req: ListGroupsRequest,
+) -> Pending<ListGroupsResponse> {
+    let groups = coordinator
         .list()
         .into_iter()
         .filter(|g| req.states_filter.is_empty() || req.states_filter.iter().any(|s| s.eq_ignore_ascii_case(g.state)))
@@ -291,13 +309,13 @@ pub async fn list(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsReq
 
 /// Deletes empty groups and their offsets.
 pub async fn delete(
-    broker: &Arc<Broker>,
+    coordinator: &Arc<GroupCoordinator>,
     _ctx: &RequestContext,
     req: DeleteGroupsRequest,
 ) -> Pending<DeleteGroupsResponse> {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for id in req.groups_names {
-        let r = broker.groups.delete_group(&id).await;
+        let r = coordinator.delete_group(&id).await;
         results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(code(r)));
     }
     ready(DeleteGroupsResponse::default().with_results(results))

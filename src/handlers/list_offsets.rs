@@ -12,8 +12,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::VersionRange;
 
 use super::{ready, Pending, RequestContext};
-use crate::broker::Broker;
-use crate::partition::Partition;
+use crate::partition::{Partition, TopicRegistry};
 
 /// ListOffsets versions served.
 pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 9 };
@@ -29,14 +28,14 @@ const LATEST_TIERED: i64 = -5;
 
 /// Answers each partition's offset query.
 pub async fn handle(
-    broker: &Arc<Broker>,
+    registry: &Arc<TopicRegistry>,
     ctx: &RequestContext,
     req: ListOffsetsRequest,
 ) -> Pending<ListOffsetsResponse> {
     let read_committed = req.isolation_level == 1;
     let mut topics = Vec::with_capacity(req.topics.len());
     for wanted in req.topics {
-        let topic = broker.topics.resolve(&wanted.name).await;
+        let topic = registry.resolve(&wanted.name).await;
         let mut partitions = Vec::with_capacity(wanted.partitions.len());
         for p in wanted.partitions {
             let base = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
@@ -88,13 +87,13 @@ async fn lookup(
 
 /// The end offset of each asked epoch: the log end for epoch 0, unknown for any later one.
 pub async fn leader_epoch(
-    broker: &Arc<Broker>,
+    registry: &Arc<TopicRegistry>,
     _ctx: &RequestContext,
     req: OffsetForLeaderEpochRequest,
 ) -> Pending<OffsetForLeaderEpochResponse> {
     let mut topics = Vec::with_capacity(req.topics.len());
     for wanted in req.topics {
-        let topic = broker.topics.resolve(&wanted.topic).await;
+        let topic = registry.resolve(&wanted.topic).await;
         let mut partitions = Vec::with_capacity(wanted.partitions.len());
         for p in &wanted.partitions {
             let base = EpochEndOffset::default().with_partition(p.partition);

@@ -26,7 +26,7 @@ pub const VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
 
 /// Answers with the requested topics (all when the list is null, or empty at v0).
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> Pending<MetadataResponse> {
-    let auto_create = broker.config.allow_auto_topic_creation && (ctx.version < 4 || req.allow_auto_topic_creation);
+    let auto_create = broker.config().allow_auto_topic_creation && (ctx.version < 4 || req.allow_auto_topic_creation);
     broker.discover_peers().await;
     let mut brokers = Brokers::new(broker);
     let mut topics = Vec::new();
@@ -35,7 +35,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             for wanted in list {
                 topics.push(match wanted.name {
                     Some(name) => by_name(broker, &name, auto_create, ctx.version, &mut brokers).await,
-                    None => match broker.topics.get_by_id(&wanted.topic_id) {
+                    None => match broker.topics().get_by_id(&wanted.topic_id) {
                         Some(topic) => describe(broker, &topic, ctx.version, &mut brokers).await,
                         None => MetadataResponseTopic::default()
                             .with_topic_id(wanted.topic_id)
@@ -45,10 +45,10 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             }
         }
         _ => {
-            if let Err(e) = broker.topics.refresh().await {
+            if let Err(e) = broker.topics().refresh().await {
                 tracing::warn!(error = %e, "cannot list the host's topics; answering with the known ones");
             }
-            for topic in broker.topics.all() {
+            for topic in broker.topics().all() {
                 topics.push(describe(broker, &topic, ctx.version, &mut brokers).await);
             }
         }
@@ -59,7 +59,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
         response.controller_id = BrokerId(node);
     }
     if ctx.version >= 2 {
-        response.cluster_id = Some(StrBytes::from_string(broker.config.cluster_id.clone()));
+        response.cluster_id = Some(StrBytes::from_string(broker.config().cluster_id.clone()));
     }
     ready(response)
 }
@@ -71,8 +71,8 @@ pub struct Brokers(BTreeMap<i32, Endpoint>);
 impl Brokers {
     /// This broker and its known peers.
     pub fn new(broker: &Broker) -> Self {
-        let mut all: BTreeMap<i32, Endpoint> = broker.peers.live().into_iter().collect();
-        all.insert(broker.node_id(), broker.advertised.clone());
+        let mut all: BTreeMap<i32, Endpoint> = broker.peers().live().into_iter().collect();
+        all.insert(broker.node_id(), broker.advertised().clone());
         Brokers(all)
     }
 
@@ -116,7 +116,7 @@ async fn by_name(
     if !valid_topic_name(name) {
         return failed(ResponseError::InvalidTopicException);
     }
-    match broker.topics.find(name).await {
+    match broker.topics().find(name).await {
         Ok(Some(topic)) => return describe(broker, &topic, version, brokers).await,
         Ok(None) => {}
         Err(e) => {
@@ -127,7 +127,7 @@ async fn by_name(
     if !auto_create {
         return failed(ResponseError::UnknownTopicOrPartition);
     }
-    match broker.topics.get_or_create(name, broker.config.default_num_partitions, Default::default()).await {
+    match broker.topics().get_or_create(name, broker.config().default_num_partitions, Default::default()).await {
         Ok(topic) => describe(broker, &topic, version, brokers).await,
         Err(HostError::Invalid(_)) => failed(ResponseError::InvalidTopicException),
         Err(e) => {

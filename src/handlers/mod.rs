@@ -1,6 +1,11 @@
 //! Request handlers, one module per Kafka API group, and the dispatcher that routes to them.
 //!
-//! Every handler is `async fn handle(broker, ctx, request) -> Pending<Option<Response>>`. The
+//! Every handler is `async fn handle(part, ctx, request) -> Pending<Option<Response>>`, where
+//! `part` is the piece of the broker it uses, named in its table row (see [`parts`]): the data
+//! path gets the topic registry, group APIs the group coordinator, producer-id and transaction
+//! APIs the broker's `Transactions`, and only the APIs that answer for the cluster (Metadata,
+//! topics, configs, FindCoordinator) the whole broker. So a handler's signature says what it can
+//! touch, and its unit test builds no more than that. The
 //! `async` part runs in request order on the connection (so a produce's appends are ordered);
 //! the returned [`Pending`] completes later and may overlap with later requests (produce waits for
 //! its appends, fetch for data). `None` means no response is sent (produce with `acks=0`).
@@ -83,7 +88,7 @@ pub enum DispatchError {
 pub type Completion = BoxFuture<'static, Result<Option<Bytes>, EncodeError>>;
 
 macro_rules! api_table {
-    ($($key:ident => $request:ident, $versions:path, $handler:path;)*) => {
+    ($($key:ident => $request:ident, $versions:path, $handler:path [$part:ident];)*) => {
         /// Every API we serve and its version range, as the handlers declare them.
         pub fn supported_apis() -> Vec<(ApiKey, VersionRange)> {
             vec![$((ApiKey::$key, $versions)),*]
@@ -142,7 +147,7 @@ macro_rules! api_table {
                 $(ApiKey::$key if in_range($versions, version) => {
                     let request = crate::protocol::bounded::decode::<messages::$request>(&body, version)
                         .map_err(|source| DispatchError::Malformed { api, version, source })?;
-                    let pending = $handler(broker, &ctx, request).await;
+                    let pending = $handler(parts::$part(broker), &ctx, request).await;
                     Ok(Box::pin(async move {
                         match pending.await {
                             Some(resp) => response::encode(api, version, correlation_id, &resp).map(Some),
@@ -157,43 +162,87 @@ macro_rules! api_table {
 }
 
 api_table! {
-    Produce => ProduceRequest, produce::VERSIONS, produce::handle;
-    Fetch => FetchRequest, fetch::VERSIONS, fetch::handle;
-    ListOffsets => ListOffsetsRequest, list_offsets::VERSIONS, list_offsets::handle;
-    Metadata => MetadataRequest, metadata::VERSIONS, metadata::handle;
-    ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle;
-    CreateTopics => CreateTopicsRequest, topics::CREATE_VERSIONS, topics::create;
-    DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete;
-    DeleteRecords => DeleteRecordsRequest, delete_records::VERSIONS, delete_records::handle;
-    CreatePartitions => CreatePartitionsRequest, topics::CREATE_PARTITIONS_VERSIONS, topics::create_partitions;
-    InitProducerId => InitProducerIdRequest, producer_id::VERSIONS, producer_id::handle;
-    OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, list_offsets::EPOCH_VERSIONS, list_offsets::leader_epoch;
-    FindCoordinator => FindCoordinatorRequest, groups::FIND_COORDINATOR_VERSIONS, groups::find_coordinator;
-    JoinGroup => JoinGroupRequest, groups::JOIN_VERSIONS, groups::join;
-    SyncGroup => SyncGroupRequest, groups::SYNC_VERSIONS, groups::sync;
-    Heartbeat => HeartbeatRequest, groups::HEARTBEAT_VERSIONS, groups::heartbeat;
-    LeaveGroup => LeaveGroupRequest, groups::LEAVE_VERSIONS, groups::leave;
-    DescribeGroups => DescribeGroupsRequest, groups::DESCRIBE_VERSIONS, groups::describe;
-    ListGroups => ListGroupsRequest, groups::LIST_VERSIONS, groups::list;
-    DeleteGroups => DeleteGroupsRequest, groups::DELETE_VERSIONS, groups::delete;
-    OffsetCommit => OffsetCommitRequest, offsets::COMMIT_VERSIONS, offsets::commit;
-    OffsetFetch => OffsetFetchRequest, offsets::FETCH_VERSIONS, offsets::fetch;
-    OffsetDelete => OffsetDeleteRequest, offsets::DELETE_VERSIONS, offsets::delete;
-    DescribeConfigs => DescribeConfigsRequest, configs::DESCRIBE_VERSIONS, configs::describe;
-    AlterConfigs => AlterConfigsRequest, configs::ALTER_VERSIONS, configs::alter;
+    Produce => ProduceRequest, produce::VERSIONS, produce::handle [topics];
+    Fetch => FetchRequest, fetch::VERSIONS, fetch::handle [topics];
+    ListOffsets => ListOffsetsRequest, list_offsets::VERSIONS, list_offsets::handle [topics];
+    Metadata => MetadataRequest, metadata::VERSIONS, metadata::handle [cluster];
+    ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle [nothing];
+    CreateTopics => CreateTopicsRequest, topics::CREATE_VERSIONS, topics::create [cluster];
+    DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete [cluster];
+    DeleteRecords => DeleteRecordsRequest, delete_records::VERSIONS, delete_records::handle [topics];
+    CreatePartitions => CreatePartitionsRequest, topics::CREATE_PARTITIONS_VERSIONS, topics::create_partitions [cluster];
+    InitProducerId => InitProducerIdRequest, producer_id::VERSIONS, producer_id::handle [transactions];
+    OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, list_offsets::EPOCH_VERSIONS, list_offsets::leader_epoch [topics];
+    FindCoordinator => FindCoordinatorRequest, groups::FIND_COORDINATOR_VERSIONS, groups::find_coordinator [cluster];
+    JoinGroup => JoinGroupRequest, groups::JOIN_VERSIONS, groups::join [groups];
+    SyncGroup => SyncGroupRequest, groups::SYNC_VERSIONS, groups::sync [groups];
+    Heartbeat => HeartbeatRequest, groups::HEARTBEAT_VERSIONS, groups::heartbeat [groups];
+    LeaveGroup => LeaveGroupRequest, groups::LEAVE_VERSIONS, groups::leave [groups];
+    DescribeGroups => DescribeGroupsRequest, groups::DESCRIBE_VERSIONS, groups::describe [groups];
+    ListGroups => ListGroupsRequest, groups::LIST_VERSIONS, groups::list [groups];
+    DeleteGroups => DeleteGroupsRequest, groups::DELETE_VERSIONS, groups::delete [groups];
+    OffsetCommit => OffsetCommitRequest, offsets::COMMIT_VERSIONS, offsets::commit [groups];
+    OffsetFetch => OffsetFetchRequest, offsets::FETCH_VERSIONS, offsets::fetch [groups];
+    OffsetDelete => OffsetDeleteRequest, offsets::DELETE_VERSIONS, offsets::delete [groups];
+    DescribeConfigs => DescribeConfigsRequest, configs::DESCRIBE_VERSIONS, configs::describe [cluster];
+    AlterConfigs => AlterConfigsRequest, configs::ALTER_VERSIONS, configs::alter [cluster];
     IncrementalAlterConfigs => IncrementalAlterConfigsRequest,
-        configs::INCREMENTAL_ALTER_VERSIONS, configs::incremental_alter;
-    SaslHandshake => SaslHandshakeRequest, sasl::HANDSHAKE_VERSIONS, sasl::handshake;
-    SaslAuthenticate => SaslAuthenticateRequest, sasl::AUTHENTICATE_VERSIONS, sasl::authenticate;
+        configs::INCREMENTAL_ALTER_VERSIONS, configs::incremental_alter [cluster];
+    SaslHandshake => SaslHandshakeRequest, sasl::HANDSHAKE_VERSIONS, sasl::handshake [config];
+    SaslAuthenticate => SaslAuthenticateRequest, sasl::AUTHENTICATE_VERSIONS, sasl::authenticate [auth];
     AddPartitionsToTxn => AddPartitionsToTxnRequest,
-        transactions::ADD_PARTITIONS_VERSIONS, transactions::add_partitions;
-    AddOffsetsToTxn => AddOffsetsToTxnRequest, transactions::ADD_OFFSETS_VERSIONS, transactions::add_offsets;
+        transactions::ADD_PARTITIONS_VERSIONS, transactions::add_partitions [transactions];
+    AddOffsetsToTxn => AddOffsetsToTxnRequest, transactions::ADD_OFFSETS_VERSIONS, transactions::add_offsets [transactions];
     TxnOffsetCommit => TxnOffsetCommitRequest,
-        transactions::TXN_OFFSET_COMMIT_VERSIONS, transactions::txn_offset_commit;
-    EndTxn => EndTxnRequest, transactions::END_TXN_VERSIONS, transactions::end_txn;
-    ListTransactions => ListTransactionsRequest, transactions::LIST_VERSIONS, transactions::list;
-    DescribeTransactions => DescribeTransactionsRequest, transactions::DESCRIBE_VERSIONS, transactions::describe;
-    WriteTxnMarkers => WriteTxnMarkersRequest, txn_markers::VERSIONS, txn_markers::handle;
+        transactions::TXN_OFFSET_COMMIT_VERSIONS, transactions::txn_offset_commit [transactions];
+    EndTxn => EndTxnRequest, transactions::END_TXN_VERSIONS, transactions::end_txn [transactions];
+    ListTransactions => ListTransactionsRequest, transactions::LIST_VERSIONS, transactions::list [transactions];
+    DescribeTransactions => DescribeTransactionsRequest, transactions::DESCRIBE_VERSIONS, transactions::describe [transactions];
+    WriteTxnMarkers => WriteTxnMarkersRequest, txn_markers::VERSIONS, txn_markers::handle [transactions];
+}
+
+/// What each handler is given, as the table names it: the part of the broker it uses.
+pub mod parts {
+    use std::sync::Arc;
+
+    use crate::broker::{Broker, Transactions};
+    use crate::config::Config;
+    use crate::group::GroupCoordinator;
+    use crate::host::Authenticator;
+    use crate::partition::TopicRegistry;
+
+    /// The partitions of open topics (the data path).
+    pub fn topics(broker: &Arc<Broker>) -> &Arc<TopicRegistry> {
+        broker.topics()
+    }
+
+    /// Consumer groups and their offsets.
+    pub fn groups(broker: &Arc<Broker>) -> &Arc<GroupCoordinator> {
+        broker.groups()
+    }
+
+    /// Producer ids and transactions.
+    pub fn transactions(broker: &Arc<Broker>) -> &Transactions {
+        broker.transactions()
+    }
+
+    /// The configuration (which SASL mechanisms are offered).
+    pub fn config(broker: &Arc<Broker>) -> &Config {
+        broker.config()
+    }
+
+    /// The SASL authenticator.
+    pub fn auth(broker: &Arc<Broker>) -> &Arc<dyn Authenticator> {
+        broker.auth()
+    }
+
+    /// The whole broker, for the APIs that answer for the cluster: topics, owners, peers, config.
+    pub fn cluster(broker: &Arc<Broker>) -> &Arc<Broker> {
+        broker
+    }
+
+    /// Nothing: the answer depends on the request alone.
+    pub fn nothing(_: &Arc<Broker>) {}
 }
 
 /// Whether `version` lies in `range`.

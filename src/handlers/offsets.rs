@@ -17,9 +17,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::{ready, Pending, RequestContext};
-use crate::broker::Broker;
 use crate::group::records::Committed;
 use crate::group::CommitItem;
+use crate::group::GroupCoordinator;
 
 /// OffsetCommit versions served (v10 names topics by id).
 pub const COMMIT_VERSIONS: VersionRange = VersionRange { min: 2, max: 9 };
@@ -34,12 +34,12 @@ fn code(result: &Result<(), ResponseError>) -> i16 {
 
 /// Stores offsets once they are durable in `__consumer_offsets`.
 pub async fn commit(
-    broker: &Arc<Broker>,
+    coordinator: &Arc<GroupCoordinator>,
     _ctx: &RequestContext,
     req: OffsetCommitRequest,
 ) -> Pending<OffsetCommitResponse> {
-    let groups = Arc::clone(&broker.groups);
-    let known: Vec<bool> = req.topics.iter().map(|t| broker.topics.get(&t.name).is_some()).collect();
+    let groups = Arc::clone(coordinator);
+    let known: Vec<bool> = req.topics.iter().map(|t| coordinator.knows_topic(&t.name)).collect();
     async move {
         let mut items = Vec::new();
         for (topic, known) in req.topics.iter().zip(&known) {
@@ -100,14 +100,14 @@ fn committed_fields(c: &Option<Committed>) -> (i64, i32, String) {
 
 /// Returns committed offsets (-1 where none), for one group before v8 and several from v8.
 pub async fn fetch(
-    broker: &Arc<Broker>,
+    coordinator: &Arc<GroupCoordinator>,
     ctx: &RequestContext,
     req: OffsetFetchRequest,
 ) -> Pending<OffsetFetchResponse> {
     let version = ctx.version;
     // KIP-447: a reader asking for stable offsets is not given one a transaction may still change.
     let unstable =
-        |group: &str| if req.require_stable { broker.groups.unstable_offsets(group) } else { Default::default() };
+        |group: &str| if req.require_stable { coordinator.unstable_offsets(group) } else { Default::default() };
     if version >= 8 {
         let groups = req
             .groups
@@ -118,7 +118,7 @@ pub async fn fetch(
                         .flat_map(|t| t.partition_indexes.into_iter().map(move |p| (t.name.to_string(), p)))
                         .collect()
                 });
-                let offsets = match broker.groups.fetch_offsets(&g.group_id, wanted) {
+                let offsets = match coordinator.fetch_offsets(&g.group_id, wanted) {
                     Ok(offsets) => offsets,
                     Err(e) => {
                         return OffsetFetchResponseGroup::default().with_group_id(g.group_id).with_error_code(e.code())
@@ -153,7 +153,7 @@ pub async fn fetch(
     let wanted = req.topics.map(|ts| {
         ts.into_iter().flat_map(|t| t.partition_indexes.into_iter().map(move |p| (t.name.to_string(), p))).collect()
     });
-    let (offsets, error) = match broker.groups.fetch_offsets(&req.group_id, wanted.clone()) {
+    let (offsets, error) = match coordinator.fetch_offsets(&req.group_id, wanted.clone()) {
         Ok(offsets) => (offsets, None),
         // Before v2 there is no top-level error: each asked partition carries it.
         Err(e) => (wanted.unwrap_or_default().into_iter().map(|(t, p)| (t, p, None)).collect(), Some(e)),
@@ -189,7 +189,7 @@ pub async fn fetch(
 
 /// Deletes a group's offsets for partitions no member is subscribed to.
 pub async fn delete(
-    broker: &Arc<Broker>,
+    coordinator: &Arc<GroupCoordinator>,
     _ctx: &RequestContext,
     req: OffsetDeleteRequest,
 ) -> Pending<OffsetDeleteResponse> {
@@ -198,7 +198,7 @@ pub async fn delete(
         .iter()
         .flat_map(|t| t.partitions.iter().map(move |p| (t.name.to_string(), p.partition_index)))
         .collect();
-    let outcome = broker.groups.delete_offsets(&req.group_id, partitions).await;
+    let outcome = coordinator.delete_offsets(&req.group_id, partitions).await;
     ready(match outcome {
         Err(e) => OffsetDeleteResponse::default().with_error_code(e.code()),
         Ok(results) => {

@@ -12,8 +12,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::{Pending, RequestContext};
-use crate::broker::Broker;
-use crate::partition::Topic;
+use crate::partition::{Topic, TopicRegistry};
 use crate::protocol::batch;
 
 /// Versions served (v13 addresses topics by id only).
@@ -25,13 +24,17 @@ enum Outcome {
 }
 
 /// Issues every append in request order, then waits for them in the returned future.
-pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: ProduceRequest) -> Pending<ProduceResponse> {
+pub async fn handle(
+    registry: &Arc<TopicRegistry>,
+    ctx: &RequestContext,
+    req: ProduceRequest,
+) -> Pending<ProduceResponse> {
     let acks = req.acks;
     let version = ctx.version;
     let acks_valid = matches!(acks, -1..=1);
     let mut topics = Vec::with_capacity(req.topic_data.len());
     for topic_data in req.topic_data {
-        let topic = broker.topics.resolve(&topic_data.name).await;
+        let topic = registry.resolve(&topic_data.name).await;
         let mut outcomes = Vec::with_capacity(topic_data.partition_data.len());
         for data in topic_data.partition_data {
             if !acks_valid {

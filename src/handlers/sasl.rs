@@ -13,7 +13,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::{ready, Pending, RequestContext};
-use crate::broker::Broker;
+use crate::config::Config;
+use crate::host::Authenticator;
 
 /// SaslHandshake versions served. v0 would be followed by raw SASL tokens outside Kafka framing;
 /// every client since Kafka 1.0 uses v1 and SaslAuthenticate.
@@ -71,11 +72,11 @@ impl Session {
 
 /// Agrees on a mechanism.
 pub async fn handshake(
-    broker: &Arc<Broker>,
+    config: &Config,
     ctx: &RequestContext,
     req: SaslHandshakeRequest,
 ) -> Pending<SaslHandshakeResponse> {
-    let offered = if broker.config.sasl_required() { broker.config.sasl_mechanisms() } else { Vec::new() };
+    let offered = if config.sasl_required() { config.sasl_mechanisms() } else { Vec::new() };
     let asked = req.mechanism.to_ascii_uppercase();
     let error = {
         let mut state = ctx.session.state();
@@ -98,7 +99,7 @@ pub async fn handshake(
 /// Checks PLAIN credentials (`authzid NUL user NUL password`); a failure closes the connection
 /// after its response.
 pub async fn authenticate(
-    broker: &Arc<Broker>,
+    auth: &Arc<dyn Authenticator>,
     ctx: &RequestContext,
     req: SaslAuthenticateRequest,
 ) -> Pending<SaslAuthenticateResponse> {
@@ -109,7 +110,7 @@ pub async fn authenticate(
     };
     let outcome = match mechanism.as_deref() {
         Some("PLAIN") => match parse_plain(&req.auth_bytes) {
-            Ok((user, password)) => match broker.auth.authenticate(&user, &password).await {
+            Ok((user, password)) => match auth.authenticate(&user, &password).await {
                 Ok(principal) => Ok(principal),
                 Err(e) => {
                     tracing::info!(client = %ctx.client_host, user, error = %e, "SASL authentication failed");
@@ -119,7 +120,7 @@ pub async fn authenticate(
             Err(message) => Err((ResponseError::SaslAuthenticationFailed, message.to_string())),
         },
         Some("OAUTHBEARER") => match parse_oauthbearer(&req.auth_bytes) {
-            Ok(token) => match broker.auth.authenticate_token(&token).await {
+            Ok(token) => match auth.authenticate_token(&token).await {
                 Ok(principal) => Ok(principal),
                 Err(e) => {
                     tracing::info!(client = %ctx.client_host, error = %e, "SASL authentication failed");

@@ -47,11 +47,11 @@ pub async fn create_partitions(
             Err((ResponseError::InvalidReplicaAssignment, format!("every replica must be broker {node}")))
         } else if topic.count < 1 {
             Err((ResponseError::InvalidPartitions, "the partition count must be positive".to_string()))
-        } else if topic.count as u32 > broker.config.max_partitions_per_topic {
-            let max = broker.config.max_partitions_per_topic;
+        } else if topic.count as u32 > broker.config().max_partitions_per_topic {
+            let max = broker.config().max_partitions_per_topic;
             Err((ResponseError::PolicyViolation, format!("a topic may have at most {max} partitions")))
         } else {
-            broker.topics.add_partitions(&topic.name, topic.count as u32, req.validate_only).await.map_err(|e| {
+            broker.topics().add_partitions(&topic.name, topic.count as u32, req.validate_only).await.map_err(|e| {
                 let error = match e {
                     HostError::Invalid(_) => ResponseError::InvalidPartitions,
                     ref other => host_error(other),
@@ -108,14 +108,14 @@ async fn create_one(
 ) -> Result<CreatableTopicResult, (ResponseError, String)> {
     let name = topic.name.0.to_string();
     let partitions = match (topic.num_partitions, topic.assignments.len()) {
-        (-1, 0) => broker.config.default_num_partitions,
+        (-1, 0) => broker.config().default_num_partitions,
         (-1, n) => n as u32,
         (n, 0) if n > 0 => n as u32,
         _ => {
             return Err((ResponseError::InvalidPartitions, "partitions must be positive, or -1 for the default".into()))
         }
     };
-    let max = broker.config.max_partitions_per_topic;
+    let max = broker.config().max_partitions_per_topic;
     if partitions > max {
         return Err((ResponseError::PolicyViolation, format!("a topic may have at most {max} partitions")));
     }
@@ -138,9 +138,9 @@ async fn create_one(
     }
     let spec = TopicSpec { name: name.clone(), partitions, configs };
     let outcome = if validate_only {
-        broker.topics.validate(&spec).map(|()| Uuid::nil())
+        broker.topics().validate(&spec).map(|()| Uuid::nil())
     } else {
-        broker.topics.create(spec.clone()).await.map(|t| t.meta.id)
+        broker.topics().create(spec.clone()).await.map(|t| t.meta.id)
     };
     let id = outcome.map_err(|e| {
         let error = match e {
@@ -196,8 +196,8 @@ pub async fn delete(
     let mut responses = Vec::with_capacity(wanted.len());
     for (name, id) in wanted {
         let topic = match &name {
-            Some(n) => broker.topics.get(n),
-            None => broker.topics.get_by_id(&id),
+            Some(n) => broker.topics().get(n),
+            None => broker.topics().get_by_id(&id),
         };
         let base = DeletableTopicResult::default().with_name(name.clone()).with_topic_id(id);
         let Some(topic) = topic else {
@@ -209,7 +209,7 @@ pub async fn delete(
         let base = base
             .with_name(Some(TopicName(StrBytes::from_string(topic.meta.name.clone()))))
             .with_topic_id(topic.meta.id);
-        responses.push(match broker.topics.delete(&topic.meta.name).await {
+        responses.push(match broker.topics().delete(&topic.meta.name).await {
             Ok(_) => base,
             Err(e) => base
                 .with_error_code(host_error(&e).code())

@@ -21,7 +21,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use super::{ready, Pending, RequestContext};
-use crate::broker::Broker;
+use crate::broker::Transactions;
 use crate::clock::now_ms;
 use crate::group::CommitItem;
 use crate::txn::state::TxnState;
@@ -50,8 +50,8 @@ pub fn fenced_as(version: i16, since: i16, error: ResponseError) -> ResponseErro
     }
 }
 
-fn coordinator(broker: &Broker) -> Result<&Arc<TransactionCoordinator>, ResponseError> {
-    broker.txns.as_ref().ok_or(ResponseError::TransactionalIdAuthorizationFailed)
+fn coordinator(txns: &Transactions) -> Result<&Arc<TransactionCoordinator>, ResponseError> {
+    txns.coordinator().ok_or(ResponseError::TransactionalIdAuthorizationFailed)
 }
 
 fn code(result: Result<(), ResponseError>) -> i16 {
@@ -61,14 +61,14 @@ fn code(result: Result<(), ResponseError>) -> i16 {
 /// Adds partitions to the producer's transaction. A partition of no topic fails with
 /// UNKNOWN_TOPIC_OR_PARTITION, and then the others with OPERATION_NOT_ATTEMPTED, as in Kafka.
 pub async fn add_partitions(
-    broker: &Arc<Broker>,
+    txns: &Transactions,
     ctx: &RequestContext,
     req: AddPartitionsToTxnRequest,
 ) -> Pending<AddPartitionsToTxnResponse> {
     let mut wanted: Vec<(TopicName, Vec<i32>)> = Vec::with_capacity(req.v3_and_below_topics.len());
     let mut unknown = Vec::new();
     for topic in req.v3_and_below_topics {
-        let known = broker.topics.resolve(&topic.name).await;
+        let known = txns.topics().resolve(&topic.name).await;
         for p in &topic.partitions {
             if known.as_ref().and_then(|t| t.partition(*p)).is_none() || crate::names::is_internal(&topic.name) {
                 unknown.push((topic.name.clone(), *p));
@@ -83,8 +83,8 @@ pub async fn add_partitions(
             wanted.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (t.to_string(), *p))).collect::<Vec<_>>();
         let (id, pid, epoch) =
             (&req.v3_and_below_transactional_id, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch);
-        match coordinator(broker) {
-            Ok(txns) => txns.add_partitions(id, pid, epoch, partitions).await.map_err(Some),
+        match coordinator(txns) {
+            Ok(coordinator) => coordinator.add_partitions(id, pid, epoch, partitions).await.map_err(Some),
             Err(e) => Err(Some(e)),
         }
     };
@@ -115,12 +115,14 @@ pub async fn add_partitions(
 
 /// Adds a group's offsets to the producer's transaction.
 pub async fn add_offsets(
-    broker: &Arc<Broker>,
+    txns: &Transactions,
     ctx: &RequestContext,
     req: AddOffsetsToTxnRequest,
 ) -> Pending<AddOffsetsToTxnResponse> {
-    let result = match coordinator(broker) {
-        Ok(txns) => txns.add_offsets(&req.transactional_id, req.producer_id.0, req.producer_epoch, &req.group_id).await,
+    let result = match coordinator(txns) {
+        Ok(coordinator) => {
+            coordinator.add_offsets(&req.transactional_id, req.producer_id.0, req.producer_epoch, &req.group_id).await
+        }
         Err(e) => Err(e),
     };
     ready(AddOffsetsToTxnResponse::default().with_error_code(code(result.map_err(|e| fenced_as(ctx.version, 2, e)))))
@@ -128,7 +130,7 @@ pub async fn add_offsets(
 
 /// Commits offsets inside the producer's transaction, at the group's coordinator.
 pub async fn txn_offset_commit(
-    broker: &Arc<Broker>,
+    txns: &Transactions,
     ctx: &RequestContext,
     req: TxnOffsetCommitRequest,
 ) -> Pending<TxnOffsetCommitResponse> {
@@ -148,7 +150,7 @@ pub async fn txn_offset_commit(
         }
         shape.push((topic.name, indexes));
     }
-    let outcome = broker.groups.txn_commit(
+    let outcome = txns.groups().txn_commit(
         &req.group_id,
         req.producer_id.0,
         &req.member_id,
@@ -180,12 +182,14 @@ pub async fn txn_offset_commit(
 }
 
 /// Commits or aborts the producer's transaction.
-pub async fn end_txn(broker: &Arc<Broker>, ctx: &RequestContext, req: EndTxnRequest) -> Pending<EndTxnResponse> {
-    let broker = Arc::clone(broker);
+pub async fn end_txn(txns: &Transactions, ctx: &RequestContext, req: EndTxnRequest) -> Pending<EndTxnResponse> {
+    let coordinator = coordinator(txns).cloned();
     let version = ctx.version;
     Box::pin(async move {
-        let result = match coordinator(&broker) {
-            Ok(txns) => txns.end(&req.transactional_id, req.producer_id.0, req.producer_epoch, req.committed).await,
+        let result = match coordinator {
+            Ok(coordinator) => {
+                coordinator.end(&req.transactional_id, req.producer_id.0, req.producer_epoch, req.committed).await
+            }
             Err(e) => Err(e),
         };
         Some(
@@ -199,7 +203,7 @@ pub async fn end_txn(broker: &Arc<Broker>, ctx: &RequestContext, req: EndTxnRequ
 
 /// The transactions this broker coordinates, filtered as asked.
 pub async fn list(
-    broker: &Arc<Broker>,
+    txns: &Transactions,
     _ctx: &RequestContext,
     req: ListTransactionsRequest,
 ) -> Pending<ListTransactionsResponse> {
@@ -210,7 +214,7 @@ pub async fn list(
         .cloned()
         .collect();
     let now = now_ms();
-    let listed = broker.txns.as_ref().map(|t| t.list()).unwrap_or_default();
+    let listed = txns.coordinator().map(|t| t.list()).unwrap_or_default();
     let states = listed
         .into_iter()
         .filter(|t| req.state_filters.is_empty() || req.state_filters.iter().any(|s| s.as_str() == t.meta.state.name()))
@@ -232,7 +236,7 @@ pub async fn list(
 
 /// Each asked-for transactional id's state, from this broker if it coordinates the id.
 pub async fn describe(
-    broker: &Arc<Broker>,
+    txns: &Transactions,
     _ctx: &RequestContext,
     req: DescribeTransactionsRequest,
 ) -> Pending<DescribeTransactionsResponse> {
@@ -241,7 +245,7 @@ pub async fn describe(
         .into_iter()
         .map(|id| {
             let base = TransactionState::default().with_transactional_id(id.clone()).with_producer_id(ProducerId(-1));
-            let found = coordinator(broker).and_then(|txns| txns.describe(&id));
+            let found = coordinator(txns).and_then(|c| c.describe(&id));
             match found {
                 Ok(Some(meta)) => {
                     let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();

@@ -11,7 +11,7 @@ use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 use kafka_protocol::protocol::VersionRange;
 
 use super::{Pending, RequestContext};
-use crate::broker::Broker;
+use crate::broker::Transactions;
 use crate::txn::markers::{self, Marker};
 
 /// Versions served (v0 is gone from Kafka 4 and from kafka-protocol).
@@ -19,7 +19,7 @@ pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 1 };
 
 /// Writes each marker into the partitions it names; each partition answers on its own.
 pub async fn handle(
-    broker: &Arc<Broker>,
+    txns: &Transactions,
     ctx: &RequestContext,
     req: WriteTxnMarkersRequest,
 ) -> Pending<WriteTxnMarkersResponse> {
@@ -27,7 +27,7 @@ pub async fn handle(
     // that says "broker" yet, so there nobody may; without authentication anybody may, as
     // anybody may produce.
     let refused = (!ctx.session.unauthenticated_listener()).then_some(ResponseError::ClusterAuthorizationFailed);
-    let broker = Arc::clone(broker);
+    let (registry, groups) = (Arc::clone(txns.topics()), Arc::clone(txns.groups()));
     Box::pin(async move {
         let mut results = Vec::with_capacity(req.markers.len());
         for m in req.markers {
@@ -35,11 +35,11 @@ pub async fn handle(
             let mut topics = Vec::with_capacity(m.topics.len());
             for topic in m.topics {
                 let writes = topic.partition_indexes.iter().map(|&p| {
-                    let (broker, name) = (&broker, &topic.name);
+                    let (registry, groups, name) = (&registry, &groups, &topic.name);
                     async move {
                         let result = match refused {
                             Some(e) => Err(e),
-                            None => markers::write_here(&broker.topics, &broker.groups, name, p, marker).await,
+                            None => markers::write_here(registry, groups, name, p, marker).await,
                         };
                         WritableTxnMarkerPartitionResult::default()
                             .with_partition_index(p)

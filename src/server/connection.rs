@@ -50,10 +50,10 @@ pub async fn serve<R, W>(
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (queue, pending) = mpsc::channel::<Completion>(broker.config.max_queued_requests);
+    let (queue, pending) = mpsc::channel::<Completion>(broker.config().max_queued_requests);
     let writer = tokio::spawn(write_responses(write, pending, peer));
     let mut frames = FrameReader::new(read, limits);
-    let session = Arc::new(Session::new(broker.config.sasl_required()));
+    let session = Arc::new(Session::new(broker.config().sasl_required()));
     loop {
         let frame = tokio::select! {
             frame = frames.next() => frame,

@@ -71,12 +71,12 @@ impl Listener {
 /// their current requests (up to a timeout) and returns.
 pub async fn run(listener: Listener, broker: Arc<Broker>, shutdown: impl Future<Output = ()>) {
     let Listener { socket: listener, tls } = listener;
-    let slots = Arc::new(Semaphore::new(broker.config.max_connections));
+    let slots = Arc::new(Semaphore::new(broker.config().max_connections));
     let limits = ReadLimits {
-        max_size: broker.config.max_request_size,
-        budget: crate::protocol::budget::Budget::new(broker.config.queued_max_request_bytes),
-        idle: Duration::from_millis(broker.config.connection_max_idle_ms),
-        read: Duration::from_millis(broker.config.kop_request_read_timeout_ms),
+        max_size: broker.config().max_request_size,
+        budget: crate::protocol::budget::Budget::new(broker.config().queued_max_request_bytes),
+        idle: Duration::from_millis(broker.config().connection_max_idle_ms),
+        read: Duration::from_millis(broker.config().kop_request_read_timeout_ms),
     };
     let (stop, stopped) = watch::channel(false);
     // Each connection holds a clone; when all are dropped, every connection has ended.
@@ -104,7 +104,7 @@ pub async fn run(listener: Listener, broker: Arc<Broker>, shutdown: impl Future<
         // Past the limit a new connection is closed at once: clients retry, and the ones being
         // served are not slowed by a queue of others.
         let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(%peer, limit = broker.config.max_connections, "connection refused: maxConnections reached");
+            tracing::warn!(%peer, limit = broker.config().max_connections, "connection refused: maxConnections reached");
             drop(socket);
             continue;
         };

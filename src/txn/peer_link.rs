@@ -4,7 +4,7 @@
 //!
 //! Connections are kept between requests (one per peer in use at a time; a second request to
 //! the same peer in the meantime opens another) and dropped on any failure, so a connection
-//! that returns to the pool has a clean frame boundary. Peers answer within [`TIMEOUT`], or the
+//! that returns to the pool has a clean frame boundary. Peers answer within ten seconds, or the
 //! request counts as failed and the caller tries again later.
 
 use std::sync::atomic::{AtomicI32, Ordering};

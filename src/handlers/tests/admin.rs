@@ -30,7 +30,7 @@ async fn metadata_names_this_broker_as_leader_and_creates_topics_only_when_allow
     assert_eq!(resp.brokers.len(), 1);
     assert_eq!((resp.brokers[0].port, resp.controller_id), (0, BrokerId(broker.node_id())));
     let t = &resp.topics[0];
-    assert_eq!((t.error_code, t.partitions.len(), t.topic_id), (0, 2, broker.topics.get("orders").unwrap().meta.id));
+    assert_eq!((t.error_code, t.partitions.len(), t.topic_id), (0, 2, broker.topics().get("orders").unwrap().meta.id));
     assert!(t.partitions.iter().all(|p| p.leader_id == BrokerId(broker.node_id()) && p.error_code == 0));
 
     let missing = metadata::handle(&broker, &ctx(12), ask("fresh", false)).await.await.unwrap();
@@ -58,8 +58,7 @@ async fn metadata_names_this_broker_as_leader_and_creates_topics_only_when_allow
 
 #[tokio::test]
 async fn api_versions_answers_the_table() {
-    let broker = broker().await;
-    let resp = api_versions::handle(&broker, &ctx(3), ApiVersionsRequest::default()).await.await.unwrap();
+    let resp = api_versions::handle((), &ctx(3), ApiVersionsRequest::default()).await.await.unwrap();
     assert_eq!(resp.error_code, 0);
     assert_eq!(resp.api_keys.len(), supported_apis().len());
     let produce = resp.api_keys.iter().find(|k| k.api_key == ApiKey::Produce as i16).expect("Produce is served");
@@ -75,7 +74,7 @@ async fn delete_topics_by_name_and_by_id() {
     let broker = broker().await;
     assert_eq!(create(&broker, "a", 1).await, 0);
     assert_eq!(create(&broker, "b", 1).await, 0);
-    let id_of_b = broker.topics.get("b").unwrap().meta.id;
+    let id_of_b = broker.topics().get("b").unwrap().meta.id;
     let req = DeleteTopicsRequest::default().with_topics(vec![
         DeleteTopicState::default().with_name(Some(name("a"))),
         DeleteTopicState::default().with_topic_id(id_of_b),
@@ -86,7 +85,7 @@ async fn delete_topics_by_name_and_by_id() {
     let codes: Vec<i16> = resp.responses.iter().map(|r| r.error_code).collect();
     assert_eq!(codes, [0, 0, ResponseError::UnknownTopicOrPartition.code(), ResponseError::UnknownTopicId.code()]);
     assert_eq!(resp.responses[1].name.as_ref().map(|n| n.0.as_str()), Some("b"), "an id is answered with its name");
-    assert!(broker.topics.get("a").is_none() && broker.topics.get("b").is_none());
+    assert!(broker.topics().get("a").is_none() && broker.topics().get("b").is_none());
     assert_eq!(produce_to(&broker, "a", -1, batch(&["x"])).await.0, ResponseError::UnknownTopicOrPartition.code());
     assert_eq!(create(&broker, "a", 1).await, 0, "a deleted topic can be created anew");
     assert_eq!(fetch_from(&broker, "a", 0).await.1, 0, "with none of the old records");
@@ -107,9 +106,9 @@ async fn create_partitions_grows_topics_within_the_rules() {
         async move { topics::create_partitions(&broker, &ctx(3), req).await.await.unwrap() }
     };
     assert_eq!(code(run(grow("grow", 3, true)).await), 0);
-    assert_eq!(broker.topics.get("grow").unwrap().partitions.len(), 1, "validate_only changes nothing");
+    assert_eq!(broker.topics().get("grow").unwrap().partitions.len(), 1, "validate_only changes nothing");
     assert_eq!(code(run(grow("grow", 3, false)).await), 0);
-    assert_eq!(broker.topics.get("grow").unwrap().partitions.len(), 3);
+    assert_eq!(broker.topics().get("grow").unwrap().partitions.len(), 3);
     assert_eq!(code(run(grow("grow", 2, false)).await), ResponseError::InvalidPartitions.code(), "no shrinking");
     assert_eq!(code(run(grow("grow", 17, false)).await), ResponseError::PolicyViolation.code(), "over the cap");
     assert_eq!(code(run(grow("missing", 2, false)).await), ResponseError::UnknownTopicOrPartition.code());
@@ -137,7 +136,7 @@ async fn delete_records_moves_the_log_start_and_fetch_follows() {
     let run = |req| {
         let broker = broker.clone();
         async move {
-            let resp = delete_records::handle(&broker, &ctx(2), req).await.await.unwrap();
+            let resp = delete_records::handle(broker.topics(), &ctx(2), req).await.await.unwrap();
             let p = &resp.topics[0].partitions[0];
             (p.error_code, p.low_watermark)
         }
@@ -165,7 +164,7 @@ async fn list_offsets_answers_each_kind_of_query() {
     let run = |req| {
         let broker = broker.clone();
         async move {
-            let resp = list_offsets::handle(&broker, &ctx(7), req).await.await.unwrap();
+            let resp = list_offsets::handle(broker.topics(), &ctx(7), req).await.await.unwrap();
             let p = &resp.topics[0].partitions[0];
             (p.error_code, p.offset, p.timestamp)
         }
@@ -197,7 +196,7 @@ async fn offset_for_leader_epoch_knows_only_epoch_zero() {
     let run = |req| {
         let broker = broker.clone();
         async move {
-            let resp = list_offsets::leader_epoch(&broker, &ctx(4), req).await.await.unwrap();
+            let resp = list_offsets::leader_epoch(broker.topics(), &ctx(4), req).await.await.unwrap();
             let p = &resp.topics[0].partitions[0];
             (p.error_code, p.leader_epoch, p.end_offset)
         }
@@ -213,7 +212,7 @@ async fn init_producer_id_hands_out_ids_and_bumps_epochs() {
     let broker = broker().await;
     let run = |req| {
         let broker = broker.clone();
-        async move { producer_id::handle(&broker, &ctx(4), req).await.await.unwrap() }
+        async move { producer_id::handle(broker.transactions(), &ctx(4), req).await.await.unwrap() }
     };
     let first = run(InitProducerIdRequest::default()
         .with_transactional_id(None)

@@ -36,7 +36,7 @@ async fn join(broker: &Arc<Broker>, group_id: &str, member_id: &str) -> JoinGrou
         .with_protocols(vec![JoinGroupRequestProtocol::default()
             .with_name(text("range"))
             .with_metadata(Bytes::from_static(b"subscription"))]);
-    groups::join(broker, &ctx(9), req).await.await.expect("a response")
+    groups::join(broker.groups(), &ctx(9), req).await.await.expect("a response")
 }
 
 async fn heartbeat(broker: &Arc<Broker>, group_id: &str, member_id: &str, generation: i32) -> i16 {
@@ -44,7 +44,7 @@ async fn heartbeat(broker: &Arc<Broker>, group_id: &str, member_id: &str, genera
         .with_group_id(group(group_id))
         .with_member_id(text(member_id))
         .with_generation_id(generation);
-    groups::heartbeat(broker, &ctx(4), req).await.await.expect("a response").error_code
+    groups::heartbeat(broker.groups(), &ctx(4), req).await.await.expect("a response").error_code
 }
 
 /// A member that joined `group_id` alone and got its assignment: (member id, generation).
@@ -62,7 +62,7 @@ pub(super) async fn stable_member(broker: &Arc<Broker>, group_id: &str) -> (Stri
         .with_assignments(vec![SyncGroupRequestAssignment::default()
             .with_member_id(text(&member))
             .with_assignment(Bytes::from_static(b"partitions"))]);
-    let synced = groups::sync(broker, &ctx(5), sync).await.await.expect("a response");
+    let synced = groups::sync(broker.groups(), &ctx(5), sync).await.await.expect("a response");
     assert_eq!((synced.error_code, &synced.assignment[..]), (0, &b"partitions"[..]));
     assert_eq!(synced.protocol_name.as_deref(), Some("range"));
     (member, joined.generation_id)
@@ -99,7 +99,7 @@ async fn a_member_joins_syncs_heartbeats_and_leaves() {
         MemberIdentity::default().with_member_id(text(&member)),
         MemberIdentity::default().with_member_id(text("stranger")),
     ]);
-    let left = groups::leave(&broker, &ctx(5), leave).await.await.unwrap();
+    let left = groups::leave(broker.groups(), &ctx(5), leave).await.await.unwrap();
     let codes: Vec<i16> = left.members.iter().map(|m| m.error_code).collect();
     assert_eq!(codes, [0, ResponseError::UnknownMemberId.code()], "each member answered on its own");
     assert_eq!(heartbeat(&broker, "g", &member, generation).await, ResponseError::UnknownMemberId.code());
@@ -114,10 +114,10 @@ async fn join_refuses_bad_groups_and_timeouts() {
         .with_session_timeout_ms(1)
         .with_rebalance_timeout_ms(1000)
         .with_protocol_type(text("consumer"));
-    let resp = groups::join(&broker, &ctx(9), short).await.await.unwrap();
+    let resp = groups::join(broker.groups(), &ctx(9), short).await.await.unwrap();
     assert_eq!(resp.error_code, ResponseError::InvalidSessionTimeout.code());
     let sync = SyncGroupRequest::default().with_group_id(group("none")).with_member_id(text("m"));
-    let resp = groups::sync(&broker, &ctx(5), sync).await.await.unwrap();
+    let resp = groups::sync(broker.groups(), &ctx(5), sync).await.await.unwrap();
     assert_eq!(resp.error_code, ResponseError::UnknownMemberId.code());
 }
 
@@ -126,7 +126,7 @@ async fn describe_list_and_delete_show_groups_as_admin_tools_expect() {
     let broker = broker().await;
     let (member, _) = stable_member(&broker, "busy").await;
     let described = DescribeGroupsRequest::default().with_groups(vec![group("busy"), group("ghost")]);
-    let resp = groups::describe(&broker, &ctx(5), described).await.await.unwrap();
+    let resp = groups::describe(broker.groups(), &ctx(5), described).await.await.unwrap();
     let busy = &resp.groups[0];
     assert_eq!(
         (busy.group_state.as_str(), busy.protocol_type.as_str(), busy.protocol_data.as_str()),
@@ -141,16 +141,17 @@ async fn describe_list_and_delete_show_groups_as_admin_tools_expect() {
     assert_eq!((&m.member_metadata[..], &m.member_assignment[..]), (&b"subscription"[..], &b"partitions"[..]));
     assert_eq!(resp.groups[1].group_state.as_str(), "Dead", "an unknown group is Dead, as in Kafka");
 
-    let listed = groups::list(&broker, &ctx(4), ListGroupsRequest::default()).await.await.unwrap();
+    let listed = groups::list(broker.groups(), &ctx(4), ListGroupsRequest::default()).await.await.unwrap();
     assert_eq!(listed.groups.len(), 1);
     assert_eq!((listed.groups[0].group_id.as_str(), listed.groups[0].group_state.as_str()), ("busy", "Stable"));
     let filtered = ListGroupsRequest::default().with_states_filter(vec![text("Empty")]);
-    assert!(groups::list(&broker, &ctx(4), filtered).await.await.unwrap().groups.is_empty());
+    assert!(groups::list(broker.groups(), &ctx(4), filtered).await.await.unwrap().groups.is_empty());
 
     let delete = |ids: Vec<GroupId>| {
         let broker = broker.clone();
         async move {
-            let resp = groups::delete(&broker, &ctx(2), DeleteGroupsRequest::default().with_groups_names(ids)).await;
+            let resp =
+                groups::delete(broker.groups(), &ctx(2), DeleteGroupsRequest::default().with_groups_names(ids)).await;
             resp.await.unwrap().results.into_iter().map(|r| r.error_code).collect::<Vec<i16>>()
         }
     };
@@ -161,8 +162,8 @@ async fn describe_list_and_delete_show_groups_as_admin_tools_expect() {
     let leave = LeaveGroupRequest::default()
         .with_group_id(group("busy"))
         .with_members(vec![MemberIdentity::default().with_member_id(text(&member))]);
-    groups::leave(&broker, &ctx(5), leave).await.await.unwrap();
+    groups::leave(broker.groups(), &ctx(5), leave).await.await.unwrap();
     assert_eq!(delete(vec![group("busy")]).await, [0]);
-    let after = groups::list(&broker, &ctx(4), ListGroupsRequest::default()).await.await.unwrap();
+    let after = groups::list(broker.groups(), &ctx(4), ListGroupsRequest::default()).await.await.unwrap();
     assert!(after.groups.is_empty(), "a deleted group is gone");
 }

@@ -89,7 +89,7 @@ pub(super) async fn produce_to(broker: &Arc<Broker>, topic: &str, acks: i16, rec
             .with_name(name(topic))
             .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))]),
     ]);
-    let resp = produce::handle(broker, &ctx(8), req).await.await.expect("acks != 0 gets a response");
+    let resp = produce::handle(broker.topics(), &ctx(8), req).await.await.expect("acks != 0 gets a response");
     let p = &resp.responses[0].partition_responses[0];
     (p.error_code, p.base_offset)
 }
@@ -102,7 +102,7 @@ pub(super) async fn fetch_from(broker: &Arc<Broker>, topic: &str, offset: i64) -
             .with_fetch_offset(offset)
             .with_partition_max_bytes(1 << 20)]),
     ]);
-    let resp = fetch::handle(broker, &ctx(11), req).await.await.expect("a response");
+    let resp = fetch::handle(broker.topics(), &ctx(11), req).await.await.expect("a response");
     let p = &resp.responses[0].partitions[0];
     (p.error_code, p.high_watermark, p.records.as_ref().map_or(0, Bytes::len))
 }
@@ -115,7 +115,7 @@ async fn create_topics_answers_each_kafka_error() {
     assert_eq!(create(&broker, "bad name!", 1).await, ResponseError::InvalidTopicException.code());
     assert_eq!(create(&broker, "none", 0).await, ResponseError::InvalidPartitions.code());
     assert_eq!(create(&broker, "huge", i32::MAX).await, ResponseError::PolicyViolation.code());
-    assert!(broker.topics.get("huge").is_none(), "nothing was created for a refused request");
+    assert!(broker.topics().get("huge").is_none(), "nothing was created for a refused request");
 }
 
 #[tokio::test]
@@ -161,7 +161,7 @@ async fn a_long_poll_wakes_on_an_append_to_any_partition_it_waits_on_and_no_othe
                     .to_vec(),
             );
         let broker = Arc::clone(&broker);
-        tokio::spawn(async move { fetch::handle(&broker, &ctx(11), req).await.await.expect("a response") })
+        tokio::spawn(async move { fetch::handle(broker.topics(), &ctx(11), req).await.await.expect("a response") })
     };
 
     let started = tokio::time::Instant::now();

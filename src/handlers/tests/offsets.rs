@@ -43,7 +43,7 @@ async fn commit(
         .with_member_id(StrBytes::from_string(member.to_string()))
         .with_generation_id_or_member_epoch(generation)
         .with_topics(vec![OffsetCommitRequestTopic::default().with_name(name(topic)).with_partitions(partitions)]);
-    let resp = offsets::commit(broker, &ctx(8), req).await.await.expect("a response");
+    let resp = offsets::commit(broker.groups(), &ctx(8), req).await.await.expect("a response");
     resp.topics[0].partitions.iter().map(|p| p.error_code).collect()
 }
 
@@ -52,7 +52,7 @@ async fn fetched(broker: &Arc<Broker>, group_id: &str) -> (i16, Vec<(i32, i64, S
     let req = OffsetFetchRequest::default().with_group_id(group(group_id)).with_topics(Some(vec![
         OffsetFetchRequestTopic::default().with_name(name("orders")).with_partition_indexes(vec![0, 1, 2]),
     ]));
-    let resp = offsets::fetch(broker, &ctx(7), req).await.await.expect("a response");
+    let resp = offsets::fetch(broker.groups(), &ctx(7), req).await.await.expect("a response");
     let found = resp
         .topics
         .iter()
@@ -82,7 +82,7 @@ async fn commits_are_fetched_back_and_unknown_partitions_are_minus_one() {
             OffsetFetchRequestTopics::default().with_name(name("orders")).with_partition_indexes(vec![0]),
         ])),
     ]);
-    let resp = offsets::fetch(&broker, &ctx(8), req).await.await.unwrap();
+    let resp = offsets::fetch(broker.groups(), &ctx(8), req).await.await.unwrap();
     let simple: Vec<i64> =
         resp.groups[0].topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.committed_offset)).collect();
     assert_eq!(simple, [10, 11]);
@@ -115,9 +115,9 @@ async fn offset_delete_drops_the_offsets_of_a_group_without_members() {
                 .with_partitions(vec![OffsetDeleteRequestPartition::default().with_partition_index(0)]),
         ])
     };
-    let resp = offsets::delete(&broker, &ctx(0), delete("idle")).await.await.unwrap();
+    let resp = offsets::delete(broker.groups(), &ctx(0), delete("idle")).await.await.unwrap();
     assert_eq!((resp.error_code, resp.topics[0].partitions[0].error_code), (0, 0));
     assert_eq!(fetched(&broker, "idle").await.1[..2], [(0, -1, String::new()), (1, 4, "m1".into())]);
-    let resp = offsets::delete(&broker, &ctx(0), delete("ghost")).await.await.unwrap();
+    let resp = offsets::delete(broker.groups(), &ctx(0), delete("ghost")).await.await.unwrap();
     assert_eq!(resp.error_code, ResponseError::GroupIdNotFound.code());
 }

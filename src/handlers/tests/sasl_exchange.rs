@@ -29,7 +29,7 @@ async fn handshake(
     mechanism: &str,
 ) -> (i16, Vec<String>) {
     let req = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_string(mechanism.to_string()));
-    let resp = sasl::handshake(broker, ctx, req).await.await.expect("a response");
+    let resp = sasl::handshake(broker.config(), ctx, req).await.await.expect("a response");
     (resp.error_code, resp.mechanisms.iter().map(|m| m.to_string()).collect())
 }
 
@@ -39,7 +39,7 @@ async fn authenticate(
     bytes: &'static [u8],
 ) -> i16 {
     let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(bytes));
-    sasl::authenticate(broker, ctx, req).await.await.expect("a response").error_code
+    sasl::authenticate(broker.auth(), ctx, req).await.await.expect("a response").error_code
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ async fn init(broker: &Arc<Broker>, id: &str, timeout_ms: i32) -> (i16, i64, i16
             .with_transaction_timeout_ms(timeout_ms)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
-        let resp = producer_id::handle(broker, &ctx(4), req).await.await.unwrap();
+        let resp = producer_id::handle(broker.transactions(), &ctx(4), req).await.await.unwrap();
         if resp.error_code != ResponseError::CoordinatorLoadInProgress.code() {
             return (resp.error_code, resp.producer_id.0, resp.producer_epoch);
         }
@@ -49,7 +49,7 @@ async fn add(broker: &Arc<Broker>, id: &str, pid: i64, epoch: i16, topic: &str) 
         .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
             .with_name(name(topic))
             .with_partitions(vec![0])]);
-    let resp = transactions::add_partitions(broker, &ctx(3), req).await.await.unwrap();
+    let resp = transactions::add_partitions(broker.transactions(), &ctx(3), req).await.await.unwrap();
     resp.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
 }
 
@@ -59,7 +59,7 @@ async fn end(broker: &Arc<Broker>, id: &str, pid: i64, epoch: i16, commit: bool)
         .with_producer_id(ProducerId(pid))
         .with_producer_epoch(epoch)
         .with_committed(commit);
-    transactions::end_txn(broker, &ctx(3), req).await.await.unwrap().error_code
+    transactions::end_txn(broker.transactions(), &ctx(3), req).await.await.unwrap().error_code
 }
 
 /// A transactional batch of `values` from `pid` at `epoch`, sequences from `first`.
@@ -85,7 +85,7 @@ async fn produce(broker: &Arc<Broker>, topic: &str, records: Bytes) -> i16 {
             .with_topic_data(vec![TopicProduceData::default()
                 .with_name(name(topic))
                 .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])]);
-    let resp = produce::handle(broker, &ctx(8), req).await.await.unwrap();
+    let resp = produce::handle(broker.topics(), &ctx(8), req).await.await.unwrap();
     resp.responses[0].partition_responses[0].error_code
 }
 
@@ -99,7 +99,7 @@ async fn fetch_at(broker: &Arc<Broker>, topic: &str, isolation: i8) -> (i64, Vec
         .with_topics(vec![FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
             FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20),
         ])]);
-    let resp = fetch::handle(broker, &ctx(11), req).await.await.unwrap();
+    let resp = fetch::handle(broker.topics(), &ctx(11), req).await.await.unwrap();
     let p = &resp.responses[0].partitions[0];
     let aborted = p.aborted_transactions.iter().flatten().map(|a| a.producer_id.0).collect();
     let batches = p.records.as_deref().map_or(0, |r| crate::protocol::batch::split(r).count());
@@ -150,7 +150,7 @@ async fn a_new_producer_fences_the_old_one_and_aborts_its_transaction() {
         .with_producer_id(ProducerId(pid))
         .with_producer_epoch(old)
         .with_committed(true);
-    let resp = transactions::end_txn(&broker, &ctx(1), v1).await.await.unwrap();
+    let resp = transactions::end_txn(broker.transactions(), &ctx(1), v1).await.await.unwrap();
     assert_eq!(resp.error_code, ResponseError::InvalidProducerEpoch.code(), "old clients read the old code");
 }
 
@@ -169,7 +169,7 @@ async fn bad_requests_get_kafka_errors() {
         .with_producer_id(ProducerId(pid))
         .with_producer_epoch(epoch)
         .with_group_id(GroupId(StrBytes::from_static_str("")));
-    let resp = transactions::add_offsets(&broker, &ctx(2), offsets).await.await.unwrap();
+    let resp = transactions::add_offsets(broker.transactions(), &ctx(2), offsets).await.await.unwrap();
     assert_eq!(resp.error_code, ResponseError::InvalidGroupId.code());
 }
 
@@ -179,22 +179,23 @@ async fn admins_list_and_describe_transactions() {
     assert_eq!(create(&broker, "ledger", 1).await, 0);
     let (_, pid, epoch) = init(&broker, "tx-l", 60_000).await;
     assert_eq!(add(&broker, "tx-l", pid, epoch, "ledger").await, 0);
-    let listed = transactions::list(&broker, &ctx(1), ListTransactionsRequest::default().with_duration_filter(-1))
-        .await
-        .await
-        .unwrap();
+    let listed =
+        transactions::list(broker.transactions(), &ctx(1), ListTransactionsRequest::default().with_duration_filter(-1))
+            .await
+            .await
+            .unwrap();
     let states: Vec<_> =
         listed.transaction_states.iter().map(|t| (t.transactional_id.as_str(), t.transaction_state.as_str())).collect();
     assert_eq!(states, [("tx-l", "Ongoing")]);
     let filtered = ListTransactionsRequest::default()
         .with_duration_filter(-1)
         .with_state_filters(vec![StrBytes::from_static_str("CompleteCommit"), StrBytes::from_static_str("Bogus")]);
-    let listed = transactions::list(&broker, &ctx(1), filtered).await.await.unwrap();
+    let listed = transactions::list(broker.transactions(), &ctx(1), filtered).await.await.unwrap();
     assert!(listed.transaction_states.is_empty());
     assert_eq!(listed.unknown_state_filters, [StrBytes::from_static_str("Bogus")]);
 
     let req = DescribeTransactionsRequest::default().with_transactional_ids(vec![tid("tx-l"), tid("tx-none")]);
-    let described = transactions::describe(&broker, &ctx(0), req).await.await.unwrap();
+    let described = transactions::describe(broker.transactions(), &ctx(0), req).await.await.unwrap();
     let found = &described.transaction_states[0];
     assert_eq!((found.error_code, found.producer_id.0, found.transaction_state.as_str()), (0, pid, "Ongoing"));
     assert_eq!(found.topics[0].partitions, [0]);
@@ -218,7 +219,7 @@ async fn offsets_sent_to_a_transaction_show_only_when_it_commits() {
         .with_producer_id(ProducerId(pid))
         .with_producer_epoch(epoch)
         .with_group_id(group.clone());
-    assert_eq!(transactions::add_offsets(&broker, &ctx(2), offsets).await.await.unwrap().error_code, 0);
+    assert_eq!(transactions::add_offsets(broker.transactions(), &ctx(2), offsets).await.await.unwrap().error_code, 0);
     let commit = TxnOffsetCommitRequest::default()
         .with_transactional_id(tid("tx-o"))
         .with_group_id(group.clone())
@@ -228,7 +229,7 @@ async fn offsets_sent_to_a_transaction_show_only_when_it_commits() {
         .with_topics(vec![TxnOffsetCommitRequestTopic::default().with_name(name("input")).with_partitions(vec![
             TxnOffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(42),
         ])]);
-    let resp = transactions::txn_offset_commit(&broker, &ctx(3), commit).await.await.unwrap();
+    let resp = transactions::txn_offset_commit(broker.transactions(), &ctx(3), commit).await.await.unwrap();
     assert_eq!(resp.topics[0].partitions[0].error_code, 0);
 
     let ask = |stable: bool| {
@@ -237,7 +238,7 @@ async fn offsets_sent_to_a_transaction_show_only_when_it_commits() {
         ]))
     };
     let fetched = |broker: Arc<Broker>, req: OffsetFetchRequest| async move {
-        let resp = crate::handlers::offsets::fetch(&broker, &ctx(7), req).await.await.unwrap();
+        let resp = crate::handlers::offsets::fetch(broker.groups(), &ctx(7), req).await.await.unwrap();
         let p = &resp.topics[0].partitions[0];
         (p.error_code, p.committed_offset)
     };
@@ -270,7 +271,7 @@ async fn write_markers(
             WritableTxnMarkerTopic::default().with_name(name("gone")).with_partition_indexes(vec![0]),
         ])]);
     let ctx = crate::handlers::RequestContext { session, ..ctx(1) };
-    let resp = txn_markers::handle(broker, &ctx, req).await.await.unwrap();
+    let resp = txn_markers::handle(broker.transactions(), &ctx, req).await.await.unwrap();
     assert_eq!(resp.markers[0].producer_id.0, pid);
     resp.markers[0].topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect()
 }
