@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_id;
+pub mod producers;
 pub mod sasl;
 pub mod topics;
 pub mod transactions;
@@ -199,6 +200,7 @@ api_table! {
     ListTransactions => ListTransactionsRequest, transactions::LIST_VERSIONS, transactions::list [transactions];
     DescribeTransactions => DescribeTransactionsRequest, transactions::DESCRIBE_VERSIONS, transactions::describe [transactions];
     WriteTxnMarkers => WriteTxnMarkersRequest, txn_markers::VERSIONS, txn_markers::handle [transactions];
+    DescribeProducers => DescribeProducersRequest, producers::VERSIONS, producers::describe [topics];
 }
 
 /// What each handler is given, as the table names it: the part of the broker it uses.

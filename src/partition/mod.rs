@@ -21,6 +21,7 @@ use crate::protocol::batch::{self, BatchInfo};
 use crate::protocol::control::{self, TxnRole};
 use crate::topic_config::TopicConfig;
 
+pub use producer_state::ActiveProducer;
 use producer_state::{last_seq, Check, ProducerStates};
 pub use registry::{Topic, TopicRegistry};
 pub use transactions::Aborted;
@@ -118,7 +119,7 @@ impl Partition {
                 }
                 .boxed()
                 .shared();
-                producers.record(id, epoch, first, last, outcome.clone());
+                producers.record(id, epoch, first, last, info.max_timestamp, outcome.clone());
                 outcome.boxed()
             }
         }
@@ -141,7 +142,7 @@ impl Partition {
         let Some(marker) = control::marker(producer_id, epoch, commit, coordinator_epoch, now) else {
             return future::ready(Err(ResponseError::UnknownServerError)).boxed();
         };
-        self.producers.lock().unwrap_or_else(|e| e.into_inner()).fence(producer_id, epoch);
+        self.producers.lock().unwrap_or_else(|e| e.into_inner()).fence(producer_id, epoch, Some(coordinator_epoch));
         let pending = self.append_to_log(marker, BatchMeta { record_count: 1, max_timestamp: now });
         let txns = Arc::clone(&self.txns);
         async move {
@@ -152,6 +153,17 @@ impl Partition {
             Ok(offset)
         }
         .boxed()
+    }
+
+    /// The producers known on this partition, each with the first offset of its open
+    /// transaction here, if it has one (DescribeProducers).
+    pub fn producers(&self) -> Vec<ActiveProducer> {
+        let mut active = self.producers.lock().unwrap_or_else(|e| e.into_inner()).active();
+        let txns = self.txns();
+        for p in &mut active {
+            p.txn_start_offset = txns.first_offset(p.producer_id);
+        }
+        active
     }
 
     /// The last stable offset: below it every transaction has ended.
@@ -227,14 +239,21 @@ impl Partition {
             if let Some(info) = stored.info.filter(|i| i.producer_id >= 0) {
                 let last = last_seq(info.base_sequence, info.record_count);
                 let outcome = future::ready(Ok(stored.base_offset)).boxed().shared();
-                producers.record(info.producer_id, info.producer_epoch, info.base_sequence, last, outcome);
+                producers.record(
+                    info.producer_id,
+                    info.producer_epoch,
+                    info.base_sequence,
+                    last,
+                    info.max_timestamp,
+                    outcome,
+                );
             }
             match stored.role {
                 TxnRole::Data { producer_id, .. } => {
                     txns.data(producer_id, stored.base_offset);
                 }
                 TxnRole::Marker { producer_id, epoch, commit } => {
-                    producers.fence(producer_id, epoch);
+                    producers.fence(producer_id, epoch, None);
                     txns.ended(producer_id, stored.base_offset, commit);
                 }
                 TxnRole::None => {}

@@ -27,6 +27,33 @@ struct Batch {
 struct Producer {
     epoch: i16,
     batches: VecDeque<Batch>,
+    // The largest timestamp of its latest batch, and the coordinator epoch of its latest
+    // marker (-1 before one), as DescribeProducers shows them.
+    last_timestamp: i64,
+    coordinator_epoch: i32,
+}
+
+impl Producer {
+    fn new(epoch: i16) -> Self {
+        Producer { epoch, batches: VecDeque::new(), last_timestamp: -1, coordinator_epoch: -1 }
+    }
+}
+
+/// One producer as DescribeProducers shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveProducer {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Its latest epoch.
+    pub epoch: i16,
+    /// The last sequence of its latest batch (-1 when only a marker is known).
+    pub last_sequence: i32,
+    /// The largest timestamp of its latest batch (-1 when unknown).
+    pub last_timestamp: i64,
+    /// The coordinator epoch of its latest marker (-1 before one).
+    pub coordinator_epoch: i32,
+    /// The first offset of its open transaction on this partition (the partition fills it in).
+    pub txn_start_offset: Option<i64>,
 }
 
 /// What to do with an incoming idempotent batch.
@@ -84,8 +111,16 @@ impl ProducerStates {
     }
 
     /// Remembers an appended batch (its outcome may still be pending).
-    pub fn record(&mut self, producer_id: i64, epoch: i16, first: i32, last: i32, outcome: SharedAppend) {
-        let producer = self.producers.entry(producer_id).or_insert(Producer { epoch, batches: VecDeque::new() });
+    pub fn record(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        first: i32,
+        last: i32,
+        timestamp: i64,
+        outcome: SharedAppend,
+    ) {
+        let producer = self.producers.entry(producer_id).or_insert_with(|| Producer::new(epoch));
         if epoch != producer.epoch {
             producer.epoch = epoch;
             producer.batches.clear();
@@ -94,16 +129,39 @@ impl ProducerStates {
             producer.batches.pop_front();
         }
         producer.batches.push_back(Batch { first_seq: first, last_seq: last, outcome });
+        producer.last_timestamp = timestamp;
     }
 
     /// A transaction marker of `producer_id` at `epoch` was written: batches of older epochs are
-    /// refused from now on, and a newer epoch starts its sequences afresh.
-    pub fn fence(&mut self, producer_id: i64, epoch: i16) {
-        let producer = self.producers.entry(producer_id).or_insert(Producer { epoch, batches: VecDeque::new() });
+    /// refused from now on, and a newer epoch starts its sequences afresh. `coordinator_epoch` is
+    /// the marker's, when known.
+    pub fn fence(&mut self, producer_id: i64, epoch: i16, coordinator_epoch: Option<i32>) {
+        let producer = self.producers.entry(producer_id).or_insert_with(|| Producer::new(epoch));
         if epoch > producer.epoch {
             producer.epoch = epoch;
             producer.batches.clear();
         }
+        if let Some(c) = coordinator_epoch {
+            producer.coordinator_epoch = c;
+        }
+    }
+
+    /// Every producer known here, by producer id.
+    pub fn active(&self) -> Vec<ActiveProducer> {
+        let mut all: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, p)| ActiveProducer {
+                producer_id,
+                epoch: p.epoch,
+                last_sequence: p.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: p.last_timestamp,
+                coordinator_epoch: p.coordinator_epoch,
+                txn_start_offset: None,
+            })
+            .collect();
+        all.sort_by_key(|p| p.producer_id);
+        all
     }
 
     /// Forgets a producer whose append failed, so its retry is judged afresh.
@@ -126,7 +184,7 @@ mod tests {
     fn sequences_are_checked_and_retries_answered() {
         let mut s = ProducerStates::default();
         assert!(matches!(s.check(7, 0, 0, 4), Check::Append));
-        s.record(7, 0, 0, 4, done(100));
+        s.record(7, 0, 0, 4, 0, done(100));
         match s.check(7, 0, 0, 4) {
             Check::Duplicate(outcome) => assert_eq!(outcome.now_or_never(), Some(Ok(100))),
             _ => panic!("a retry must be a duplicate"),
@@ -135,7 +193,7 @@ mod tests {
         assert!(matches!(s.check(7, 0, 5, 9), Check::Append));
         assert!(matches!(s.check(7, 1, 3, 3), Check::Reject(ResponseError::OutOfOrderSequenceNumber)));
         assert!(matches!(s.check(7, 1, 0, 0), Check::Append));
-        s.record(7, 1, 0, 0, done(200));
+        s.record(7, 1, 0, 0, 0, done(200));
         assert!(matches!(s.check(7, 0, 5, 9), Check::Reject(ResponseError::InvalidProducerEpoch)));
     }
 
@@ -144,7 +202,7 @@ mod tests {
         assert_eq!(last_seq(i32::MAX, 2), 0);
         assert_eq!(next_seq(i32::MAX), 0);
         let mut s = ProducerStates::default();
-        s.record(1, 0, i32::MAX - 1, i32::MAX, done(0));
+        s.record(1, 0, i32::MAX - 1, i32::MAX, 0, done(0));
         assert!(matches!(s.check(1, 0, 0, 3), Check::Append));
     }
 }

@@ -37,6 +37,11 @@ def rows(out, first):
     return [line.split() for line in out.splitlines() if line.split()[:1] == [first]]
 
 
+def producer_rows(out):
+    """The rows of kafka-transactions describe-producers: those that start with a producer id."""
+    return [line.split() for line in out.splitlines() if re.match(r"\d+\s+\d+\s", line)]
+
+
 def test_kafka_topics_create_describe_alter_delete(broker, topic_name):
     b = ("--bootstrap-server", broker.bootstrap)
     tool(TOOLS + "TopicCommand", *b, "--create", "--topic", topic_name, "--partitions", 2,
@@ -159,7 +164,14 @@ def test_kafka_transactions_lists_and_describes(broker, topic_name):
     p.flush(30)
     listed = tool(TOOLS + "TransactionsCommand", "--bootstrap-server", broker.bootstrap, "list")
     assert re.search(rf"^{re.escape(tid)}\s+\d+\s+\d+\s+Ongoing", listed, re.M), listed
+    # The columns: ProducerId ProducerEpoch LatestCoordinatorEpoch LastSequence LastTimestamp
+    # CurrentTransactionStartOffset.
+    producers = ("--bootstrap-server", broker.bootstrap, "describe-producers", "--topic", topic_name, "--partition", 0)
+    open_txn = producer_rows(tool(TOOLS + "TransactionsCommand", *producers))
+    assert len(open_txn) == 1 and open_txn[0][3] == "0" and open_txn[0][5] == "0", open_txn
     p.commit_transaction(30)
+    closed = producer_rows(tool(TOOLS + "TransactionsCommand", *producers))
+    assert [r[0] for r in closed] == [open_txn[0][0]] and closed[0][5] in ("None", "-1"), closed
     described = tool(TOOLS + "TransactionsCommand", "--bootstrap-server", broker.bootstrap, "describe",
                      "--transactional-id", tid)
     assert re.search(rf"\b{re.escape(tid)}\b.*\bCompleteCommit\b", described), described

@@ -6,19 +6,20 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::describe_producers_request::TopicRequest as DescribeTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest, FetchRequest,
-    GroupId, InitProducerIdRequest, ListTransactionsRequest, ProduceRequest, ProducerId, TransactionalId,
-    WriteTxnMarkersRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest, DescribeTransactionsRequest,
+    EndTxnRequest, FetchRequest, GroupId, InitProducerIdRequest, ListTransactionsRequest, ProduceRequest, ProducerId,
+    TransactionalId, WriteTxnMarkersRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::Compression;
 
 use super::{broker, create, ctx, name};
 use crate::broker::Broker;
-use crate::handlers::{fetch, produce, producer_id, sasl, transactions, txn_markers};
+use crate::handlers::{fetch, produce, producer_id, producers, sasl, transactions, txn_markers};
 
 fn tid(s: &str) -> TransactionalId {
     TransactionalId(StrBytes::from_string(s.to_string()))
@@ -299,4 +300,43 @@ async fn markers_from_another_brokers_coordinator_end_the_transaction_here() {
         ResponseError::InvalidProducerEpoch.code(),
         "the marker fenced older epochs"
     );
+}
+
+/// Each producer of partition 0 of `topic` as (id, epoch, last sequence, open transaction's start).
+async fn producers_of(broker: &Arc<Broker>, topic: &str) -> Result<Vec<(i64, i32, i32, i64)>, i16> {
+    let req = DescribeProducersRequest::default()
+        .with_topics(vec![DescribeTopic::default().with_name(name(topic)).with_partition_indexes(vec![0])]);
+    let resp = producers::describe(broker.topics(), &ctx(0), req).await.await.unwrap();
+    let p = &resp.topics[0].partitions[0];
+    if p.error_code != 0 {
+        return Err(p.error_code);
+    }
+    Ok(p.active_producers
+        .iter()
+        .map(|s| (s.producer_id.0, s.producer_epoch, s.last_sequence, s.current_txn_start_offset))
+        .collect())
+}
+
+#[tokio::test]
+async fn describe_producers_shows_sequences_and_open_transactions() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "described", 1).await, 0);
+    assert_eq!(producers_of(&broker, "described").await, Ok(vec![]));
+    assert_eq!(producers_of(&broker, "nowhere").await, Err(ResponseError::UnknownTopicOrPartition.code()));
+
+    let (_, pid, epoch) = init(&broker, "tx-described", 60_000).await;
+    assert_eq!(add(&broker, "tx-described", pid, epoch, "described").await, 0);
+    assert_eq!(produce(&broker, "described", txn_batch(pid, epoch, 0, &["a", "b", "c"])).await, 0);
+    assert_eq!(producers_of(&broker, "described").await, Ok(vec![(pid, i32::from(epoch), 2, 0)]));
+    let resp = {
+        let req = DescribeProducersRequest::default()
+            .with_topics(vec![DescribeTopic::default().with_name(name("described")).with_partition_indexes(vec![0])]);
+        producers::describe(broker.topics(), &ctx(0), req).await.await.unwrap()
+    };
+    let state = &resp.topics[0].partitions[0].active_producers[0];
+    assert_eq!((state.last_timestamp, state.coordinator_epoch), (1_700_000_000_000, -1));
+
+    assert_eq!(end(&broker, "tx-described", pid, epoch, true).await, 0);
+    let after = producers_of(&broker, "described").await.expect("described");
+    assert_eq!(after, vec![(pid, i32::from(epoch), 2, -1)], "the commit closed the transaction");
 }
