@@ -12,6 +12,7 @@
 //!
 //! The API table below is the single source of what we serve: ApiVersions answers from it.
 
+pub mod add_partitions;
 pub mod api_versions;
 pub mod configs;
 pub mod delete_records;
@@ -191,8 +192,7 @@ api_table! {
         configs::INCREMENTAL_ALTER_VERSIONS, configs::incremental_alter [cluster];
     SaslHandshake => SaslHandshakeRequest, sasl::HANDSHAKE_VERSIONS, sasl::handshake [config];
     SaslAuthenticate => SaslAuthenticateRequest, sasl::AUTHENTICATE_VERSIONS, sasl::authenticate [auth];
-    AddPartitionsToTxn => AddPartitionsToTxnRequest,
-        transactions::ADD_PARTITIONS_VERSIONS, transactions::add_partitions [transactions];
+    AddPartitionsToTxn => AddPartitionsToTxnRequest, add_partitions::VERSIONS, add_partitions::handle [transactions];
     AddOffsetsToTxn => AddOffsetsToTxnRequest, transactions::ADD_OFFSETS_VERSIONS, transactions::add_offsets [transactions];
     TxnOffsetCommit => TxnOffsetCommitRequest,
         transactions::TXN_OFFSET_COMMIT_VERSIONS, transactions::txn_offset_commit [transactions];

@@ -1,22 +1,19 @@
-//! The transactional producer's APIs: AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and
+//! The transactional producer's APIs: AddOffsetsToTxn, TxnOffsetCommit and
 //! EndTxn, and the admin's view of transactions: ListTransactions and DescribeTransactions.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
-};
 use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
 use kafka_protocol::messages::list_transactions_response::TransactionState as ListedState;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
-    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse, ListTransactionsRequest,
-    ListTransactionsResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
+    EndTxnRequest, EndTxnResponse, ListTransactionsRequest, ListTransactionsResponse, ProducerId, TopicName,
+    TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
@@ -27,8 +24,6 @@ use crate::group::CommitItem;
 use crate::txn::state::TxnState;
 use crate::txn::TransactionCoordinator;
 
-/// Versions served. AddPartitionsToTxn v4+ is the brokers' own (verification) form.
-pub const ADD_PARTITIONS_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
 /// Versions served.
 pub const ADD_OFFSETS_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
 /// Versions served (v5 belongs to transactions version 2, which we do not announce).
@@ -50,67 +45,12 @@ pub fn fenced_as(version: i16, since: i16, error: ResponseError) -> ResponseErro
     }
 }
 
-fn coordinator(txns: &Transactions) -> Result<&Arc<TransactionCoordinator>, ResponseError> {
+pub(super) fn coordinator(txns: &Transactions) -> Result<&Arc<TransactionCoordinator>, ResponseError> {
     txns.coordinator().ok_or(ResponseError::TransactionalIdAuthorizationFailed)
 }
 
 fn code(result: Result<(), ResponseError>) -> i16 {
     result.err().map_or(0, |e| e.code())
-}
-
-/// Adds partitions to the producer's transaction. A partition of no topic fails with
-/// UNKNOWN_TOPIC_OR_PARTITION, and then the others with OPERATION_NOT_ATTEMPTED, as in Kafka.
-pub async fn add_partitions(
-    txns: &Transactions,
-    ctx: &RequestContext,
-    req: AddPartitionsToTxnRequest,
-) -> Pending<AddPartitionsToTxnResponse> {
-    let mut wanted: Vec<(TopicName, Vec<i32>)> = Vec::with_capacity(req.v3_and_below_topics.len());
-    let mut unknown = Vec::new();
-    for topic in req.v3_and_below_topics {
-        let known = txns.topics().resolve(&topic.name).await;
-        for p in &topic.partitions {
-            if known.as_ref().and_then(|t| t.partition(*p)).is_none() || crate::names::is_internal(&topic.name) {
-                unknown.push((topic.name.clone(), *p));
-            }
-        }
-        wanted.push((topic.name, topic.partitions));
-    }
-    let outcome = if !unknown.is_empty() {
-        Err(None)
-    } else {
-        let partitions =
-            wanted.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (t.to_string(), *p))).collect::<Vec<_>>();
-        let (id, pid, epoch) =
-            (&req.v3_and_below_transactional_id, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch);
-        match coordinator(txns) {
-            Ok(coordinator) => coordinator.add_partitions(id, pid, epoch, partitions).await.map_err(Some),
-            Err(e) => Err(Some(e)),
-        }
-    };
-    let results = wanted
-        .into_iter()
-        .map(|(name, partitions)| {
-            let results = partitions
-                .into_iter()
-                .map(|p| {
-                    let error = match &outcome {
-                        Ok(()) => None,
-                        Err(None) if unknown.contains(&(name.clone(), p)) => {
-                            Some(ResponseError::UnknownTopicOrPartition)
-                        }
-                        Err(None) => Some(ResponseError::OperationNotAttempted),
-                        Err(Some(e)) => Some(fenced_as(ctx.version, 2, *e)),
-                    };
-                    AddPartitionsToTxnPartitionResult::default()
-                        .with_partition_index(p)
-                        .with_partition_error_code(error.map_or(0, |e| e.code()))
-                })
-                .collect();
-            AddPartitionsToTxnTopicResult::default().with_name(name).with_results_by_partition(results)
-        })
-        .collect();
-    ready(AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results))
 }
 
 /// Adds a group's offsets to the producer's transaction.

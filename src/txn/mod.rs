@@ -292,6 +292,21 @@ impl TransactionCoordinator {
         Ok(())
     }
 
+    /// Verification (AddPartitionsToTxn v4+ with `verify_only`): which of `partitions` are in the
+    /// producer's open transaction. Nothing is written.
+    pub fn verify(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<bool>, ResponseError> {
+        self.check(transactional_id)?;
+        let txns = self.lock();
+        let meta = txns.get(transactional_id).ok_or(ResponseError::InvalidProducerIdMapping)?;
+        meta.verify(producer_id, epoch, partitions)
+    }
+
     /// AddOffsetsToTxn: the offsets partition of `group_id` joins the transaction, so the
     /// offsets sent to it commit or abort with it.
     pub async fn add_offsets(

@@ -119,6 +119,22 @@ impl TxnMeta {
         (self.epoch < i16::MAX - 1).then_some(self.epoch + 1)
     }
 
+    /// Which of `partitions` are in the open transaction. While a commit or abort is being
+    /// prepared the answer would be stale at once: CONCURRENT_TRANSACTIONS, as Kafka answers.
+    pub fn verify(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<bool>, ResponseError> {
+        self.check_producer(producer_id, epoch)?;
+        if self.state.preparing() {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        let open = self.state == TxnState::Ongoing;
+        Ok(partitions.iter().map(|p| open && self.partitions.contains(p)).collect())
+    }
+
     /// Adds `partitions`, opening the transaction if none is; `false` if nothing changed.
     pub fn add(
         &mut self,

@@ -19,7 +19,7 @@ use kafka_protocol::records::Compression;
 
 use super::{broker, create, ctx, name};
 use crate::broker::Broker;
-use crate::handlers::{fetch, produce, producer_id, producers, sasl, transactions, txn_markers};
+use crate::handlers::{add_partitions, fetch, produce, producer_id, producers, sasl, transactions, txn_markers};
 
 fn tid(s: &str) -> TransactionalId {
     TransactionalId(StrBytes::from_string(s.to_string()))
@@ -50,7 +50,7 @@ async fn add(broker: &Arc<Broker>, id: &str, pid: i64, epoch: i16, topic: &str) 
         .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
             .with_name(name(topic))
             .with_partitions(vec![0])]);
-    let resp = transactions::add_partitions(broker.transactions(), &ctx(3), req).await.await.unwrap();
+    let resp = add_partitions::handle(broker.transactions(), &ctx(3), req).await.await.unwrap();
     resp.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
 }
 
@@ -339,4 +339,106 @@ async fn describe_producers_shows_sequences_and_open_transactions() {
     assert_eq!(end(&broker, "tx-described", pid, epoch, true).await, 0);
     let after = producers_of(&broker, "described").await.expect("described");
     assert_eq!(after, vec![(pid, i32::from(epoch), 2, -1)], "the commit closed the transaction");
+}
+
+/// One transaction of a batched AddPartitionsToTxn: id, producer id, epoch, `verify_only` and
+/// its partitions.
+type Ask<'a> = (&'a str, i64, i16, bool, &'a [(&'a str, i32)]);
+
+/// A brokers' AddPartitionsToTxn (v4+) at `version` over `session`: the top-level error, then
+/// each transaction's partition errors in request order.
+async fn batched(
+    broker: &Arc<Broker>,
+    version: i16,
+    session: Arc<sasl::Session>,
+    asks: &[Ask<'_>],
+) -> (i16, Vec<Vec<i16>>) {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTransaction;
+    let transactions = asks
+        .iter()
+        .map(|&(id, pid, epoch, verify_only, partitions)| {
+            let topics = partitions
+                .iter()
+                .map(|&(topic, p)| AddPartitionsToTxnTopic::default().with_name(name(topic)).with_partitions(vec![p]))
+                .collect();
+            AddPartitionsToTxnTransaction::default()
+                .with_transactional_id(tid(id))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_verify_only(verify_only)
+                .with_topics(topics)
+        })
+        .collect();
+    let req = AddPartitionsToTxnRequest::default().with_transactions(transactions);
+    let ctx = crate::handlers::RequestContext { session, ..ctx(version) };
+    let resp = add_partitions::handle(broker.transactions(), &ctx, req).await.await.unwrap();
+    let errors = resp
+        .results_by_transaction
+        .iter()
+        .map(|t| {
+            t.topic_results.iter().flat_map(|r| r.results_by_partition.iter().map(|p| p.partition_error_code)).collect()
+        })
+        .collect();
+    (resp.error_code, errors)
+}
+
+#[tokio::test]
+async fn brokers_verify_and_add_partitions_in_batches() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "ledger", 2).await, 0);
+    let (_, pid, epoch) = init(&broker, "tx-v", 60_000).await;
+    let (_, other, other_epoch) = init(&broker, "tx-w", 60_000).await;
+    assert_eq!(add(&broker, "tx-v", pid, epoch, "ledger").await, 0);
+    let open = || Arc::new(sasl::Session::new(false));
+
+    let checked: &[(&str, i32)] = &[("ledger", 0), ("ledger", 1)];
+    let abortable = ResponseError::TransactionAbortable.code();
+    assert_eq!(
+        batched(&broker, 5, open(), &[("tx-v", pid, epoch, true, checked)]).await,
+        (0, vec![vec![0, abortable]]),
+        "partition 0 joined; partition 1 did not"
+    );
+    let invalid = ResponseError::InvalidTxnState.code();
+    assert_eq!(
+        batched(&broker, 4, open(), &[("tx-v", pid, epoch, true, checked)]).await.1,
+        vec![vec![0, invalid]],
+        "v4 callers know no TRANSACTION_ABORTABLE"
+    );
+    let fenced = ResponseError::ProducerFenced.code();
+    let mapping = ResponseError::InvalidProducerIdMapping.code();
+    assert_eq!(
+        batched(
+            &broker,
+            5,
+            open(),
+            &[
+                ("tx-v", pid, epoch + 1, true, checked),
+                ("tx-nobody", 1, 0, true, checked),
+                ("tx-w", other, other_epoch, false, &[("ledger", 1)]),
+            ]
+        )
+        .await,
+        (0, vec![vec![fenced, fenced], vec![mapping, mapping], vec![0]]),
+        "each transaction answers on its own, and one without verify_only joins"
+    );
+    assert_eq!(
+        batched(&broker, 5, open(), &[("tx-w", other, other_epoch, true, &[("ledger", 1)])]).await.1,
+        vec![vec![0]]
+    );
+    let unknown = ResponseError::UnknownTopicOrPartition.code();
+    let not_attempted = ResponseError::OperationNotAttempted.code();
+    assert_eq!(
+        batched(&broker, 5, open(), &[("tx-v", pid, epoch, true, &[("ledger", 0), ("gone", 0)])]).await.1,
+        vec![vec![not_attempted, unknown]]
+    );
+
+    let refused = batched(&broker, 5, Arc::new(sasl::Session::new(true)), &[("tx-v", pid, epoch, true, checked)]).await;
+    assert_eq!(refused, (ResponseError::ClusterAuthorizationFailed.code(), vec![]), "no broker principal on SASL");
+
+    assert_eq!(end(&broker, "tx-v", pid, epoch, true).await, 0);
+    assert_eq!(
+        batched(&broker, 5, open(), &[("tx-v", pid, epoch, true, &[("ledger", 0)])]).await.1,
+        vec![vec![abortable]],
+        "a committed transaction holds no partitions"
+    );
 }
