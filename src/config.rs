@@ -91,6 +91,14 @@ pub struct Config {
     /// Largest `transaction.timeout.ms` a producer may ask for (Kafka's
     /// `transaction.max.timeout.ms`).
     pub transaction_max_timeout_ms: u64,
+    /// Whether idle transactional ids are forgotten (KoP's key and default).
+    pub kafka_transactional_id_expiration_enable: bool,
+    /// How long a transactional id with no transaction open is kept after its last change (KoP's
+    /// key; Kafka's `transactional.id.expiration.ms`).
+    pub kafka_transactional_id_expiration_ms: u64,
+    /// How often idle transactional ids are looked for (KoP's key; Kafka's
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`).
+    pub kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms: u64,
     /// Smallest session timeout a member may ask for.
     pub group_min_session_timeout_ms: u64,
     /// Largest session timeout a member may ask for.
@@ -160,6 +168,9 @@ impl Default for Config {
             kafka_transaction_coordinator_enabled: true,
             kafka_txn_log_topic_num_partitions: 50,
             transaction_max_timeout_ms: 900_000,
+            kafka_transactional_id_expiration_enable: true,
+            kafka_transactional_id_expiration_ms: 7 * 24 * 3600 * 1000,
+            kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms: 3600 * 1000,
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             max_connections: 10_000,
@@ -257,6 +268,13 @@ impl Config {
         }
         if self.transaction_max_timeout_ms == 0 || self.transaction_max_timeout_ms > i32::MAX as u64 {
             return invalid("transactionMaxTimeoutMs", "must be between 1 and 2147483647");
+        }
+        if self.kafka_transactional_id_expiration_ms == 0 || self.kafka_transactional_id_expiration_ms > i64::MAX as u64
+        {
+            return invalid("kafkaTransactionalIdExpirationMs", "must be positive");
+        }
+        if self.kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms == 0 {
+            return invalid("kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs", "must be positive");
         }
         if self.offsets_topic_num_partitions == 0 {
             return invalid("offsetsTopicNumPartitions", "must be at least 1");

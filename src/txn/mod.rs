@@ -43,6 +43,10 @@ pub struct TxnConfig {
     pub log_partitions: u32,
     /// Largest transaction timeout a producer may ask for.
     pub max_timeout_ms: i32,
+    /// How long an idle transactional id is kept (`None`: forever).
+    pub id_expiration_ms: Option<i64>,
+    /// How often idle ids are looked for.
+    pub expiry_check: Duration,
 }
 
 impl TxnConfig {
@@ -51,6 +55,12 @@ impl TxnConfig {
         TxnConfig {
             log_partitions: config.kafka_txn_log_topic_num_partitions,
             max_timeout_ms: i32::try_from(config.transaction_max_timeout_ms).unwrap_or(i32::MAX),
+            id_expiration_ms: config
+                .kafka_transactional_id_expiration_enable
+                .then(|| i64::try_from(config.kafka_transactional_id_expiration_ms).unwrap_or(i64::MAX)),
+            expiry_check: Duration::from_millis(
+                config.kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms,
+            ),
         }
     }
 }
@@ -127,10 +137,15 @@ impl TransactionCoordinator {
         });
         let ticker = Arc::downgrade(&coordinator);
         tokio::spawn(async move {
+            let mut swept = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(TICK).await;
                 let Some(c) = ticker.upgrade() else { return };
                 c.tick().await;
+                if swept.elapsed() >= c.config.expiry_check {
+                    c.expire_idle_ids().await;
+                    swept = tokio::time::Instant::now();
+                }
             }
         });
         Ok(coordinator)
@@ -396,6 +411,36 @@ impl TransactionCoordinator {
                 tracing::debug!(transactional_id = %id, error = ?e, "transaction not ended yet");
             }
         }
+    }
+
+    /// Forgets the transactional ids idle past `kafkaTransactionalIdExpirationMs` with no
+    /// transaction open, as Kafka does: a tombstone in `__transaction_state`, so a replay forgets
+    /// them too, and the id's next producer gets a new producer id. Also drops the turn locks of
+    /// ids no longer coordinated here (moved to another broker, or never known).
+    async fn expire_idle_ids(&self) {
+        if let Some(after) = self.config.id_expiration_ms {
+            let now = now_ms();
+            let idle: Vec<String> =
+                self.lock().iter().filter(|(_, m)| m.expired(now, after)).map(|(id, _)| id.clone()).collect();
+            for id in idle {
+                let turn = self.turn(&id);
+                let _turn = turn.lock().await;
+                // A producer may have come back while this waited for the id's turn.
+                if !self.lock().get(&id).is_some_and(|m| m.expired(now_ms(), after)) {
+                    continue;
+                }
+                match self.log.write(self.partition_of(&id), vec![(records::key(&id), None)]).await {
+                    Ok(()) => {
+                        self.lock().remove(&id);
+                        tracing::info!(transactional_id = %id, "transactional id expired");
+                    }
+                    Err(e) => tracing::debug!(transactional_id = %id, error = ?e, "cannot expire the id now"),
+                }
+            }
+        }
+        let known: std::collections::HashSet<String> = self.lock().keys().cloned().collect();
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        turns.retain(|id, turn| Arc::strong_count(turn) > 1 || known.contains(id));
     }
 
     /// The transactions this broker coordinates, for ListTransactions and DescribeTransactions.

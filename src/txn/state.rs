@@ -119,6 +119,13 @@ impl TxnMeta {
         (self.epoch < i16::MAX - 1).then_some(self.epoch + 1)
     }
 
+    /// Whether the id may be forgotten at `now`: no transaction open or ending, and unchanged for
+    /// `after` milliseconds (Kafka's `transactional.id.expiration.ms` rule).
+    pub fn expired(&self, now: i64, after: i64) -> bool {
+        let idle = matches!(self.state, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort);
+        idle && self.updated_ms.saturating_add(after) <= now
+    }
+
     /// Which of `partitions` are in the open transaction. While a commit or abort is being
     /// prepared the answer would be stale at once: CONCURRENT_TRANSACTIONS, as Kafka answers.
     pub fn verify(
@@ -199,6 +206,18 @@ mod tests {
         }
         assert_eq!(TxnState::from_code(8), None);
         assert_eq!(TxnState::from_code(-1), None);
+    }
+
+    #[test]
+    fn only_ids_idle_with_nothing_open_expire() {
+        let mut m = TxnMeta::new(5, 60_000, 1_000);
+        assert!(!m.expired(1_999, 1_000) && m.expired(2_000, 1_000), "Empty, once unchanged long enough");
+        assert_eq!(m.add([("t".into(), 0)], 3_000), Ok(true));
+        assert!(!m.expired(i64::MAX, 1_000), "an open transaction never expires; it times out");
+        m.state = TxnState::PrepareAbort;
+        assert!(!m.expired(i64::MAX, 1_000), "nor one being ended");
+        m.state = TxnState::CompleteAbort;
+        assert!(m.expired(4_000, 1_000) && !m.expired(i64::MAX - 1, i64::MAX), "no overflow");
     }
 
     #[test]

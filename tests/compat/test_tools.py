@@ -6,30 +6,11 @@ kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh, kafka-broker-api-versi
 kafka-transactions.sh."""
 
 import re
-import subprocess
-from pathlib import Path
 
-import pytest
 from confluent_kafka import Producer
 
 from clients import admin, create_topic
-
-CLASSPATH = Path(__file__).resolve().parent.parent / "kafka" / "target" / "classpath.txt"
-TOOLS = "org.apache.kafka.tools."
-GROUPS = TOOLS + "consumer.group.ConsumerGroupCommand"
-
-
-def tool(main, *args, stdin=None, timeout=120, ok=True):
-    """Runs a tool's main class; returns its output without the logging noise."""
-    if not CLASSPATH.exists():
-        pytest.fail(f"{CLASSPATH} is missing: scripts/test resolves it (mvn dependency:build-classpath in tests/kafka)")
-    done = subprocess.run(["java", "-cp", CLASSPATH.read_text().strip(), main, *map(str, args)], input=stdin,
-                          capture_output=True, text=True, timeout=timeout)
-    out = "\n".join(line for line in (done.stdout + done.stderr).splitlines()
-                    if not line.startswith(("SLF4J", "WARN", "log4j")) and "StatusLogger" not in line)
-    if ok:
-        assert done.returncode == 0, f"{main} {' '.join(map(str, args))} failed ({done.returncode}):\n{out}"
-    return out
+from kafka_tools import GROUPS, TOOLS, tool
 
 
 def rows(out, first):

@@ -1,6 +1,7 @@
 """Transactions: a transactional producer commits and aborts, read_committed consumers see exactly
 the committed records, offsets sent to a transaction commit with it, an older producer of the
-same transactional id is fenced, and a broker killed mid-transaction leaves it all or nothing."""
+same transactional id is fenced, a broker killed mid-transaction leaves it all or nothing, and an
+idle transactional id is forgotten."""
 
 import time
 import uuid
@@ -9,6 +10,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from clients import consumer, create_topic
+from kafka_tools import TOOLS, tool
 
 
 def txn_producer(bootstrap, transactional_id, **conf):
@@ -193,3 +195,30 @@ def test_a_broker_killed_mid_transaction_commits_all_or_nothing(fresh_broker, to
     send(again, topic_name, [b"after"], partition=0)
     again.commit_transaction(30)
     assert sorted(read_all(b.bootstrap, topic_name, [0, 1], "read_committed")) == [b"after", b"kept-0", b"kept-1"]
+
+
+def test_an_idle_transactional_id_expires(fresh_broker, topic_name):
+    b = fresh_broker({"kafkaTransactionalIdExpirationMs": 10000,
+                      "kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs": 1000})
+    create_topic(b.bootstrap, topic_name)
+    tid = f"tx-{uuid.uuid4().hex[:8]}"
+    p = txn_producer(b.bootstrap, tid)
+    p.begin_transaction()
+    send(p, topic_name, [b"before"])
+    p.commit_transaction(30)
+    del p
+    listed = lambda: tool(TOOLS + "TransactionsCommand", "--bootstrap-server", b.bootstrap, "list").split()
+    assert tid in listed(), "kept while not idle for 10 s"
+    deadline = time.time() + 40
+    while tid in listed():
+        assert time.time() < deadline, f"{tid} was never forgotten"
+        time.sleep(1)
+    described = tool(TOOLS + "TransactionsCommand", "--bootstrap-server", b.bootstrap, "describe",
+                     "--transactional-id", tid, ok=False)
+    assert "could not be found" in described, described
+    # The id's next producer starts afresh and works.
+    p = txn_producer(b.bootstrap, tid)
+    p.begin_transaction()
+    send(p, topic_name, [b"after"])
+    p.commit_transaction(30)
+    assert read_all(b.bootstrap, topic_name, [0], "read_committed", settle=1) == [b"before", b"after"]

@@ -33,7 +33,16 @@ pub(super) async fn broker() -> Arc<Broker> {
 
 /// A broker on a listener of `listener`'s scheme whose authenticator knows `users`.
 pub(super) async fn broker_on(listener: &str, users: ConfiguredUsers) -> Arc<Broker> {
-    let config = Config {
+    broker_with(listener, users, |_| {}).await
+}
+
+/// A broker as [`broker_on`] makes it, with settings changed by `adjust`.
+pub(super) async fn broker_with(
+    listener: &str,
+    users: ConfiguredUsers,
+    adjust: impl FnOnce(&mut Config),
+) -> Arc<Broker> {
+    let mut config = Config {
         kafka_listeners: listener.into(),
         sasl_allowed_mechanisms: "PLAIN,OAUTHBEARER".into(),
         offsets_topic_num_partitions: 1,
@@ -42,6 +51,7 @@ pub(super) async fn broker_on(listener: &str, users: ConfiguredUsers) -> Arc<Bro
         group_initial_rebalance_delay_ms: 0,
         ..Config::default()
     };
+    adjust(&mut config);
     let host = MemoryHost::new(&config);
     let users = Arc::new(users);
     Broker::open(config, host, users).await.expect("a broker over the memory host")

@@ -442,3 +442,28 @@ async fn brokers_verify_and_add_partitions_in_batches() {
         "a committed transaction holds no partitions"
     );
 }
+
+#[tokio::test]
+async fn an_idle_transactional_id_expires_and_its_next_producer_starts_afresh() {
+    let users = crate::host::embedded::users::ConfiguredUsers::new(Default::default(), Default::default());
+    let broker = super::broker_with("PLAINTEXT://127.0.0.1:0", users, |c| {
+        c.kafka_transactional_id_expiration_ms = 300;
+        c.kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms = 100;
+    })
+    .await;
+    assert_eq!(create(&broker, "ledger", 1).await, 0);
+    let (_, idle, _) = init(&broker, "tx-idle", 60_000).await;
+    let (_, open, epoch) = init(&broker, "tx-open", 60_000).await;
+    assert_eq!(add(&broker, "tx-open", open, epoch, "ledger").await, 0);
+    let listed = || broker.transactions().coordinator().expect("on").list().into_iter().map(|t| t.transactional_id);
+    let mut waited = 0;
+    while listed().any(|id| id == "tx-idle") {
+        assert!(waited < 50, "the idle id never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(listed().collect::<Vec<_>>(), vec!["tx-open".to_string()], "an open transaction is kept");
+    let (error, again, epoch) = init(&broker, "tx-idle", 60_000).await;
+    assert_eq!(error, 0);
+    assert!(again != idle && epoch == 0, "a new producer id at epoch 0, not the old one bumped");
+}

@@ -35,6 +35,9 @@ final class ShimConfig {
         KEYS.put("kafkaTransactionCoordinatorEnabled", Kind.BOOL);
         KEYS.put("kafkaTxnLogTopicNumPartitions", Kind.INT);
         KEYS.put("transactionMaxTimeoutMs", Kind.INT);
+        KEYS.put("kafkaTransactionalIdExpirationEnable", Kind.BOOL);
+        KEYS.put("kafkaTransactionalIdExpirationMs", Kind.INT);
+        KEYS.put("kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs", Kind.INT);
         KEYS.put("maxConnections", Kind.INT);
         KEYS.put("maxPartitionsPerTopic", Kind.INT);
         KEYS.put("maxRequestSize", Kind.INT);
