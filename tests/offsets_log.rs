@@ -1,5 +1,6 @@
-//! The offsets log through the embedded host: commits survive a restart, and a log full of
-//! superseded commits is compacted at start without changing what a restart sees.
+//! The offsets log through the embedded host: commits survive a restart, a log full of
+//! superseded commits is compacted at start without changing what a restart sees, and offsets
+//! sent to a transaction survive a restart pending, until its marker commits or drops them.
 
 use std::sync::Arc;
 
@@ -49,4 +50,37 @@ async fn commits_survive_restarts_and_compaction() {
     // A restart adds at most one snapshot of the live state (here: one offset and one group record);
     // whole segments before a snapshot are trimmed once they roll.
     assert!(end_after.is_some_and(|e| e - end_before <= 2), "{end_after:?} vs {end_before}");
+}
+
+fn committed(groups: &Arc<GroupCoordinator>, group: &str) -> Option<i64> {
+    let found = groups.fetch_offsets(group, Some(vec![("orders".into(), 0)])).expect("coordinator loaded");
+    found[0].2.as_ref().map(|c| c.offset)
+}
+
+#[tokio::test]
+async fn offsets_in_a_transaction_survive_a_restart_until_its_marker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config { data_dir: dir.path().to_path_buf(), offsets_topic_num_partitions: 1, ..Config::default() };
+    let (kept, dropped) = ((7, 0), (8, 0));
+    {
+        let (_, groups) = open(&config).await;
+        groups.commit("g", "", None, -1, vec![item(5)]).await.expect("commit");
+        for (producer, group, offset) in [(kept, "g", 10), (dropped, "h", 20)] {
+            let results =
+                groups.txn_commit(group, producer, "", None, -1, vec![item(offset)]).await.expect("txn commit");
+            assert!(results.iter().all(|r| r.is_ok()));
+        }
+        assert_eq!(committed(&groups, "g"), Some(5), "not before the commit");
+    }
+    {
+        let (_, groups) = open(&config).await;
+        assert_eq!(committed(&groups, "g"), Some(5), "still pending after a restart");
+        assert!(groups.unstable_offsets("g").contains(&("orders".to_string(), 0)), "and known to be pending");
+        groups.end_txn(kept, 0, true).await.expect("commit marker");
+        groups.end_txn(dropped, 0, false).await.expect("abort marker");
+        assert_eq!((committed(&groups, "g"), committed(&groups, "h")), (Some(10), None));
+    }
+    let (_, groups) = open(&config).await;
+    assert_eq!((committed(&groups, "g"), committed(&groups, "h")), (Some(10), None), "the markers replay too");
+    assert!(groups.unstable_offsets("g").is_empty());
 }

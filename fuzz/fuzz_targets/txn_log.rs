@@ -5,9 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    kop::partition::internal_log::log_entries("__transaction_state", data, 0, |key, value| {
-        let _ = kop::txn::records::decode_key(key);
-        let _ = value.and_then(kop::txn::records::decode_value);
+    kop::partition::internal_log::log_entries("__transaction_state", data, 0, |entry| {
+        if let kop::partition::internal_log::Entry::Record { key, value, .. } = entry {
+            let _ = kop::txn::records::decode_key(key);
+            let _ = value.and_then(kop::txn::records::decode_value);
+        }
     });
     let _ = kop::protocol::control::role(data);
 });

@@ -10,7 +10,7 @@ use kafka_protocol::error::ResponseError;
 use super::offsets_log::LogEntry;
 use super::records::{self, Committed};
 use super::state::{Group, GroupState, JoinParams, JoinResult, Reply, SyncResult};
-use super::{CommitItem, GroupCoordinator, GroupDescription, GroupListing, MemberDescription};
+use super::{CommitItem, GroupCoordinator, GroupDescription, GroupListing, MemberDescription, PendingOffset, Record};
 use crate::clock::now_ms;
 
 /// A commit item that passed the checks: topic, partition and what is committed.
@@ -148,13 +148,15 @@ impl GroupCoordinator {
         Ok(results)
     }
 
-    /// Offsets committed inside a transaction (TxnOffsetCommit): held back until the transaction
-    /// commits, dropped if it aborts. The member checks are those of OffsetCommit, for members
-    /// that name themselves (KIP-447).
-    pub fn txn_commit(
+    /// Offsets committed inside a transaction (TxnOffsetCommit): written to the group's offsets
+    /// partition in a batch of the producer's transaction (`producer`: id and epoch), and held
+    /// back until the transaction's marker commits them there, or dropped if it aborts. A broker
+    /// that takes the partition over finds them in the log. The member checks are those of
+    /// OffsetCommit, for members that name themselves (KIP-447).
+    pub async fn txn_commit(
         self: &Arc<Self>,
         group_id: &str,
-        producer_id: i64,
+        producer: (i64, i16),
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
@@ -173,16 +175,33 @@ impl GroupCoordinator {
             }
         }
         let (results, accepted) = self.accept(items);
+        if accepted.is_empty() {
+            return Ok(results);
+        }
+        let entries = accepted
+            .iter()
+            .map(|(t, p, c)| (records::offset_key(group_id, t, *p), Some(records::offset_value(c))))
+            .collect();
+        let index = self.partition_of(group_id);
+        let written = self.log.write_in_transaction(index, entries, producer).await;
+        self.written(index, written)?;
         let mut pending = self.pending_txn_offsets();
-        let held = pending.entry(producer_id).or_default();
+        let held = pending.entry(producer.0).or_default();
         held.extend(accepted.into_iter().map(|(t, p, c)| (group_id.to_string(), t, p, c)));
         Ok(results)
     }
 
-    /// Ends `producer_id`'s transaction for the groups stored in offsets partition `index` (the
-    /// transaction marker of that partition): its held offsets are committed, or dropped.
-    pub async fn end_txn(self: &Arc<Self>, producer_id: i64, index: u32, commit: bool) -> Result<(), ResponseError> {
-        let mine: Vec<(String, String, i32, Committed)> = {
+    /// Ends the transaction of `producer` (id and epoch) for the groups stored in offsets
+    /// partition `index` (that partition's transaction marker): the marker goes into the log,
+    /// then the held offsets count, or are dropped.
+    pub async fn end_txn(
+        self: &Arc<Self>,
+        producer: (i64, i16),
+        index: u32,
+        commit: bool,
+    ) -> Result<(), ResponseError> {
+        let (producer_id, epoch) = producer;
+        let mine: Vec<PendingOffset> = {
             let mut pending = self.pending_txn_offsets();
             let Some(held) = pending.get_mut(&producer_id) else { return Ok(()) };
             let (mine, rest) = std::mem::take(held).into_iter().partition(|(g, ..)| self.partition_of(g) == index);
@@ -192,15 +211,20 @@ impl GroupCoordinator {
             }
             mine
         };
-        if !commit {
+        if mine.is_empty() {
             return Ok(());
         }
-        let mut by_group: std::collections::BTreeMap<String, Vec<(String, i32, Committed)>> = Default::default();
-        for (g, t, p, c) in mine {
-            by_group.entry(g).or_default().push((t, p, c));
+        let written = self.log.write_marker(index, producer_id, epoch, commit).await;
+        if written.is_err() {
+            // Held again for the coordinator's next try, unless the partition moved (then its new
+            // owner replays them).
+            self.pending_txn_offsets().entry(producer_id).or_default().extend(mine);
+            return self.written(index, written);
         }
-        for (group_id, offsets) in by_group {
-            self.store_offsets(&group_id, offsets).await?;
+        if commit {
+            for (group, topic, partition, v) in mine {
+                self.apply(Record::Offset { group, topic, partition, value: Some(v) });
+            }
         }
         Ok(())
     }

@@ -24,7 +24,7 @@ use crate::host::HostError;
 use crate::names::OFFSETS_TOPIC;
 use crate::partition::ownership::{Coordinated, Ownership};
 use crate::partition::TopicRegistry;
-pub use offsets_log::log_records;
+pub use offsets_log::{log_records, Logged};
 use offsets_log::{LogEntry, OffsetsLog, WriteError};
 use records::Record;
 use state::{Group, GroupState};
@@ -237,9 +237,30 @@ impl GroupCoordinator {
     /// Loads offsets partition `index` on this broker and replays its groups into memory.
     async fn load(&self, index: u32) -> Result<(), HostError> {
         self.ownership.loading(index);
-        let outcome = self.log.replay(index, |record| self.apply(record)).await;
+        // Offsets sent to transactions, by producer, until their marker commits or drops them;
+        // those whose transaction is still open at the end are pending again.
+        let mut open: HashMap<i64, Vec<PendingOffset>> = HashMap::new();
+        let outcome = self
+            .log
+            .replay(index, |logged| match logged {
+                Logged::Record(record, None) => self.apply(record),
+                Logged::Record(Record::Offset { group, topic, partition, value: Some(v) }, Some(producer_id)) => {
+                    open.entry(producer_id).or_default().push((group, topic, partition, v));
+                }
+                Logged::Record(_, Some(_)) => {}
+                Logged::Marker { producer_id, commit } => {
+                    let ended = open.remove(&producer_id).unwrap_or_default();
+                    if commit {
+                        for (group, topic, partition, v) in ended {
+                            self.apply(Record::Offset { group, topic, partition, value: Some(v) });
+                        }
+                    }
+                }
+            })
+            .await;
         match &outcome {
             Ok(records) => {
+                self.replace_pending(index, open);
                 self.compact(index, *records).await;
                 self.ownership.loaded(index);
                 tracing::debug!(partition = index, records, "replayed {OFFSETS_TOPIC}");
@@ -250,10 +271,24 @@ impl GroupCoordinator {
         outcome.map(drop)
     }
 
-    /// Forgets the groups of offsets partition `index` after another broker took it over.
+    /// Makes `open` the offsets pending in transactions for the groups of partition `index`.
+    fn replace_pending(&self, index: u32, open: HashMap<i64, Vec<PendingOffset>>) {
+        let mut pending = self.pending_txn_offsets();
+        for held in pending.values_mut() {
+            held.retain(|(g, ..)| self.partition_of(g) != index);
+        }
+        for (producer_id, offsets) in open {
+            pending.entry(producer_id).or_default().extend(offsets);
+        }
+        pending.retain(|_, held| !held.is_empty());
+    }
+
+    /// Forgets the groups of offsets partition `index` after another broker took it over (it
+    /// replays them, and the offsets pending in transactions, from the log).
     fn unload(&self, index: u32) {
         self.ownership.elsewhere(index);
         self.lock().retain(|id, _| self.log.partition_of(id) != index);
+        self.replace_pending(index, HashMap::new());
         tracing::info!(partition = index, "another broker owns this {OFFSETS_TOPIC} partition now");
     }
 
@@ -285,7 +320,14 @@ impl GroupCoordinator {
     /// Writes records for `group` to its offsets partition and waits until they are stored.
     async fn persist(&self, group: &str, entries: Vec<LogEntry>) -> Result<(), ResponseError> {
         let index = self.partition_of(group);
-        match self.log.write(index, entries).await {
+        let written = self.log.write(index, entries).await;
+        self.written(index, written)
+    }
+
+    /// The Kafka error for a write to offsets partition `index`; a partition another broker
+    /// owns now is unloaded.
+    fn written(&self, index: u32, result: Result<(), WriteError>) -> Result<(), ResponseError> {
+        match result {
             Ok(()) => Ok(()),
             Err(WriteError::NotOwner) => {
                 self.unload(index);
@@ -298,6 +340,11 @@ impl GroupCoordinator {
     /// Rewrites a partition's live state after its end and trims what came before, when the log
     /// holds far more records than live state, so replay time stays bounded by the live state.
     async fn compact(&self, index: u32, replayed: usize) {
+        // Offsets pending in a transaction live only in the log, before its marker: the rewrite
+        // waits until no transaction holds any here.
+        if self.pending_txn_offsets().values().flatten().any(|(g, ..)| self.partition_of(g) == index) {
+            return;
+        }
         let live: Vec<LogEntry> = {
             let groups = self.lock();
             groups

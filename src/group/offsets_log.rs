@@ -3,21 +3,46 @@
 
 use crate::host::HostError;
 use crate::names::OFFSETS_TOPIC;
+use crate::partition::internal_log::Entry;
 use crate::partition::internal_log::{self, InternalLog};
 pub use crate::partition::internal_log::{LogEntry, WriteError};
 use crate::partition::TopicRegistry;
 
 use super::records::{self, Record};
 
-/// Hands each group record at offset `from` or later in the stored batches `bytes` of the
-/// offsets log to `f`; returns the offset after the last batch seen. Records that do not decode
-/// as one are skipped.
-pub fn log_records(bytes: &[u8], from: i64, mut f: impl FnMut(Record)) -> i64 {
-    internal_log::log_entries(OFFSETS_TOPIC, bytes, from, |key, value| {
-        if let Some(decoded) = records::decode(key, value) {
-            f(decoded);
+/// What the offsets log holds, as replay hands it over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Logged {
+    /// A group record, and the transactional producer it was written for, if any (offsets sent
+    /// to a transaction, which count once its commit marker follows).
+    Record(Record, Option<i64>),
+    /// The end of `producer_id`'s transaction in this partition.
+    Marker {
+        /// Producer id.
+        producer_id: i64,
+        /// Commit (`true`) or abort.
+        commit: bool,
+    },
+}
+
+/// Hands each group record and marker at offset `from` or later in the stored batches `bytes`
+/// of the offsets log to `f`; returns the offset after the last batch seen. Records that do not
+/// decode as one are skipped.
+pub fn log_records(bytes: &[u8], from: i64, mut f: impl FnMut(Logged)) -> i64 {
+    internal_log::log_entries(OFFSETS_TOPIC, bytes, from, |entry| {
+        if let Some(logged) = logged(entry) {
+            f(logged);
         }
     })
+}
+
+fn logged(entry: Entry<'_>) -> Option<Logged> {
+    match entry {
+        Entry::Record { key, value, producer_id } => {
+            records::decode(key, value).map(|r| Logged::Record(r, producer_id))
+        }
+        Entry::Marker { producer_id, commit } => Some(Logged::Marker { producer_id, commit }),
+    }
 }
 
 /// The offsets topic, seen as the coordinator's log.
@@ -46,13 +71,29 @@ impl OffsetsLog {
         self.log.write(index, entries).await
     }
 
-    /// Hands every group record of partition `index` to `f`, oldest first; returns how many
-    /// records there were.
-    pub async fn replay(&self, index: u32, mut f: impl FnMut(Record)) -> Result<usize, HostError> {
+    /// Writes `entries` to partition `index` in one batch of `producer`'s transaction (id and
+    /// epoch), and waits until they are stored.
+    pub async fn write_in_transaction(
+        &self,
+        index: u32,
+        entries: Vec<LogEntry>,
+        producer: (i64, i16),
+    ) -> Result<(), WriteError> {
+        self.log.write_in_transaction(index, entries, producer).await
+    }
+
+    /// Ends `producer_id`'s transaction in partition `index` with a marker.
+    pub async fn write_marker(&self, index: u32, producer_id: i64, epoch: i16, commit: bool) -> Result<(), WriteError> {
+        self.log.write_marker(index, producer_id, epoch, commit).await
+    }
+
+    /// Hands every group record and marker of partition `index` to `f`, oldest first; returns how
+    /// many entries there were.
+    pub async fn replay(&self, index: u32, mut f: impl FnMut(Logged)) -> Result<usize, HostError> {
         self.log
-            .replay(index, |key, value| {
-                if let Some(decoded) = records::decode(key, value) {
-                    f(decoded);
+            .replay(index, |entry| {
+                if let Some(logged) = logged(entry) {
+                    f(logged);
                 }
             })
             .await

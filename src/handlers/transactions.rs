@@ -90,35 +90,37 @@ pub async fn txn_offset_commit(
         }
         shape.push((topic.name, indexes));
     }
-    let outcome = txns.groups().txn_commit(
-        &req.group_id,
-        req.producer_id.0,
-        &req.member_id,
-        req.group_instance_id.as_deref(),
-        req.generation_id,
-        items,
-    );
-    let mut results = match outcome {
-        Ok(results) => results.into_iter(),
-        Err(e) => {
-            let count = shape.iter().map(|(_, ps)| ps.len()).sum();
-            vec![Err(fenced_as(ctx.version, 3, e)); count].into_iter()
-        }
-    };
-    let topics = shape
-        .into_iter()
-        .map(|(name, indexes)| {
-            let partitions = indexes
-                .into_iter()
-                .map(|p| {
-                    let result = results.next().unwrap_or(Err(ResponseError::UnknownServerError));
-                    TxnOffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(code(result))
-                })
-                .collect();
-            TxnOffsetCommitResponseTopic::default().with_name(name).with_partitions(partitions)
-        })
-        .collect();
-    ready(TxnOffsetCommitResponse::default().with_topics(topics))
+    let groups = Arc::clone(txns.groups());
+    let version = ctx.version;
+    Box::pin(async move {
+        let producer = (req.producer_id.0, req.producer_epoch);
+        let instance = req.group_instance_id.as_deref();
+        let outcome =
+            groups.txn_commit(&req.group_id, producer, &req.member_id, instance, req.generation_id, items).await;
+        let mut results = match outcome {
+            Ok(results) => results.into_iter(),
+            Err(e) => {
+                let count = shape.iter().map(|(_, ps)| ps.len()).sum();
+                vec![Err(fenced_as(version, 3, e)); count].into_iter()
+            }
+        };
+        let topics = shape
+            .into_iter()
+            .map(|(name, indexes)| {
+                let partitions = indexes
+                    .into_iter()
+                    .map(|p| {
+                        let result = results.next().unwrap_or(Err(ResponseError::UnknownServerError));
+                        TxnOffsetCommitResponsePartition::default()
+                            .with_partition_index(p)
+                            .with_error_code(code(result))
+                    })
+                    .collect();
+                TxnOffsetCommitResponseTopic::default().with_name(name).with_partitions(partitions)
+            })
+            .collect();
+        Some(TxnOffsetCommitResponse::default().with_topics(topics))
+    })
 }
 
 /// Commits or aborts the producer's transaction.

@@ -15,6 +15,7 @@ use super::{Partition, Topic, TopicRegistry};
 use crate::clock::now_ms;
 use crate::host::HostError;
 use crate::protocol::batch;
+use crate::protocol::control::{self, TxnRole};
 
 /// How far one stored batch of a coordinator's log may decompress at replay: coordinators write
 /// small batches, so a batch that expands further was not written by one.
@@ -41,21 +42,53 @@ pub fn partition_for(key: &str, partitions: u32) -> u32 {
     positive as u32 % partitions.max(1)
 }
 
-/// Hands the key and value of each record at offset `from` or later in the stored batches
+/// What a coordinator's log holds, as replay hands it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry<'a> {
+    /// A record: its key, its value (`None`: a tombstone), and the transactional producer it was
+    /// written for, if any (a group's offsets sent to a transaction count once it commits).
+    Record {
+        /// The record's key.
+        key: &'a [u8],
+        /// Its value.
+        value: Option<&'a [u8]>,
+        /// The producer whose transaction it belongs to.
+        producer_id: Option<i64>,
+    },
+    /// The end of `producer_id`'s transaction in this partition.
+    Marker {
+        /// Producer id.
+        producer_id: i64,
+        /// Commit (`true`) or abort.
+        commit: bool,
+    },
+}
+
+/// Hands each record and transaction marker at offset `from` or later in the stored batches
 /// `bytes` to `f`; returns the offset after the last batch seen. Anyone who can write to the
 /// topic (any Pulsar client, on that host) can put bytes there, so a batch that does not read is
 /// skipped with a warning, and nothing is allocated by a size it claims.
-pub fn log_entries(topic: &str, bytes: &[u8], from: i64, mut f: impl FnMut(&[u8], Option<&[u8]>)) -> i64 {
+pub fn log_entries(topic: &str, bytes: &[u8], from: i64, mut f: impl FnMut(Entry<'_>)) -> i64 {
     let mut next = from;
     for stored in batch::split(bytes) {
         let (Some(base), Some(last)) = (batch::base_offset_of(stored), batch::last_offset_of(stored)) else {
             continue;
         };
         next = next.max(last.saturating_add(1));
+        let producer_id = match control::role(stored) {
+            TxnRole::Marker { producer_id, commit, .. } => {
+                if base >= from {
+                    f(Entry::Marker { producer_id, commit });
+                }
+                continue;
+            }
+            TxnRole::Data { producer_id, .. } => Some(producer_id),
+            TxnRole::None => None,
+        };
         let visited = crate::protocol::records::visit(stored, REPLAY_DECOMPRESSED_MAX, |r| {
             if base.saturating_add(i64::from(r.offset_delta)) >= from {
                 if let Some(key) = r.key {
-                    f(key, r.value);
+                    f(Entry::Record { key, value: r.value, producer_id });
                 }
             }
         });
@@ -104,21 +137,49 @@ impl InternalLog {
 
     /// Writes `entries` to partition `index` in one batch and waits until they are stored.
     pub async fn write(&self, index: u32, entries: Vec<LogEntry>) -> Result<(), WriteError> {
+        self.write_as(index, entries, None).await
+    }
+
+    /// Writes `entries` to partition `index` in one batch of `producer`'s transaction (its id and
+    /// epoch): they count once a commit marker follows them (see [`Entry`]).
+    pub async fn write_in_transaction(
+        &self,
+        index: u32,
+        entries: Vec<LogEntry>,
+        producer: (i64, i16),
+    ) -> Result<(), WriteError> {
+        self.write_as(index, entries, Some(producer)).await
+    }
+
+    /// Ends `producer_id`'s transaction in partition `index` with a marker.
+    pub async fn write_marker(&self, index: u32, producer_id: i64, epoch: i16, commit: bool) -> Result<(), WriteError> {
+        let partition = self.partition(index).ok_or(WriteError::Unavailable)?;
+        partition.ready().await.map_err(write_error)?;
+        partition.write_marker(producer_id, epoch, commit, 0).await.map(drop).map_err(write_error)
+    }
+
+    async fn write_as(
+        &self,
+        index: u32,
+        entries: Vec<LogEntry>,
+        producer: Option<(i64, i16)>,
+    ) -> Result<(), WriteError> {
         if entries.is_empty() {
             return Ok(());
         }
         let partition = self.partition(index).ok_or(WriteError::Unavailable)?;
-        let bytes = encode(entries).ok_or(WriteError::Unavailable)?;
+        let bytes = encode(entries, producer).ok_or(WriteError::Unavailable)?;
         let info = batch::validate(&bytes, usize::MAX).map_err(|_| WriteError::Unavailable)?;
-        match partition.append(bytes, &info).await {
-            Ok(_) => Ok(()),
-            Err(ResponseError::NotLeaderOrFollower) => Err(WriteError::NotOwner),
-            Err(_) => Err(WriteError::Unavailable),
-        }
+        let appended = match producer {
+            None => partition.append(bytes, &info).await,
+            Some(_) => partition.append_for_coordinator(bytes, &info).await,
+        };
+        appended.map(drop).map_err(write_error)
     }
 
-    /// Hands every record of partition `index` to `f`, oldest first; returns how many there were.
-    pub async fn replay(&self, index: u32, mut f: impl FnMut(&[u8], Option<&[u8]>)) -> Result<usize, HostError> {
+    /// Hands every record and marker of partition `index` to `f`, oldest first; returns how many
+    /// there were.
+    pub async fn replay(&self, index: u32, mut f: impl FnMut(Entry<'_>)) -> Result<usize, HostError> {
         let name = self.name();
         let corrupt = |e: String| HostError::Corrupt(format!("cannot replay {name}-{index}: {e}"));
         let Some(partition) = self.partition(index) else { return Ok(0) };
@@ -131,8 +192,8 @@ impl InternalLog {
         let mut offset = partition.start_offset();
         while offset < partition.end_offset() {
             let read = partition.read(offset, 1 << 20).await.map_err(|e| corrupt(format!("{e:?}")))?;
-            let next = log_entries(name, &read.records, offset, |key, value| {
-                f(key, value);
+            let next = log_entries(name, &read.records, offset, |entry| {
+                f(entry);
                 replayed += 1;
             });
             if next <= offset {
@@ -162,18 +223,27 @@ impl InternalLog {
     }
 }
 
-/// One uncompressed batch of `entries`, as a coordinator writes them.
-fn encode(entries: Vec<LogEntry>) -> Option<Bytes> {
+fn write_error(e: ResponseError) -> WriteError {
+    match e {
+        ResponseError::NotLeaderOrFollower => WriteError::NotOwner,
+        _ => WriteError::Unavailable,
+    }
+}
+
+/// One uncompressed batch of `entries`, as a coordinator writes them, in `producer`'s
+/// transaction if one is given.
+fn encode(entries: Vec<LogEntry>, producer: Option<(i64, i16)>) -> Option<Bytes> {
     let now = now_ms();
+    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
     let kafka_records: Vec<KafkaRecord> = entries
         .into_iter()
         .enumerate()
         .map(|(i, (key, value))| KafkaRecord {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             sequence: i as i32,

@@ -33,6 +33,19 @@ const MAX_READS_PER_FETCH: usize = 16;
 /// How many "next offset → position" hints a partition keeps, one per recent reader.
 const POSITION_HINTS: usize = 64;
 
+/// Where a transaction opened by a batch still on its way to the log starts, once it is placed.
+struct Placement {
+    txns: Arc<Mutex<Transactions>>,
+    producer_id: i64,
+    guess: i64,
+}
+
+impl Placement {
+    fn placed(self, base: i64) {
+        self.txns.lock().unwrap_or_else(|e| e.into_inner()).placed(self.producer_id, self.guess, base);
+    }
+}
+
 /// How far back from the log end idempotent producers' batches are read when a partition is
 /// first served: the batches a producer may still retry are the last few it sent before the
 /// broker went down, so the tail of the log is enough, and reading it stays cheap.
@@ -96,23 +109,13 @@ impl Partition {
             Check::Duplicate(outcome) => outcome.boxed(),
             Check::Append => {
                 let states = Arc::clone(&self.producers);
-                // Open the transaction here before the batch can be read, so the stable offset
-                // never passes it; the log's end is where the batch goes, or below.
-                let guess = self.log.end_offset();
-                // Only the batch that opens the transaction may correct its start once placed.
-                let opener = info.transactional && self.txns().data(id, guess);
-                let txns = opener.then(|| {
-                    tracing::debug!(partition = self.index, producer_id = id, epoch, guess, "transaction opened");
-                    Arc::clone(&self.txns)
-                });
+                let placement = self.open_transaction(info);
                 let pending = self.append_to_log(batch, meta);
                 let outcome = async move {
                     let result = pending.await;
-                    match (&result, txns) {
+                    match (&result, placement) {
                         (Err(_), _) => states.lock().unwrap_or_else(|e| e.into_inner()).forget(id),
-                        (Ok(base), Some(txns)) => {
-                            txns.lock().unwrap_or_else(|e| e.into_inner()).placed(id, guess, *base)
-                        }
+                        (Ok(base), Some(placement)) => placement.placed(*base),
                         (Ok(_), None) => {}
                     }
                     result
@@ -123,6 +126,39 @@ impl Partition {
                 outcome.boxed()
             }
         }
+    }
+
+    /// Appends a batch a coordinator wrote for a transactional producer (the offsets it sent to
+    /// its transaction): no sequence checks, since the coordinator numbers these batches, not
+    /// the producer; the transaction opens here as for the producer's own data.
+    pub fn append_for_coordinator(
+        &self,
+        batch: Bytes,
+        info: &BatchInfo,
+    ) -> BoxFuture<'static, Result<i64, ResponseError>> {
+        let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
+        let placement = self.open_transaction(info);
+        let pending = self.append_to_log(batch, meta);
+        async move {
+            let base = pending.await?;
+            if let Some(placement) = placement {
+                placement.placed(base);
+            }
+            Ok(base)
+        }
+        .boxed()
+    }
+
+    /// Opens the producer's transaction here if `info`'s batch is the first of it, before the
+    /// batch can be read, so the stable offset never passes it; the log's end is where the batch
+    /// goes, or below, and the returned placement corrects the start once the batch is placed.
+    fn open_transaction(&self, info: &BatchInfo) -> Option<Placement> {
+        let (producer_id, guess) = (info.producer_id, self.log.end_offset());
+        if !(info.transactional && self.txns().data(producer_id, guess)) {
+            return None;
+        }
+        tracing::debug!(partition = self.index, producer_id, epoch = info.producer_epoch, guess, "transaction opened");
+        Some(Placement { txns: Arc::clone(&self.txns), producer_id, guess })
     }
 
     fn txns(&self) -> std::sync::MutexGuard<'_, Transactions> {

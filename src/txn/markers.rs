@@ -51,7 +51,7 @@ pub async fn write_here(
         if !groups.holds(index) {
             return Err(ResponseError::NotLeaderOrFollower);
         }
-        return groups.end_txn(marker.producer_id, index, marker.commit).await;
+        return groups.end_txn((marker.producer_id, marker.epoch), index, marker.commit).await;
     }
     // Asking the host too: on a shared host the topic may have been created through another broker.
     let found = topics.find(topic).await.map_err(|e| crate::host::host_error(&e))?;

@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::group::GroupCoordinator;
 use crate::host::HostError;
 use crate::names::{OFFSETS_TOPIC, TRANSACTION_TOPIC};
-use crate::partition::internal_log::{InternalLog, WriteError};
+use crate::partition::internal_log::{Entry, InternalLog, WriteError};
 use crate::partition::ownership::{Coordinated, Ownership};
 use crate::partition::TopicRegistry;
 use markers::Marker;
@@ -189,9 +189,12 @@ impl TransactionCoordinator {
         let mut found: HashMap<String, Option<TxnMeta>> = HashMap::new();
         let outcome = self
             .log
-            .replay(index, |key, value| {
-                if let Some(id) = records::decode_key(key) {
-                    found.insert(id, value.and_then(records::decode_value));
+            .replay(index, |entry| {
+                // The coordinator's own records only: nothing here is written in a transaction.
+                if let Entry::Record { key, value, producer_id: None } = entry {
+                    if let Some(id) = records::decode_key(key) {
+                        found.insert(id, value.and_then(records::decode_value));
+                    }
                 }
             })
             .await;

@@ -197,6 +197,31 @@ def test_a_broker_killed_mid_transaction_commits_all_or_nothing(fresh_broker, to
     assert sorted(read_all(b.bootstrap, topic_name, [0, 1], "read_committed")) == [b"after", b"kept-0", b"kept-1"]
 
 
+def test_offsets_sent_to_a_transaction_survive_a_broker_kill(fresh_broker, topic_name):
+    """The offsets wait in the log, not in memory: after kill -9 and a restart, the same producer
+    commits, and they count with its records."""
+    b = fresh_broker()
+    if not b.durable:
+        pytest.skip("this host keeps data in memory")
+    source, sink, group = topic_name + "-in", topic_name + "-out", "kill-" + topic_name
+    create_topic(b.bootstrap, source)
+    create_topic(b.bootstrap, sink)
+    p = txn_producer(b.bootstrap, f"tx-{uuid.uuid4().hex[:8]}")
+    member = consumer(b.bootstrap, group_id=group)
+    p.begin_transaction()
+    send(p, sink, [b"out"])
+    p.send_offsets_to_transaction([TopicPartition(source, 0, 3)], member.consumer_group_metadata(), 30)
+    member.close()
+    b.kill9()
+    b.start()
+    p.commit_transaction(60)
+    c = consumer(b.bootstrap, group_id=group)
+    committed = c.committed([TopicPartition(source, 0)], timeout=10)
+    c.close()
+    assert committed[0].offset == 3
+    assert read_all(b.bootstrap, sink, [0], "read_committed", settle=1) == [b"out"]
+
+
 def test_an_idle_transactional_id_expires(fresh_broker, topic_name):
     b = fresh_broker({"kafkaTransactionalIdExpirationMs": 10000,
                       "kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs": 1000})
