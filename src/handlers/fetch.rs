@@ -75,9 +75,10 @@ async fn fetch(registry: &TopicRegistry, req: FetchRequest, version: i16) -> Fet
 }
 
 /// The aborted transactions with records in `from..to`, as Fetch lists them.
-fn aborted(partition: &crate::partition::Partition, from: i64, to: i64) -> Vec<AbortedTransaction> {
+async fn aborted(partition: &crate::partition::Partition, from: i64, to: i64) -> Vec<AbortedTransaction> {
     partition
         .aborted_in(from, to)
+        .await
         .into_iter()
         .map(|a| {
             AbortedTransaction::default().with_producer_id(ProducerId(a.producer_id)).with_first_offset(a.first_offset)
@@ -134,7 +135,7 @@ async fn read_round(
                 Ok(read) => {
                     round.bytes += read.records.len();
                     if read_committed && !read.records.is_empty() {
-                        base.aborted_transactions = Some(aborted(partition, p.fetch_offset, stable));
+                        base.aborted_transactions = Some(aborted(partition, p.fetch_offset, stable).await);
                     }
                     base.with_records(Some(read.records))
                 }

@@ -51,6 +51,9 @@ impl Placement {
 /// broker went down, so the tail of the log is enough, and reading it stays cheap.
 const PRODUCER_RESTORE_RECORDS: i64 = 2_000;
 
+/// How many records' batches one step of learning older transactions reads and holds.
+const LEARN_RANGE_RECORDS: i64 = 20_000;
+
 /// One partition of a topic.
 pub struct Partition {
     /// Partition number.
@@ -62,6 +65,8 @@ pub struct Partition {
     txns: Arc<Mutex<Transactions>>,
     // Set once the producers of the log's tail are known (see `restore_producers`).
     restored: tokio::sync::OnceCell<()>,
+    // One reader at a time learns older transactions (see `learn_from`).
+    learning: tokio::sync::Mutex<()>,
     // Where the entry holding each recently read "next offset" starts, so a consumer reading on
     // from where it stopped needs no search.
     hints: Mutex<HashMap<i64, Position>>,
@@ -88,6 +93,7 @@ impl Partition {
             producers: Arc::default(),
             txns: Arc::default(),
             restored: tokio::sync::OnceCell::new(),
+            learning: tokio::sync::Mutex::new(()),
             hints: Mutex::default(),
         }
     }
@@ -207,11 +213,42 @@ impl Partition {
         self.txns().last_stable_offset(self.log.end_offset())
     }
 
-    /// The aborted transactions with records in `from..to`, for `read_committed` fetches.
-    pub fn aborted_in(&self, from: i64, to: i64) -> Vec<Aborted> {
+    /// The aborted transactions with records in `from..to`, for `read_committed` fetches. A
+    /// reader that starts below the log's tail read at start-up has the older batches read once
+    /// first (see [`Partition::learn_from`]).
+    pub async fn aborted_in(&self, from: i64, to: i64) -> Vec<Aborted> {
+        self.learn_from(from).await;
         let mut txns = self.txns();
         txns.trim(self.log.start_offset());
         txns.aborted_in(from, to)
+    }
+
+    /// Reads the batches between `from` and where the transactions are known, newest range
+    /// first, so aborts far behind the log's end stay hidden after a restart. Each range learned
+    /// is kept, so a reader that gives up waiting leaves the work done for the next.
+    async fn learn_from(&self, from: i64) {
+        let from = from.max(self.log.start_offset());
+        if from >= self.txns().known_from() {
+            return;
+        }
+        let _one = self.learning.lock().await;
+        loop {
+            let known = self.txns().known_from();
+            if from >= known {
+                return;
+            }
+            let lower = from.max(known.saturating_sub(LEARN_RANGE_RECORDS));
+            match self.stored_between(lower, known).await {
+                Ok(older) => {
+                    let roles: Vec<(i64, TxnRole)> = older.iter().map(|s| (s.base_offset, s.role)).collect();
+                    self.txns().learn_older(lower, &roles);
+                }
+                Err(e) => {
+                    tracing::warn!(partition = self.index, from, error = %e, "cannot read older batches for their aborted transactions");
+                    return;
+                }
+            }
+        }
     }
 
     /// A receiver that changes after every append to this partition, for long polls.
@@ -271,6 +308,7 @@ impl Partition {
         };
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
         let mut txns = self.txns();
+        txns.restored_from(tail.first().map_or(end, |s| s.base_offset));
         for stored in tail {
             if let Some(info) = stored.info.filter(|i| i.producer_id >= 0) {
                 let last = last_seq(info.base_sequence, info.record_count);
@@ -519,6 +557,14 @@ mod tests {
         (bytes, info)
     }
 
+    /// A batch of `count` records of no producer.
+    fn plain_batch(count: i64) -> (Bytes, BatchInfo) {
+        let records: Vec<_> = (0..count).map(|i| batch::fixtures::record(i, 1_700_000_000_000)).collect();
+        let bytes = batch::fixtures::encode(&records, Compression::None);
+        let info = batch::validate(&bytes, 1 << 20).expect("valid");
+        (bytes, info)
+    }
+
     /// A batch of `count` records of transactional producer `pid` (epoch 0), sequences from `first`.
     fn transactional(pid: i64, first: i32, count: i32) -> (Bytes, BatchInfo) {
         let records: Vec<_> = (0..count)
@@ -549,20 +595,42 @@ mod tests {
         assert_eq!(before.last_stable_offset(), 2, "now producer 2's is the oldest open one");
         let stable = before.read_below(0, 1 << 20, before.last_stable_offset()).await.unwrap();
         assert_eq!(batch::split(&stable.records).count(), 1, "only the aborted batch is below it");
-        assert_eq!(before.aborted_in(0, 6), vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 5 }]);
+        assert_eq!(before.aborted_in(0, 6).await, vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 5 }]);
 
         // A restart over the same log relearns both from its tail.
         let after = Partition::new(0, Arc::clone(&log));
         after.ready().await.unwrap();
         assert_eq!(after.last_stable_offset(), 2);
-        assert_eq!(after.aborted_in(0, 6), vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 5 }]);
+        assert_eq!(after.aborted_in(0, 6).await, vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 5 }]);
         assert_eq!(after.write_marker(2, 0, true, 0).await, Ok(6));
         assert_eq!(after.last_stable_offset(), 7);
-        assert_eq!(after.aborted_in(0, 7).len(), 1, "a commit is no abort");
+        assert_eq!(after.aborted_in(0, 7).await.len(), 1, "a commit is no abort");
         // The marker fenced nothing at the same epoch, but an older epoch is refused.
         let (late, mut info) = transactional(1, 2, 1);
         info.producer_epoch = -1;
         assert_eq!(after.append(late, &info).await, Err(ResponseError::InvalidProducerEpoch));
+    }
+
+    #[tokio::test]
+    async fn an_abort_behind_the_restart_tail_is_learned_when_a_reader_goes_there() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let before = Partition::new(0, Arc::clone(&log));
+        before.ready().await.unwrap();
+        let (a, info) = transactional(1, 0, 2);
+        assert_eq!(before.append(a, &info).await, Ok(0));
+        assert_eq!(before.write_marker(1, 0, false, 0).await, Ok(2));
+        let filler = PRODUCER_RESTORE_RECORDS + LEARN_RANGE_RECORDS;
+        for _ in 0..filler / 500 {
+            let (plain, info) = plain_batch(500);
+            before.append(plain, &info).await.unwrap();
+        }
+        let abort = vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 2 }];
+        let after = Partition::new(0, Arc::clone(&log));
+        after.ready().await.unwrap();
+        assert!(after.txns().known_from() > 2, "the restart read only the tail");
+        assert_eq!(after.aborted_in(filler, filler + 10).await, vec![], "a reader at the end reads nothing back");
+        assert_eq!(after.aborted_in(0, 10).await, abort, "one at the start has the old batches read");
+        assert_eq!(after.txns().known_from(), 0);
     }
 
     #[tokio::test]
@@ -584,7 +652,7 @@ mod tests {
         assert_eq!(p.last_stable_offset(), 2);
         assert_eq!(p.write_marker(1, 0, false, 0).await, Ok(8));
         assert_eq!(
-            p.aborted_in(0, 9),
+            p.aborted_in(0, 9).await,
             vec![Aborted { producer_id: 1, first_offset: 2, last_offset: 8 }],
             "the abort covers the first batch too"
         );

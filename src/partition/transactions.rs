@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::protocol::control::TxnRole;
+
 /// An aborted transaction as Fetch reports it: its producer and its first offset here; the
 /// marker at `last_offset` ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,12 @@ pub struct Transactions {
     open: HashMap<i64, i64>,
     // In marker order, so by `last_offset`.
     aborted: Vec<Aborted>,
+    // Below this offset the log's batches have not been read since the partition was opened
+    // (a restart reads only its tail); readers that go there have it learned first.
+    known_from: i64,
+    // The first marker of each producer in the range learned last whose transaction's data lies
+    // further back: (marker offset, commit).
+    unmatched: HashMap<i64, (i64, bool)>,
 }
 
 impl Transactions {
@@ -76,6 +84,54 @@ impl Transactions {
         self.aborted.retain(|a| a.last_offset >= start);
     }
 
+    /// Below which offset the transactions are not known yet.
+    pub fn known_from(&self) -> i64 {
+        self.known_from
+    }
+
+    /// The partition's state was rebuilt from the batches at `from` and after.
+    pub fn restored_from(&mut self, from: i64) {
+        self.known_from = from;
+    }
+
+    /// Learns the aborted transactions of `batches` (offset and role, oldest first), which are
+    /// the log's batches from `from` up to where the transactions were known; that is then `from`.
+    pub fn learn_older(&mut self, from: i64, batches: &[(i64, TxnRole)]) {
+        if from >= self.known_from {
+            return;
+        }
+        let mut first: HashMap<i64, i64> = HashMap::new();
+        let mut unmatched: HashMap<i64, (i64, bool)> = HashMap::new();
+        let mut found = Vec::new();
+        for &(offset, role) in batches {
+            match role {
+                TxnRole::Data { producer_id, .. } => {
+                    first.entry(producer_id).or_insert(offset);
+                }
+                TxnRole::Marker { producer_id, commit, .. } => match first.remove(&producer_id) {
+                    Some(first_offset) if !commit => {
+                        found.push(Aborted { producer_id, first_offset, last_offset: offset })
+                    }
+                    Some(_) => {}
+                    None => {
+                        unmatched.entry(producer_id).or_insert((offset, commit));
+                    }
+                },
+                TxnRole::None => {}
+            }
+        }
+        // Transactions whose data starts here and whose marker was in the range learned before.
+        for (producer_id, first_offset) in first {
+            if let Some((last_offset, false)) = self.unmatched.remove(&producer_id) {
+                found.push(Aborted { producer_id, first_offset, last_offset });
+            }
+        }
+        self.unmatched.extend(unmatched);
+        self.aborted.extend(found);
+        self.aborted.sort_by_key(|a| a.last_offset);
+        self.known_from = from;
+    }
+
     /// Where `producer_id`'s open transaction starts here, if it has one.
     pub fn first_offset(&self, producer_id: i64) -> Option<i64> {
         self.open.get(&producer_id).copied()
@@ -103,6 +159,35 @@ mod tests {
         assert!(t.aborted_in(0, 12).is_empty(), "starts after the range");
         t.trim(22);
         assert!(t.aborted_in(0, 30).is_empty());
+    }
+
+    #[test]
+    fn older_aborts_are_learned_backwards_across_ranges() {
+        let data = |p| TxnRole::Data { producer_id: p, epoch: 0 };
+        let mut t = Transactions::default();
+        t.restored_from(100);
+        // 40..100: producer 1 aborts at 60 a transaction started further back; producer 2
+        // aborts 70..80; producer 3 commits 85..90.
+        let marker = |p, commit| TxnRole::Marker { producer_id: p, epoch: 0, commit };
+        t.learn_older(
+            40,
+            &[
+                (60, marker(1, false)),
+                (70, data(2)),
+                (75, data(2)),
+                (80, marker(2, false)),
+                (85, data(3)),
+                (90, marker(3, true)),
+            ],
+        );
+        assert_eq!(t.known_from(), 40);
+        assert_eq!(t.aborted_in(0, 100), vec![Aborted { producer_id: 2, first_offset: 70, last_offset: 80 }]);
+        // 0..40: producer 1's data.
+        t.learn_older(0, &[(10, data(1)), (30, data(1))]);
+        assert_eq!(t.aborted_in(0, 20), vec![Aborted { producer_id: 1, first_offset: 10, last_offset: 60 }]);
+        assert_eq!(t.aborted_in(0, 100).len(), 2);
+        t.learn_older(0, &[(5, data(9)), (6, marker(9, false))]);
+        assert_eq!(t.aborted_in(0, 100).len(), 2, "a range already known is not learned twice");
     }
 
     #[test]

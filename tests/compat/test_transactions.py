@@ -197,6 +197,27 @@ def test_a_broker_killed_mid_transaction_commits_all_or_nothing(fresh_broker, to
     assert sorted(read_all(b.bootstrap, topic_name, [0, 1], "read_committed")) == [b"after", b"kept-0", b"kept-1"]
 
 
+def test_an_old_abort_stays_hidden_after_a_restart(fresh_broker, topic_name):
+    """An aborted transaction far behind the log's end, past the tail a restart rereads, is still
+    hidden from read_committed readers that start at the beginning."""
+    b = fresh_broker()
+    if not b.durable:
+        pytest.skip("this host keeps data in memory")
+    create_topic(b.bootstrap, topic_name)
+    p = txn_producer(b.bootstrap, f"tx-{uuid.uuid4().hex[:8]}")
+    p.begin_transaction()
+    send(p, topic_name, [b"aborted"])
+    p.abort_transaction(30)
+    plain = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 20})
+    for i in range(5000):
+        plain.produce(topic_name, value=b"%d" % i, partition=0)
+    plain.flush(30)
+    b.kill9()
+    b.start()
+    got = read_all(b.bootstrap, topic_name, [0], "read_committed", settle=2)
+    assert b"aborted" not in got and len(got) == 5000
+
+
 def test_offsets_sent_to_a_transaction_survive_a_broker_kill(fresh_broker, topic_name):
     """The offsets wait in the log, not in memory: after kill -9 and a restart, the same producer
     commits, and they count with its records."""
