@@ -110,6 +110,7 @@ impl Partition {
         let (id, epoch, first) = (info.producer_id, info.producer_epoch, info.base_sequence);
         let last = last_seq(first, info.record_count);
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        producers.expire(crate::clock::now_ms(), |producer| self.txns().first_offset(producer).is_some());
         match producers.check(id, epoch, first, last) {
             Check::Reject(e) => future::ready(Err(e)).boxed(),
             Check::Duplicate(outcome) => outcome.boxed(),

@@ -12,8 +12,18 @@ use std::collections::{HashMap, VecDeque};
 use futures::future::{BoxFuture, Shared};
 use kafka_protocol::error::ResponseError;
 
+use crate::clock::now_ms;
+
 /// Batches remembered per producer, as Kafka does (`max.in.flight.requests.per.connection` <= 5).
 const REMEMBERED_BATCHES: usize = 5;
+
+/// How long a producer that sends nothing is remembered: Kafka's `producer.id.expiration.ms`
+/// default. Every producer session gets a new id, so without this a partition written by
+/// short-lived producers would remember every one of them for as long as it is served.
+pub const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 3600 * 1000;
+
+/// How often expired producers are looked for.
+const EXPIRY_SWEEP_MS: i64 = 60_000;
 
 /// The outcome of an append shared between the original request and its retries: the base offset.
 pub type SharedAppend = Shared<BoxFuture<'static, Result<i64, ResponseError>>>;
@@ -31,11 +41,13 @@ struct Producer {
     // marker (-1 before one), as DescribeProducers shows them.
     last_timestamp: i64,
     coordinator_epoch: i32,
+    // When this broker last stored a batch or marker of it (its own clock, not the producer's).
+    seen_ms: i64,
 }
 
 impl Producer {
     fn new(epoch: i16) -> Self {
-        Producer { epoch, batches: VecDeque::new(), last_timestamp: -1, coordinator_epoch: -1 }
+        Producer { epoch, batches: VecDeque::new(), last_timestamp: -1, coordinator_epoch: -1, seen_ms: now_ms() }
     }
 }
 
@@ -70,6 +82,7 @@ pub enum Check {
 #[derive(Default)]
 pub struct ProducerStates {
     producers: HashMap<i64, Producer>,
+    swept_ms: i64,
 }
 
 /// The sequence after `seq`, wrapping as Kafka does.
@@ -130,6 +143,7 @@ impl ProducerStates {
         }
         producer.batches.push_back(Batch { first_seq: first, last_seq: last, outcome });
         producer.last_timestamp = timestamp;
+        producer.seen_ms = now_ms();
     }
 
     /// A transaction marker of `producer_id` at `epoch` was written: batches of older epochs are
@@ -144,6 +158,19 @@ impl ProducerStates {
         if let Some(c) = coordinator_epoch {
             producer.coordinator_epoch = c;
         }
+        producer.seen_ms = now_ms();
+    }
+
+    /// Forgets the producers not seen for [`PRODUCER_ID_EXPIRATION_MS`] at `now`, at most once a
+    /// minute, except those `busy` names (a producer with a transaction open here is kept until
+    /// it ends, as Kafka keeps it). A forgotten producer's next batch is accepted whatever its
+    /// sequence, as for any producer not known here.
+    pub fn expire(&mut self, now: i64, busy: impl Fn(i64) -> bool) {
+        if now.saturating_sub(self.swept_ms) < EXPIRY_SWEEP_MS {
+            return;
+        }
+        self.swept_ms = now;
+        self.producers.retain(|&id, p| now.saturating_sub(p.seen_ms) < PRODUCER_ID_EXPIRATION_MS || busy(id));
     }
 
     /// Every producer known here, by producer id.
@@ -178,6 +205,19 @@ mod tests {
 
     fn done(offset: i64) -> SharedAppend {
         futures::future::ready(Ok(offset)).boxed().shared()
+    }
+
+    #[test]
+    fn idle_producers_are_forgotten_unless_busy() {
+        let mut s = ProducerStates::default();
+        s.record(1, 0, 0, 4, 0, done(0));
+        s.record(2, 0, 0, 4, 0, done(5));
+        let later = now_ms() + PRODUCER_ID_EXPIRATION_MS + 1;
+        s.expire(now_ms(), |_| false);
+        assert_eq!(s.active().len(), 2, "both seen just now");
+        s.expire(later, |id| id == 2);
+        assert_eq!(s.active().iter().map(|p| p.producer_id).collect::<Vec<_>>(), vec![2], "2 has a transaction open");
+        assert!(matches!(s.check(1, 0, 9, 9), Check::Append), "a forgotten producer starts afresh");
     }
 
     #[test]
