@@ -84,3 +84,18 @@ async fn offsets_in_a_transaction_survive_a_restart_until_its_marker() {
     assert_eq!((committed(&groups, "g"), committed(&groups, "h")), (Some(10), None), "the markers replay too");
     assert!(groups.unstable_offsets("g").is_empty());
 }
+
+#[tokio::test]
+async fn a_fenced_producers_offsets_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config { data_dir: dir.path().to_path_buf(), offsets_topic_num_partitions: 1, ..Config::default() };
+    let (_, groups) = open(&config).await;
+    assert!(groups.txn_commit("g", (7, 1), "", None, -1, vec![item(10)]).await.is_ok());
+    // The successor's InitProducerId aborts the old transaction at the next epoch.
+    groups.end_txn((7, 2), 0, false).await.expect("abort marker");
+    let late = groups.txn_commit("g", (7, 1), "", None, -1, vec![item(11)]).await;
+    assert_eq!(late, Err(kafka_protocol::error::ResponseError::ProducerFenced));
+    assert!(groups.txn_commit("g", (7, 2), "", None, -1, vec![item(12)]).await.is_ok());
+    groups.end_txn((7, 2), 0, true).await.expect("commit marker");
+    assert_eq!(committed(&groups, "g"), Some(12), "only the successor's offsets count");
+}

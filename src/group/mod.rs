@@ -334,6 +334,7 @@ impl GroupCoordinator {
                 Err(ResponseError::NotCoordinator)
             }
             Err(WriteError::Unavailable) => Err(ResponseError::CoordinatorNotAvailable),
+            Err(WriteError::Fenced) => Err(ResponseError::ProducerFenced),
         }
     }
 

@@ -31,6 +31,8 @@ pub enum WriteError {
     NotOwner,
     /// The partition could not store them.
     Unavailable,
+    /// The transactional producer they were written for has a newer epoch.
+    Fenced,
 }
 
 /// The partition of `key` among `partitions`: Java's `String.hashCode`, sign-safe, modulo the
@@ -226,6 +228,7 @@ impl InternalLog {
 fn write_error(e: ResponseError) -> WriteError {
     match e {
         ResponseError::NotLeaderOrFollower => WriteError::NotOwner,
+        ResponseError::InvalidProducerEpoch => WriteError::Fenced,
         _ => WriteError::Unavailable,
     }
 }

@@ -137,13 +137,22 @@ impl Partition {
 
     /// Appends a batch a coordinator wrote for a transactional producer (the offsets it sent to
     /// its transaction): no sequence checks, since the coordinator numbers these batches, not
-    /// the producer; the transaction opens here as for the producer's own data.
+    /// the producer; an older epoch than one seen here is refused (INVALID_PRODUCER_EPOCH); the
+    /// transaction opens here as for the producer's own data.
     pub fn append_for_coordinator(
         &self,
         batch: Bytes,
         info: &BatchInfo,
     ) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
+        {
+            // A fenced producer's offsets must not wait for its successor's commit.
+            let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+            if producers.fenced(info.producer_id, info.producer_epoch) {
+                return future::ready(Err(ResponseError::InvalidProducerEpoch)).boxed();
+            }
+            producers.fence(info.producer_id, info.producer_epoch, None);
+        }
         let placement = self.open_transaction(info);
         let pending = self.append_to_log(batch, meta);
         async move {

@@ -191,6 +191,11 @@ impl ProducerStates {
         all
     }
 
+    /// Whether `epoch` is older than the latest epoch known of `producer_id`.
+    pub fn fenced(&self, producer_id: i64, epoch: i16) -> bool {
+        self.producers.get(&producer_id).is_some_and(|p| epoch < p.epoch)
+    }
+
     /// Forgets a producer whose append failed, so its retry is judged afresh.
     pub fn forget(&mut self, producer_id: i64) {
         self.producers.remove(&producer_id);

@@ -231,7 +231,8 @@ impl TransactionCoordinator {
                 self.lock().retain(|k, _| self.partition_of(k) != index);
                 Err(ResponseError::NotCoordinator)
             }
-            Err(WriteError::Unavailable) => Err(ResponseError::CoordinatorNotAvailable),
+            // (Fenced is for writes in a producer's transaction, which this log never makes.)
+            Err(WriteError::Unavailable | WriteError::Fenced) => Err(ResponseError::CoordinatorNotAvailable),
         }
     }
 
