@@ -203,17 +203,15 @@ impl GroupCoordinator {
         let (producer_id, epoch) = producer;
         let mine: Vec<PendingOffset> = {
             let mut pending = self.pending_txn_offsets();
-            let Some(held) = pending.get_mut(&producer_id) else { return Ok(()) };
-            let (mine, rest) = std::mem::take(held).into_iter().partition(|(g, ..)| self.partition_of(g) == index);
-            *held = rest;
-            if held.is_empty() {
-                pending.remove(&producer_id);
+            let held = pending.remove(&producer_id).unwrap_or_default();
+            let (mine, rest): (Vec<_>, Vec<_>) = held.into_iter().partition(|(g, ..)| self.partition_of(g) == index);
+            if !rest.is_empty() {
+                pending.insert(producer_id, rest);
             }
             mine
         };
-        if mine.is_empty() {
-            return Ok(());
-        }
+        // Written even with nothing held: it also tells the partition the producer's new epoch,
+        // so offsets its fenced predecessor sends later are refused.
         let written = self.log.write_marker(index, producer_id, epoch, commit).await;
         if written.is_err() {
             // Held again for the coordinator's next try, unless the partition moved (then its new
