@@ -120,10 +120,17 @@ async fn create_one(
         return Err((ResponseError::PolicyViolation, format!("a topic may have at most {max} partitions")));
     }
     let node = broker.node_id();
-    if !matches!(topic.replication_factor, -1 | 1) && topic.assignments.is_empty() {
+    let factor = topic.replication_factor;
+    if factor == 0 || factor < -1 {
+        let why = "replication factor must be larger than 0, or -1 for the default";
+        return Err((ResponseError::InvalidReplicationFactor, why.into()));
+    }
+    // On Pulsar the bookies keep the copies, whatever a Kafka application asks for (Kafka
+    // Connect asks for 3 by default); one broker with one copy can keep no more, as in Kafka.
+    if factor > 1 && topic.assignments.is_empty() && !broker.topics().host_replicates() {
         return Err((
             ResponseError::InvalidReplicationFactor,
-            format!("replication factor {} is larger than the 1 broker available", topic.replication_factor),
+            format!("replication factor {factor} is larger than the 1 broker available"),
         ));
     }
     if topic.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != node) || a.broker_ids.len() != 1) {

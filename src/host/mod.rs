@@ -237,6 +237,13 @@ pub trait TopicStore: Send + Sync {
         future::ready(Ok(Owner::Local)).boxed()
     }
 
+    /// Whether the host keeps copies of every log itself (Pulsar: the bookies of each ledger's
+    /// write quorum), so a topic's Kafka replication factor asks nothing more of it; a host that
+    /// keeps one copy (the embedded one) is a one-broker cluster, which refuses more replicas.
+    fn replicates(&self) -> bool {
+        false
+    }
+
     /// Checks a spec the way `create` would, without creating anything (CreateTopics validate_only).
     fn validate(&self, spec: &TopicSpec) -> HostResult<()>;
 

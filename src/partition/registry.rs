@@ -162,6 +162,11 @@ impl TopicRegistry {
         all
     }
 
+    /// Whether the host keeps its own copies of every log (see [`TopicStore::replicates`]).
+    pub fn host_replicates(&self) -> bool {
+        self.store.replicates()
+    }
+
     /// Checks a create without doing it.
     pub fn validate(&self, spec: &TopicSpec) -> HostResult<()> {
         if !valid_topic_name(&spec.name) {

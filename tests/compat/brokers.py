@@ -50,6 +50,9 @@ class StandaloneBroker:
     """`kop serve` with its own data directory; can be stopped, killed and restarted."""
 
     durable = True
+    # Whether the host keeps copies of every log itself (Pulsar's bookies), so any replication
+    # factor is taken.
+    replicates = False
     name = "kop serve"
     clean_exit_codes = (0,)
     # What the log says once the broker has drained its clients and flushed its logs.
@@ -176,6 +179,7 @@ class PulsarBroker(StandaloneBroker):
     `config` entries are broker.conf lines: kop's `kafka*` keys and Pulsar's own."""
 
     durable = True
+    replicates = True
     name = "Pulsar broker"
     # The JVM exits with 128+SIGTERM after its shutdown hooks (which close the handler) complete.
     clean_exit_codes = (0, 143)

@@ -61,7 +61,6 @@ def test_create_list_and_delete_with_confluent_admin(broker, topic_name):
     (dict(num_partitions=0), KafkaError.INVALID_PARTITIONS),
     # Past maxPartitionsPerTopic (librdkafka itself refuses more than 100000).
     (dict(num_partitions=100_000), KafkaError.POLICY_VIOLATION),  # Kafka's code for over 10,000 at once
-    (dict(num_partitions=1, replication_factor=3), KafkaError.INVALID_REPLICATION_FACTOR),
     (dict(num_partitions=1, config={"no.such.config": "1"}), KafkaError.INVALID_CONFIG),
     (dict(num_partitions=1, config={"retention.ms": "soon"}), KafkaError.INVALID_CONFIG),
 ])
@@ -75,6 +74,20 @@ def test_create_topic_errors(broker, topic_name, spec, code):
         result.result(timeout=15)
     assert err.value.args[0].code() == code
     assert name not in admin(broker.bootstrap).list_topics(timeout=10).topics
+
+
+def test_a_replication_factor_the_host_can_keep(broker, topic_name):
+    """A host of one copy (kop serve, as a one-broker Kafka) refuses three replicas; on Pulsar the
+    bookies keep the copies, and a factor of three (Kafka Connect's default) is taken."""
+    a = admin(broker.bootstrap)
+    result = a.create_topics([NewTopic(topic_name, 1, 3)], operation_timeout=10)[topic_name]
+    if broker.replicates:
+        result.result(timeout=15)
+        assert topic_name in a.list_topics(timeout=10).topics
+    else:
+        with pytest.raises(KafkaException) as err:
+            result.result(timeout=15)
+        assert err.value.args[0].code() == KafkaError.INVALID_REPLICATION_FACTOR
 
 
 def test_validate_only_creates_nothing(broker, topic_name):

@@ -84,10 +84,14 @@ pub(super) fn batch(values: &[&str]) -> Bytes {
 }
 
 pub(super) async fn create(broker: &Arc<Broker>, topic: &str, partitions: i32) -> i16 {
+    create_replicated(broker, topic, partitions, 1).await
+}
+
+pub(super) async fn create_replicated(broker: &Arc<Broker>, topic: &str, partitions: i32, factor: i16) -> i16 {
     let req = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![CreatableTopic::default()
         .with_name(name(topic))
         .with_num_partitions(partitions)
-        .with_replication_factor(1)]);
+        .with_replication_factor(factor)]);
     let resp = topics::create(broker, &ctx(7), req).await.await.expect("a response");
     resp.topics[0].error_code
 }
@@ -126,6 +130,29 @@ async fn create_topics_answers_each_kafka_error() {
     assert_eq!(create(&broker, "none", 0).await, ResponseError::InvalidPartitions.code());
     assert_eq!(create(&broker, "huge", i32::MAX).await, ResponseError::PolicyViolation.code());
     assert!(broker.topics().get("huge").is_none(), "nothing was created for a refused request");
+}
+
+#[tokio::test]
+async fn replication_factors_are_those_the_host_can_keep() {
+    let invalid = ResponseError::InvalidReplicationFactor.code();
+    let one_copy = broker().await;
+    for (factor, error) in [(-1, 0), (1, 0), (3, invalid), (0, invalid), (-2, invalid)] {
+        assert_eq!(create_replicated(&one_copy, &format!("f{}", factor + 2), 1, factor).await, error, "{factor}");
+    }
+    // Over Pulsar the bookies keep the copies: a Kafka application's factor of 3 is taken.
+    let config = Config {
+        kafka_listeners: "PLAINTEXT://127.0.0.1:0".into(),
+        offsets_topic_num_partitions: 1,
+        kafka_txn_log_topic_num_partitions: 1,
+        ..Config::default()
+    };
+    let fake = Arc::new(crate::host::pulsar::FakeBroker::default());
+    let host = Arc::new(crate::host::pulsar::PulsarHost::new(fake, &config).expect("host"));
+    let users = Arc::new(ConfiguredUsers::new(Default::default(), Default::default()));
+    let bookies = Broker::open(config, host, users).await.expect("a broker over the fake Pulsar broker");
+    for (factor, error) in [(3, 0), (1, 0), (0, invalid)] {
+        assert_eq!(create_replicated(&bookies, &format!("f{}", factor + 2), 1, factor).await, error, "{factor}");
+    }
 }
 
 #[tokio::test]

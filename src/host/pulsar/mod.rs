@@ -162,6 +162,10 @@ impl PulsarHost {
 }
 
 impl TopicStore for PulsarHost {
+    fn replicates(&self) -> bool {
+        true
+    }
+
     /// Creates the namespaces first when missing (a new cluster, or Pulsar standalone's first
     /// start), then lists them.
     fn load(&self) -> BoxFuture<'static, HostResult<Vec<OpenTopic>>> {
