@@ -250,7 +250,9 @@ impl Partition {
             let lower = from.max(known.saturating_sub(LEARN_RANGE_RECORDS));
             match self.stored_between(lower, known).await {
                 Ok(older) => {
-                    let roles: Vec<(i64, TxnRole)> = older.iter().map(|s| (s.base_offset, s.role)).collect();
+                    // A read may run on past `known`, into batches already learned.
+                    let roles: Vec<(i64, TxnRole)> =
+                        older.iter().filter(|s| s.base_offset < known).map(|s| (s.base_offset, s.role)).collect();
                     self.txns().learn_older(lower, &roles);
                 }
                 Err(e) => {
@@ -508,14 +510,20 @@ struct Stored {
 /// producer, the first transaction seen there is still open or ends in an abort, and `tail` may
 /// not hold its first batch. (One that commits needs nothing remembered.)
 fn starts_before(tail: &[Stored]) -> bool {
+    // Per producer, whether its first transaction seen may hold records before the tail that the
+    // restore must know: `Some(true)` when not (it started here, or it only ends here, which
+    // `Transactions::learn_older` pairs with its data if a reader goes there).
     let mut first_seen: HashMap<i64, Option<bool>> = HashMap::new();
     for stored in tail {
         match stored.role {
             TxnRole::Data { producer_id, .. } => {
-                first_seen.entry(producer_id).or_insert(None);
+                // A producer epoch's first batch in a partition has sequence 0: its transaction
+                // cannot have begun earlier.
+                let opens = stored.info.is_some_and(|i| i.base_sequence == 0);
+                first_seen.entry(producer_id).or_insert(opens.then_some(true));
             }
             TxnRole::Marker { producer_id, commit, .. } => {
-                let first = first_seen.entry(producer_id).or_insert(Some(commit));
+                let first = first_seen.entry(producer_id).or_insert(Some(true));
                 // The marker that ends the first transaction seen.
                 if first.is_none() {
                     *first = Some(commit);
@@ -634,13 +642,43 @@ mod tests {
             let (plain, info) = plain_batch(500);
             before.append(plain, &info).await.unwrap();
         }
+        let (late, info) = transactional(2, 0, 1);
+        let late_at = before.append(late, &info).await.unwrap();
+        let late_marker = before.write_marker(2, 0, false, 0).await.unwrap();
         let abort = vec![Aborted { producer_id: 1, first_offset: 0, last_offset: 2 }];
         let after = Partition::new(0, Arc::clone(&log));
         after.ready().await.unwrap();
         assert!(after.txns().known_from() > 2, "the restart read only the tail");
-        assert_eq!(after.aborted_in(filler, filler + 10).await, vec![], "a reader at the end reads nothing back");
+        let late = Aborted { producer_id: 2, first_offset: late_at, last_offset: late_marker };
+        assert_eq!(
+            after.aborted_in(late_at, late_marker + 1).await,
+            vec![late],
+            "a reader at the end reads nothing back"
+        );
+        assert!(after.txns().known_from() > 2);
         assert_eq!(after.aborted_in(0, 10).await, abort, "one at the start has the old batches read");
         assert_eq!(after.txns().known_from(), 0);
+        let both = after.aborted_in(0, late_marker + 1).await;
+        assert_eq!(both, vec![abort[0], late], "each abort once, though reads ran into the tail");
+    }
+
+    #[tokio::test]
+    async fn a_long_abort_whose_marker_alone_is_in_the_tail_is_paired_when_read() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let before = Partition::new(0, Arc::clone(&log));
+        before.ready().await.unwrap();
+        let (a, info) = transactional(3, 0, 2);
+        assert_eq!(before.append(a, &info).await, Ok(0));
+        for _ in 0..(PRODUCER_RESTORE_RECORDS + LEARN_RANGE_RECORDS) / 500 {
+            let (plain, info) = plain_batch(500);
+            before.append(plain, &info).await.unwrap();
+        }
+        let marker = before.write_marker(3, 0, false, 0).await.unwrap();
+        let after = Partition::new(0, Arc::clone(&log));
+        after.ready().await.unwrap();
+        assert!(after.txns().known_from() > 2, "the restart did not read back to the transaction's data");
+        let abort = Aborted { producer_id: 3, first_offset: 0, last_offset: marker };
+        assert_eq!(after.aborted_in(0, 10).await, vec![abort]);
     }
 
     #[tokio::test]
@@ -676,12 +714,18 @@ mod tests {
             info: None,
             role: TxnRole::Marker { producer_id, epoch: 0, commit },
         };
+        let opening = |producer_id| {
+            let (_, info) = transactional(producer_id, 0, 1);
+            Stored { base_offset: 0, info: Some(info), role: TxnRole::Data { producer_id, epoch: 0 } }
+        };
         assert!(!starts_before(&[]));
         assert!(!starts_before(&[marker(1, true), data(1)]), "the first one seen committed");
         assert!(!starts_before(&[data(1), marker(1, true), data(1)]), "its start does not matter");
         assert!(starts_before(&[data(1), marker(1, false)]), "an abort whose start may be earlier");
-        assert!(starts_before(&[marker(1, false)]), "an abort whose data is earlier");
+        assert!(!starts_before(&[marker(1, false)]), "an abort whose data is all earlier is learned when read");
         assert!(starts_before(&[data(1)]), "open, maybe since earlier");
+        assert!(!starts_before(&[opening(1), marker(1, false)]), "sequence 0: the epoch's first batch here");
+        assert!(!starts_before(&[opening(1)]), "open, but since here");
     }
 
     #[tokio::test]

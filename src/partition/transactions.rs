@@ -63,9 +63,16 @@ impl Transactions {
 
     /// `producer_id`'s transaction ended with a marker at `offset`.
     pub fn ended(&mut self, producer_id: i64, offset: i64, commit: bool) {
-        let first = self.open.remove(&producer_id);
-        if let (false, Some(first_offset)) = (commit, first) {
-            self.aborted.push(Aborted { producer_id, first_offset, last_offset: offset });
+        match self.open.remove(&producer_id) {
+            Some(first_offset) if !commit => {
+                self.aborted.push(Aborted { producer_id, first_offset, last_offset: offset })
+            }
+            Some(_) => {}
+            // The transaction's data lies below what is known (or it had none here): kept for
+            // `learn_older` to pair, should a reader go there.
+            None => {
+                self.unmatched.entry(producer_id).or_insert((offset, commit));
+            }
         }
     }
 
