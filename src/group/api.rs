@@ -10,7 +10,7 @@ use kafka_protocol::error::ResponseError;
 use super::offsets_log::LogEntry;
 use super::records::{self, Committed};
 use super::state::{Group, GroupState, JoinParams, JoinResult, Reply, SyncResult};
-use super::{CommitItem, GroupCoordinator, GroupDescription, GroupListing, MemberDescription, PendingOffset, Record};
+use super::{CommitItem, GroupCoordinator, GroupDescription, GroupListing, MemberDescription, PendingOffset};
 use crate::clock::now_ms;
 
 /// A commit item that passed the checks: topic, partition and what is committed.
@@ -220,9 +220,7 @@ impl GroupCoordinator {
             return self.written(index, written);
         }
         if commit {
-            for (group, topic, partition, v) in mine {
-                self.apply(Record::Offset { group, topic, partition, value: Some(v) });
-            }
+            self.apply_committed(mine);
         }
         Ok(())
     }

@@ -128,8 +128,7 @@ pub struct GroupCoordinator {
     // Wakes the ticker when a request may have brought a group's next deadline closer.
     wake: Arc<tokio::sync::Notify>,
     // Offsets committed in transactions still open, by producer id: (group, topic, partition,
-    // offset). In memory only: a broker that dies before the commit loses them, and the
-    // consumers of the transaction's input read those records again.
+    // offset). Also in the log, in the producer's transaction, so a replay restores them.
     pending_txn: Mutex<HashMap<i64, Vec<PendingOffset>>>,
     // Offsets are kept only for topics that exist (OffsetCommit answers UNKNOWN_TOPIC_OR_PARTITION).
     topics: Arc<TopicRegistry>,
@@ -251,9 +250,7 @@ impl GroupCoordinator {
                 Logged::Marker { producer_id, commit } => {
                     let ended = open.remove(&producer_id).unwrap_or_default();
                     if commit {
-                        for (group, topic, partition, v) in ended {
-                            self.apply(Record::Offset { group, topic, partition, value: Some(v) });
-                        }
+                        self.apply_committed(ended);
                     }
                 }
             })
@@ -269,6 +266,13 @@ impl GroupCoordinator {
             Err(_) => self.ownership.failed(index),
         }
         outcome.map(drop)
+    }
+
+    /// Makes offsets held in a transaction that committed count.
+    fn apply_committed(&self, offsets: Vec<PendingOffset>) {
+        for (group, topic, partition, v) in offsets {
+            self.apply(Record::Offset { group, topic, partition, value: Some(v) });
+        }
     }
 
     /// Makes `open` the offsets pending in transactions for the groups of partition `index`.

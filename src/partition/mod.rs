@@ -340,7 +340,7 @@ impl Partition {
                 }
                 TxnRole::Marker { producer_id, epoch, commit } => {
                     producers.fence(producer_id, epoch, None);
-                    txns.ended(producer_id, stored.base_offset, commit);
+                    txns.ended_in_tail(producer_id, stored.base_offset, commit);
                 }
                 TxnRole::None => {}
             }
@@ -507,8 +507,9 @@ struct Stored {
 }
 
 /// Whether a transaction that matters to readers may have begun before `tail`: for some
-/// producer, the first transaction seen there is still open or ends in an abort, and `tail` may
-/// not hold its first batch. (One that commits needs nothing remembered.)
+/// producer, the first transaction seen there has a batch there that may not be its first, and
+/// it is still open or ends in an abort. (One that commits needs nothing remembered; one that
+/// only ends there is paired with its data when a reader goes there.)
 fn starts_before(tail: &[Stored]) -> bool {
     // Per producer, whether its first transaction seen may hold records before the tail that the
     // restore must know: `Some(true)` when not (it started here, or it only ends here, which

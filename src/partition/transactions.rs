@@ -63,17 +63,21 @@ impl Transactions {
 
     /// `producer_id`'s transaction ended with a marker at `offset`.
     pub fn ended(&mut self, producer_id: i64, offset: i64, commit: bool) {
-        match self.open.remove(&producer_id) {
-            Some(first_offset) if !commit => {
-                self.aborted.push(Aborted { producer_id, first_offset, last_offset: offset })
-            }
-            Some(_) => {}
-            // The transaction's data lies below what is known (or it had none here): kept for
-            // `learn_older` to pair, should a reader go there.
-            None => {
-                self.unmatched.entry(producer_id).or_insert((offset, commit));
-            }
+        let first = self.open.remove(&producer_id);
+        if let (false, Some(first_offset)) = (commit, first) {
+            self.aborted.push(Aborted { producer_id, first_offset, last_offset: offset });
         }
+    }
+
+    /// A marker read from the log's tail at a restart. One that ends no transaction seen there
+    /// ends one whose data lies further back: kept for `learn_older` to pair, should a reader go
+    /// there. (Live markers are not kept so: one per producer would pile up with every retried
+    /// marker.)
+    pub fn ended_in_tail(&mut self, producer_id: i64, offset: i64, commit: bool) {
+        if !self.open.contains_key(&producer_id) {
+            self.unmatched.entry(producer_id).or_insert((offset, commit));
+        }
+        self.ended(producer_id, offset, commit);
     }
 
     /// The last stable offset: the first offset of the oldest open transaction, else `end`.
