@@ -52,6 +52,14 @@ struct Args {
     /// Skip the consume phase.
     #[arg(long)]
     produce_only: bool,
+    /// The broker's process id: the report gives the CPU time (user + system) the broker spent
+    /// per GB produced and per GB consumed, read from /proc. On a machine where the client
+    /// competes for the same cores this is steadier than throughput.
+    #[arg(long)]
+    broker_pid: Option<u32>,
+    /// Print the figures as one JSON object instead of the report line (for bench/peers.py).
+    #[arg(long)]
+    json: bool,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -75,6 +83,25 @@ impl ProducerContext for Recorder {
         let micros = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         self.0 .0.lock().unwrap_or_else(|e| e.into_inner()).push(micros);
     }
+}
+
+/// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
+fn cpu_seconds(pid: u32) -> Result<f64, Box<dyn std::error::Error>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or("unreadable /proc stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11).ok_or("short /proc stat")?.parse::<u64>()?
+        + fields.get(12).ok_or("short /proc stat")?.parse::<u64>()?;
+    Ok(ticks as f64 / CLOCK_TICKS_PER_SECOND)
+}
+
+/// USER_HZ, which Linux fixes at 100 for /proc on every architecture kop runs on.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+fn broker_cpu(pid: Option<u32>) -> Result<Option<f64>, Box<dyn std::error::Error>> {
+    pid.map(cpu_seconds).transpose()
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -114,6 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
         .create_with_context(Recorder(Arc::clone(&latencies)))?;
+    let cpu_at_start = broker_cpu(args.broker_pid)?;
     let start = Instant::now();
     for i in 0..args.messages {
         if args.rate > 0 {
@@ -143,26 +171,79 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("only {} of {} messages acknowledged", lat.len(), args.messages).into());
     }
 
+    let cpu_after_produce = broker_cpu(args.broker_pid)?;
     let (consumed_mb, consume_secs) = if args.produce_only { (0.0, 0.0) } else { consume(&args, &common)? };
+    let cpu_after_consume = broker_cpu(args.broker_pid)?;
     let mb = (args.messages * args.message_size) as f64 / 1e6;
-    println!(
-        "{label}: {n} x {size} B, {parts} partition(s), acks={acks}{rate}: produce {pmb:.1} MB/s ({pmsg:.0} msg/s), \
-         p50 {p50:.2} ms, p99 {p99:.2} ms, p999 {p999:.2} ms; consume {cmb:.1} MB/s ({cmsg:.0} msg/s)",
-        label = args.label,
-        n = args.messages,
-        size = args.message_size,
-        parts = args.partitions,
-        acks = args.acks,
-        rate = if args.rate > 0 { format!(", offered {} msg/s", args.rate) } else { String::new() },
-        pmb = mb / produce_secs,
-        pmsg = args.messages as f64 / produce_secs,
-        p50 = percentile(&lat, 0.50),
-        p99 = percentile(&lat, 0.99),
-        p999 = percentile(&lat, 0.999),
-        cmb = if consume_secs > 0.0 { consumed_mb / consume_secs } else { 0.0 },
-        cmsg = if consume_secs > 0.0 { consumed_mb * 1e6 / args.message_size as f64 / consume_secs } else { 0.0 },
-    );
+    let per_gb = |secs: f64, mb: f64| if mb > 0.0 { secs / (mb / 1e3) } else { 0.0 };
+    let cpu = match (cpu_at_start, cpu_after_produce, cpu_after_consume) {
+        (Some(a), Some(b), Some(c)) => Some((per_gb(b - a, mb), per_gb(c - b, consumed_mb))),
+        _ => None,
+    };
+    let report = Report {
+        produce_mb_s: mb / produce_secs,
+        produce_msg_s: args.messages as f64 / produce_secs,
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        p999_ms: percentile(&lat, 0.999),
+        consume_mb_s: if consume_secs > 0.0 { consumed_mb / consume_secs } else { 0.0 },
+        cpu_s_per_gb: cpu,
+    };
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        println!("{}", report.line(&args));
+    }
     Ok(())
+}
+
+/// What one run measured.
+struct Report {
+    produce_mb_s: f64,
+    produce_msg_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    consume_mb_s: f64,
+    /// Broker CPU seconds per GB produced and per GB consumed.
+    cpu_s_per_gb: Option<(f64, f64)>,
+}
+
+impl Report {
+    fn line(&self, args: &Args) -> String {
+        let rate = if args.rate > 0 { format!(", offered {} msg/s", args.rate) } else { String::new() };
+        let cpu = self
+            .cpu_s_per_gb
+            .map(|(p, c)| format!("; broker CPU {p:.1} s/GB produced, {c:.1} s/GB consumed"))
+            .unwrap_or_default();
+        format!(
+            "{label}: {n} x {size} B, {parts} partition(s), acks={acks}{rate}: produce {pmb:.1} MB/s ({pmsg:.0} msg/s), \
+             p50 {p50:.2} ms, p99 {p99:.2} ms, p999 {p999:.2} ms; consume {cmb:.1} MB/s{cpu}",
+            label = args.label,
+            n = args.messages,
+            size = args.message_size,
+            parts = args.partitions,
+            acks = args.acks,
+            pmb = self.produce_mb_s,
+            pmsg = self.produce_msg_s,
+            p50 = self.p50_ms,
+            p99 = self.p99_ms,
+            p999 = self.p999_ms,
+            cmb = self.consume_mb_s,
+        )
+    }
+
+    fn json(&self) -> String {
+        let (cpu_p, cpu_c) = self
+            .cpu_s_per_gb
+            .map(|(p, c)| (format!("{p:.3}"), format!("{c:.3}")))
+            .unwrap_or(("null".into(), "null".into()));
+        format!(
+            "{{\"produce_mb_s\": {:.3}, \"produce_msg_s\": {:.1}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}, \"p999_ms\": {:.3}, \
+             \"consume_mb_s\": {:.3}, \"cpu_s_per_gb_produced\": {cpu_p}, \"cpu_s_per_gb_consumed\": {cpu_c}}}",
+            self.produce_mb_s, self.produce_msg_s, self.p50_ms, self.p99_ms, self.p999_ms, self.consume_mb_s
+        )
+    }
 }
 
 /// Reads every produced message back from the start; returns the MB read and the seconds taken.

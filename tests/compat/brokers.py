@@ -183,6 +183,7 @@ class PulsarBroker(StandaloneBroker):
     name = "Pulsar broker"
     # The JVM exits with 128+SIGTERM after its shutdown hooks (which close the handler) complete.
     clean_exit_codes = (0, 143)
+    process_class = pulsar.PulsarProcess
 
     def __init__(self, workdir: Path, config: dict | None = None, scheme: str = "PLAINTEXT", zookeeper=None,
                  with_bookie=True):
@@ -202,7 +203,7 @@ class PulsarBroker(StandaloneBroker):
                            "advertisedListeners": f"internal:pulsar://127.0.0.1:{ports['broker']},"
                                                   f"kafka:pulsar://127.0.0.1:{self.port}"}
         metadata = zookeeper or (self.own_zookeeper.address if self.own_zookeeper else None)
-        self.process = pulsar.PulsarProcess(self.workdir, self.listener, self.config, ports, metadata, with_bookie)
+        self.process = self.process_class(self.workdir, self.listener, self.config, ports, metadata, with_bookie)
         self.log_path = self.process.log_path
 
     @property
@@ -292,6 +293,9 @@ def host_class():
     if HOST == "kafka":
         from apache_kafka import KafkaBroker  # the reference: Apache Kafka itself; see apache_kafka.py
         return KafkaBroker
+    if HOST == "kop-java":
+        from kop_java import KopJavaBroker  # StreamNative's KoP in a Pulsar broker; see kop_java.py
+        return KopJavaBroker
     if HOST not in HOSTS:
         raise RuntimeError(f"unknown KOP_TEST_HOST {HOST!r} (expected one of {sorted(HOSTS)})")
     return HOSTS[HOST]

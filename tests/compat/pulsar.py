@@ -40,10 +40,10 @@ METADATA_SESSION_MS = 5000
 TICK_MS = METADATA_SESSION_MS // 20
 
 
-def classpath():
-    if not CLASSPATH_FILE.exists():
-        raise RuntimeError(f"{CLASSPATH_FILE} is missing: scripts/test resolves the Pulsar jars with Maven")
-    return CLASSPATH_FILE.read_text().strip()
+def classpath(path=CLASSPATH_FILE):
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: scripts/setup resolves the Pulsar jars with Maven")
+    return path.read_text().strip()
 
 
 def _b64(data: bytes) -> str:
@@ -78,6 +78,10 @@ class PulsarProcess:
     """One Pulsar standalone broker: its configuration, ports and data directories. The same object
     restarts on the same ports and data, so a kill -9 and restart keeps what BookKeeper stored."""
 
+    # The broker's jars and the protocol handler it loads; the KoP reference host swaps both.
+    classpath_file = CLASSPATH_FILE
+    nar = NAR
+
     def __init__(self, workdir: Path, kafka_listener: str, settings: dict, ports: dict, zookeeper=None,
                  with_bookie=True):
         """`zookeeper` (`host:port`) makes this broker one of a cluster sharing that metadata store;
@@ -105,10 +109,10 @@ class PulsarProcess:
         protocols.mkdir(parents=True, exist_ok=True)
         for old in protocols.glob("*.nar"):
             old.unlink()
-        if not NAR.exists():
-            raise RuntimeError(f"{NAR} is missing: run java-shim/build.sh first")
+        if not self.nar.exists():
+            raise RuntimeError(f"{self.nar} is missing: run java-shim/build.sh first")
         # Exactly one copy: every *.nar in the directory is loaded.
-        (protocols / "kop.nar").write_bytes(NAR.read_bytes())
+        (protocols / "kop.nar").write_bytes(self.nar.read_bytes())
         conf = {
             "clusterName": "standalone",
             "advertisedAddress": "127.0.0.1",
@@ -157,7 +161,7 @@ class PulsarProcess:
         for opening in JVM_OPENS:
             args += ["--add-opens", f"{opening}=ALL-UNNAMED"]
         args += [f"-Dlog4j.configurationFile={self.workdir / 'log4j2.xml'}", "-Dpulsar.allocator.exit_on_oom=true",
-                 "-Djava.net.preferIPv4Stack=true", "-cp", classpath()]
+                 "-Djava.net.preferIPv4Stack=true", "-cp", classpath(self.classpath_file)]
         conf = str(self.write_config())
         if not self.with_bookie:
             return args + ["org.apache.pulsar.PulsarBrokerStarter", "--broker-conf", conf]
