@@ -79,7 +79,10 @@ impl Broker {
     ) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let advertised = config.advertised()?;
-        let topics = Arc::new(TopicRegistry::load(store, TopicConfig::defaults(&config)).await?);
+        let topics = Arc::new(
+            TopicRegistry::load(store, TopicConfig::defaults(&config), config.kafka_producer_id_expiration_ms as i64)
+                .await?,
+        );
         let groups = GroupCoordinator::start(&topics, GroupConfig::from_config(&config)).await?;
         let ids = Arc::new(ProducerIds::default());
         let coordinator = if config.kafka_transaction_coordinator_enabled {

@@ -96,6 +96,9 @@ pub struct Config {
     /// How long a transactional id with no transaction open is kept after its last change (KoP's
     /// key; Kafka's `transactional.id.expiration.ms`).
     pub kafka_transactional_id_expiration_ms: u64,
+    /// How long a producer id that writes nothing is remembered by a partition (Kafka's
+    /// `producer.id.expiration.ms`); one with a transaction open there is kept until it ends.
+    pub kafka_producer_id_expiration_ms: u64,
     /// How often idle transactional ids are looked for (KoP's key; Kafka's
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`).
     pub kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms: u64,
@@ -171,6 +174,7 @@ impl Default for Config {
             kafka_transactional_id_expiration_enable: true,
             kafka_transactional_id_expiration_ms: 7 * 24 * 3600 * 1000,
             kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms: 3600 * 1000,
+            kafka_producer_id_expiration_ms: 24 * 3600 * 1000,
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             max_connections: 10_000,
@@ -272,6 +276,9 @@ impl Config {
         if self.kafka_transactional_id_expiration_ms == 0 || self.kafka_transactional_id_expiration_ms > i64::MAX as u64
         {
             return invalid("kafkaTransactionalIdExpirationMs", "must be positive");
+        }
+        if self.kafka_producer_id_expiration_ms == 0 || self.kafka_producer_id_expiration_ms > i64::MAX as u64 {
+            return invalid("kafkaProducerIdExpirationMs", "must be positive");
         }
         if self.kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms == 0 {
             return invalid("kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs", "must be positive");
@@ -454,6 +461,9 @@ mod tests {
         assert_eq!(c.listen_addr().unwrap().port(), 1234);
         assert_eq!(c.default_num_partitions, 3);
         assert!(toml::from_str::<Config>("noSuchKey = 1").is_err());
+        let c: Config = toml::from_str("kafkaProducerIdExpirationMs = 5000").unwrap();
+        assert_eq!(c.kafka_producer_id_expiration_ms, 5000);
+        assert!(toml::from_str::<Config>("kafkaProducerIdExpirationMs = 0").unwrap().validate().is_err());
     }
 
     #[test]

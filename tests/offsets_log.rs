@@ -12,7 +12,11 @@ use kop::topic_config::TopicConfig;
 
 async fn open(config: &Config) -> (Arc<TopicRegistry>, Arc<GroupCoordinator>) {
     let host = EmbeddedHost::new(config).expect("host");
-    let topics = Arc::new(TopicRegistry::load(host, TopicConfig::defaults(config)).await.expect("topics"));
+    let topics = Arc::new(
+        TopicRegistry::load(host, TopicConfig::defaults(config), config.kafka_producer_id_expiration_ms as i64)
+            .await
+            .expect("topics"),
+    );
     topics.get_or_create("orders", 1, Default::default()).await.expect("topic");
     let groups =
         GroupCoordinator::start(&topics, kop::group::GroupConfig::from_config(config)).await.expect("coordinator");

@@ -98,6 +98,12 @@ impl Partition {
         }
     }
 
+    /// The same partition, forgetting producers idle for `expiration_ms` (`kafkaProducerIdExpirationMs`).
+    pub fn with_producer_expiry(mut self, expiration_ms: i64) -> Self {
+        self.producers = Arc::new(Mutex::new(ProducerStates::expiring_after(expiration_ms)));
+        self
+    }
+
     /// Appends a validated batch and resolves to its base offset. The entry's place in the log is
     /// fixed before this returns. Batches of idempotent producers are checked for sequence gaps,
     /// and a retried batch resolves to the offset it got the first time instead of being stored

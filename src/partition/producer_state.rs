@@ -17,12 +17,13 @@ use crate::clock::now_ms;
 /// Batches remembered per producer, as Kafka does (`max.in.flight.requests.per.connection` <= 5).
 const REMEMBERED_BATCHES: usize = 5;
 
-/// How long a producer that sends nothing is remembered: Kafka's `producer.id.expiration.ms`
-/// default. Every producer session gets a new id, so without this a partition written by
-/// short-lived producers would remember every one of them for as long as it is served.
+/// How long a producer that sends nothing is remembered unless `kafkaProducerIdExpirationMs` says
+/// otherwise: Kafka's `producer.id.expiration.ms` default. Every producer session gets a new id, so
+/// without this a partition written by short-lived producers would remember every one of them for
+/// as long as it is served.
 pub const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 3600 * 1000;
 
-/// How often expired producers are looked for.
+/// How often expired producers are looked for, at most (a shorter expiration sweeps as often).
 const EXPIRY_SWEEP_MS: i64 = 60_000;
 
 /// The outcome of an append shared between the original request and its retries: the base offset.
@@ -79,10 +80,16 @@ pub enum Check {
 }
 
 /// Producer ids seen on one partition.
-#[derive(Default)]
 pub struct ProducerStates {
     producers: HashMap<i64, Producer>,
     swept_ms: i64,
+    expiration_ms: i64,
+}
+
+impl Default for ProducerStates {
+    fn default() -> Self {
+        ProducerStates::expiring_after(PRODUCER_ID_EXPIRATION_MS)
+    }
 }
 
 /// The sequence after `seq`, wrapping as Kafka does.
@@ -161,16 +168,22 @@ impl ProducerStates {
         producer.seen_ms = now_ms();
     }
 
-    /// Forgets the producers not seen for [`PRODUCER_ID_EXPIRATION_MS`] at `now`, at most once a
+    /// No producer known yet; an idle one is forgotten after `expiration_ms`.
+    pub fn expiring_after(expiration_ms: i64) -> Self {
+        ProducerStates { producers: HashMap::new(), swept_ms: 0, expiration_ms }
+    }
+
+    /// Forgets the producers not seen for the expiration time at `now`, at most once a
     /// minute, except those `busy` names (a producer with a transaction open here is kept until
     /// it ends, as Kafka keeps it). A forgotten producer's next batch is accepted whatever its
     /// sequence, as for any producer not known here.
     pub fn expire(&mut self, now: i64, busy: impl Fn(i64) -> bool) {
-        if now.saturating_sub(self.swept_ms) < EXPIRY_SWEEP_MS {
+        if now.saturating_sub(self.swept_ms) < EXPIRY_SWEEP_MS.min(self.expiration_ms) {
             return;
         }
         self.swept_ms = now;
-        self.producers.retain(|&id, p| now.saturating_sub(p.seen_ms) < PRODUCER_ID_EXPIRATION_MS || busy(id));
+        let expiration_ms = self.expiration_ms;
+        self.producers.retain(|&id, p| now.saturating_sub(p.seen_ms) < expiration_ms || busy(id));
     }
 
     /// Every producer known here, by producer id.
@@ -223,6 +236,18 @@ mod tests {
         s.expire(later, |id| id == 2);
         assert_eq!(s.active().iter().map(|p| p.producer_id).collect::<Vec<_>>(), vec![2], "2 has a transaction open");
         assert!(matches!(s.check(1, 0, 9, 9), Check::Append), "a forgotten producer starts afresh");
+    }
+
+    #[test]
+    fn a_configured_expiration_is_kept_and_swept_as_often() {
+        let mut s = ProducerStates::expiring_after(2_000);
+        s.record(1, 0, 0, 0, 0, done(0));
+        let now = now_ms();
+        s.expire(now, |_| false);
+        s.expire(now + 1_000, |_| false);
+        assert_eq!(s.active().len(), 1, "idle for less than the expiration");
+        s.expire(now + 2_500, |_| false);
+        assert!(s.active().is_empty(), "idle past it, and swept although a minute has not passed");
     }
 
     #[test]

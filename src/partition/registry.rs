@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::Partition;
 use futures::future::BoxFuture;
 
-use crate::host::{HostError, HostResult, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
+use crate::host::{HostError, HostResult, Log, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
 use crate::names::{is_internal, valid_topic_name};
 use crate::topic_config::TopicConfig;
 
@@ -40,17 +40,20 @@ struct Maps {
 pub struct TopicRegistry {
     store: Arc<dyn TopicStore>,
     defaults: TopicConfig,
+    producer_expiry_ms: i64,
     maps: RwLock<Maps>,
     // Creates and deletes run one at a time so "exists" checks and the host agree.
     admin: Mutex<()>,
 }
 
 impl TopicRegistry {
-    /// Opens every topic the store has.
-    pub async fn load(store: Arc<dyn TopicStore>, defaults: TopicConfig) -> HostResult<Self> {
+    /// Opens every topic the store has; their partitions forget producers idle for
+    /// `producer_expiry_ms`.
+    pub async fn load(store: Arc<dyn TopicStore>, defaults: TopicConfig, producer_expiry_ms: i64) -> HostResult<Self> {
         let registry = TopicRegistry {
             store: Arc::clone(&store),
             defaults,
+            producer_expiry_ms,
             maps: RwLock::new(Maps::default()),
             admin: Mutex::new(()),
         };
@@ -60,10 +63,14 @@ impl TopicRegistry {
         Ok(registry)
     }
 
+    fn partition(&self, index: i32, log: Arc<dyn Log>) -> Partition {
+        Partition::new(index, log).with_producer_expiry(self.producer_expiry_ms)
+    }
+
     fn insert(&self, open: OpenTopic) -> Arc<Topic> {
         let config = super::resolve_config(self.defaults, &open.meta.configs);
         let partitions =
-            open.logs.into_iter().enumerate().map(|(i, log)| Arc::new(Partition::new(i as i32, log))).collect();
+            open.logs.into_iter().enumerate().map(|(i, log)| Arc::new(self.partition(i as i32, log))).collect();
         self.replace(Topic { meta: open.meta, config, partitions })
     }
 
@@ -137,7 +144,7 @@ impl TopicRegistry {
         }
         let mut partitions = topic.partitions.clone();
         partitions.extend(
-            listed.logs.into_iter().enumerate().skip(known).map(|(i, log)| Arc::new(Partition::new(i as i32, log))),
+            listed.logs.into_iter().enumerate().skip(known).map(|(i, log)| Arc::new(self.partition(i as i32, log))),
         );
         let config = super::resolve_config(self.defaults, &listed.meta.configs);
         let meta = TopicMeta { partitions: partitions.len() as u32, ..listed.meta };
@@ -221,7 +228,7 @@ impl TopicRegistry {
         let logs = self.store.add_partitions(name, current, count).await?;
         let mut partitions = topic.partitions.clone();
         partitions.extend(
-            logs.into_iter().enumerate().map(|(i, log)| Arc::new(Partition::new((current as usize + i) as i32, log))),
+            logs.into_iter().enumerate().map(|(i, log)| Arc::new(self.partition((current as usize + i) as i32, log))),
         );
         let meta = TopicMeta { partitions: count, ..topic.meta.clone() };
         self.replace(Topic { meta, config: topic.config, partitions });

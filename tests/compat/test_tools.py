@@ -6,6 +6,7 @@ kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh, kafka-broker-api-versi
 kafka-transactions.sh."""
 
 import re
+import time
 
 from confluent_kafka import Producer
 
@@ -156,3 +157,25 @@ def test_kafka_transactions_lists_and_describes(broker, topic_name):
     described = tool(TOOLS + "TransactionsCommand", "--bootstrap-server", broker.bootstrap, "describe",
                      "--transactional-id", tid)
     assert re.search(rf"\b{re.escape(tid)}\b.*\bCompleteCommit\b", described), described
+
+
+def test_idle_producer_ids_are_forgotten(fresh_broker, topic_name):
+    """`kafkaProducerIdExpirationMs` (Kafka's `producer.id.expiration.ms`): a producer that has
+    written nothing for that long is no longer in the partition's state, a busy one is."""
+    broker = fresh_broker({"kafkaProducerIdExpirationMs": 2000})
+    create_topic(broker.bootstrap, topic_name, partitions=1)
+    producers = ("--bootstrap-server", broker.bootstrap, "describe-producers", "--topic", topic_name, "--partition", 0)
+
+    def produce_once():
+        p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
+        p.produce(topic_name, value=b"x")
+        assert p.flush(30) == 0
+        return p
+
+    first = produce_once()
+    (old,) = [r[0] for r in producer_rows(tool(TOOLS + "TransactionsCommand", *producers))]
+    time.sleep(3)
+    second = produce_once()
+    left = [r[0] for r in producer_rows(tool(TOOLS + "TransactionsCommand", *producers))]
+    assert old not in left and len(left) == 1, (old, left)
+    del first, second

@@ -38,6 +38,7 @@ final class ShimConfig {
         KEYS.put("kafkaTransactionalIdExpirationEnable", Kind.BOOL);
         KEYS.put("kafkaTransactionalIdExpirationMs", Kind.INT);
         KEYS.put("kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs", Kind.INT);
+        KEYS.put("kafkaProducerIdExpirationMs", Kind.INT);
         KEYS.put("maxConnections", Kind.INT);
         KEYS.put("maxPartitionsPerTopic", Kind.INT);
         KEYS.put("maxRequestSize", Kind.INT);
