@@ -14,6 +14,8 @@ rm -rf "$BUILD"
 mkdir -p "$BUILD/stage/META-INF/bundled-dependencies/native"
 cp -r target/classes/. "$BUILD/stage/"
 cp "$ROOT/target/release/libkop.so" "$BUILD/stage/META-INF/bundled-dependencies/native/libkop.so"
+# The release profile keeps line tables for profiling kop serve; the broker's copy needs none.
+strip --strip-debug "$BUILD/stage/META-INF/bundled-dependencies/native/libkop.so"
 jar --create --file "$BUILD/kop-$VERSION.nar" -C "$BUILD/stage" .
 cp "$BUILD/kop-$VERSION.nar" "$BUILD/kop.nar"
 echo "built $BUILD/kop-$VERSION.nar"
