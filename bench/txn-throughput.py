@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Transactional produce beside plain idempotent produce, on kop standalone and on Apache Kafka
-4.4.0 (KRaft, one node, both on disk), with the same client (confluent-kafka, librdkafka) in one
-run. Prints one Markdown row per broker and mode for docs/performance.md: records/s, MB/s and the
-broker's CPU seconds (utime + stime) per GB.
+"""Transactional produce beside plain idempotent produce, by default on kop standalone and on
+Apache Kafka 4.4.0 (KRaft, one node, both on disk), with the same client (confluent-kafka,
+librdkafka) in one run. Prints one Markdown row per broker and mode for docs/performance.md:
+records/s, MB/s and the broker's CPU seconds (utime + stime) per GB. The hosts are bench/peers.py's
+(`pulsar` and `kop-java` compare the two handlers in Pulsar).
 
-    .venv/bin/python bench/txn-throughput.py [records] [record-bytes]
+    .venv/bin/python bench/txn-throughput.py [records] [record-bytes] [hosts]
 
 Needs what scripts/setup installs (the .venv clients and Kafka's class path) and a release build
 (`cargo build --release`).
@@ -22,8 +23,7 @@ sys.path.insert(0, str(ROOT / "tests" / "compat"))
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from apache_kafka import KafkaBroker  # noqa: E402
-from brokers import StandaloneBroker  # noqa: E402
+from peers import host  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -75,13 +75,14 @@ def run(bootstrap, pid, topic, records, size, per_txn):
 def main():
     records = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+    hosts = (sys.argv[3] if len(sys.argv) > 3 else "standalone,kafka").split(",")
     modes = [("idempotent", 0), ("transactions of 1,000", 1_000), ("transactions of 100,000", 100_000)]
     print(f"{records} records of {size} B per run, one partition, acks=all")
     print("| broker | mode | records/s | MB/s | broker CPU s/GB |")
     print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as work:
-        for cls in (StandaloneBroker, KafkaBroker):
-            broker = cls(Path(work) / cls.__name__, {}).start()
+        for name in hosts:
+            broker = host(name, Path(work) / name).start()
             try:
                 for i, (mode, per_txn) in enumerate(modes):
                     topic = f"bench-{i}"
