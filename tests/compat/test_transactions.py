@@ -27,13 +27,15 @@ def send(p, topic, values, partition=0):
     p.flush(30)
 
 
-def read_all(bootstrap, topic, partitions, isolation, settle=3.0):
-    """Every record a consumer of `isolation` level gets from the start, until none come for `settle` s."""
+def read_all(bootstrap, topic, partitions, isolation, settle=3.0, at_least=0, timeout=60):
+    """Every record a consumer of `isolation` level gets from the start, until none come for `settle` s
+    once it has `at_least` (a broker just restarted may serve nothing for a while: Kafka recovers
+    its logs and elects leaders after it answers), or until `timeout`."""
     c = consumer(bootstrap, isolation_level=isolation)
     try:
         c.assign([TopicPartition(topic, p, 0) for p in partitions])
-        got, quiet_since = [], time.time()
-        while time.time() - quiet_since < settle:
+        got, quiet_since, deadline = [], time.time(), time.time() + timeout
+        while (time.time() - quiet_since < settle or len(got) < at_least) and time.time() < deadline:
             msg = c.poll(0.3)
             if msg is None:
                 continue
@@ -212,9 +214,14 @@ def test_an_old_abort_stays_hidden_after_a_restart(fresh_broker, topic_name):
     for i in range(5000):
         plain.produce(topic_name, value=b"%d" % i, partition=0)
     plain.flush(30)
+    # Kafka answers EndTxn once the abort is decided and writes the markers after; the kill must
+    # come once the marker is in the partition (the last stable offset has passed it).
+    deadline = time.time() + 30
+    while end_offset(b.bootstrap, topic_name, 0, "read_committed") < 5002 and time.time() < deadline:
+        time.sleep(0.2)
     b.kill9()
     b.start()
-    got = read_all(b.bootstrap, topic_name, [0], "read_committed", settle=2)
+    got = read_all(b.bootstrap, topic_name, [0], "read_committed", settle=2, at_least=5000)
     assert b"aborted" not in got and len(got) == 5000
 
 
