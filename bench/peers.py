@@ -4,11 +4,14 @@ the rows of docs/performance.md's peer tables.
 
     bench/peers.py --hosts standalone,kafka [--quick] [--sustained-gb 10]
     KOP_JAVA_NAR=... bench/peers.py --hosts pulsar,kop-java
+    bench/peers.py --hosts '' --broker mine=10.0.0.5:9092 --broker local=127.0.0.1:9092@4242
 
 Hosts are the compat suite's (tests/compat): `standalone` (`kop serve`, on disk), `kafka` (Apache
 Kafka 4.x, KRaft, on disk), `pulsar` (kop's NAR in Apache Pulsar standalone) and `kop-java`
 (StreamNative's KoP in its Pulsar standalone). All run at once with their default settings; the rows
-take turns between them, so a slow minute of the machine falls on every broker alike.
+take turns between them, so a slow minute of the machine falls on every broker alike. `--broker
+label=host:port[@pid]` adds a broker already running (its CPU is read when its pid is given, and
+it is neither pinned nor stopped).
 
 Per row and broker: produce and consume MB/s flat out, produce latency percentiles, and the broker's
 CPU seconds (user + system, from /proc) per GB produced and consumed. Latency rows offer a fixed rate
@@ -51,6 +54,27 @@ def host(name, workdir):
     raise SystemExit(f"unknown host {name}")
 
 
+class Running:
+    """A broker started elsewhere: its bootstrap address and, if known, its process id."""
+
+    def __init__(self, spec):
+        label, _, address = spec.partition("=")
+        self.label = label
+        self.bootstrap, _, pid = address.partition("@")
+        self.pid = int(pid) if pid else None
+        self.workdir = None
+
+    def alive(self):
+        return False  # never stopped here
+
+    def stop(self):
+        pass
+
+
+def pid_of(broker):
+    return broker.pid if isinstance(broker, Running) else broker.proc.pid
+
+
 def pin(pid, core):
     """Pins every thread of `pid`, and those it starts later, to `core`."""
     subprocess.run(["taskset", "-a", "-p", "-c", core, str(pid)], check=True, capture_output=True)
@@ -60,7 +84,9 @@ def run(label, broker, partitions, size, messages, rate=0, produce_only=False, p
     args = [str(BENCH), "--label", label, "--bootstrap", broker.bootstrap, "--topic",
             f"bench-{label}-{partitions}p-{size}b-{uuid.uuid4().hex[:6]}", "--partitions", str(partitions),
             "--message-size", str(size), "--messages", str(messages), "--acks", "all",
-            "--broker-pid", str(broker.proc.pid), "--json"]
+            "--json"]
+    if pid_of(broker):
+        args += ["--broker-pid", str(pid_of(broker))]
     if rate:
         args += ["--rate", str(rate)]
     if produce_only:
@@ -87,12 +113,13 @@ def disk_rate_mb_s(directory, mb=2048):
 def fmt(r, *keys):
     if "error" in r:
         return "failed: " + " ".join(r["error"])
-    return " | ".join(f"{r[k]:.1f}" if isinstance(r[k], float) else str(r[k]) for k in keys)
+    return " | ".join("-" if r[k] is None else f"{r[k]:.1f}" for k in keys)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", default="standalone,kafka")
+    parser.add_argument("--broker", action="append", default=[], help="label=host:port[@pid], already running")
     parser.add_argument("--quick", action="store_true", help="a tenth of the messages (to try the command)")
     parser.add_argument("--sustained-gb", type=float, default=0)
     parser.add_argument("--no-pin", action="store_true")
@@ -103,15 +130,19 @@ def main():
     pinned = not opts.no_pin and os.cpu_count() and os.cpu_count() >= 2
     scale = 0.1 if opts.quick else 1.0
     work = Path(opts.workdir or tempfile.mkdtemp(prefix="kop-peers-"))
-    names = opts.hosts.split(",")
+    names = [n for n in opts.hosts.split(",") if n]
     started = {}
     try:
         for name in names:
             broker = host(name, work / name)
             broker.start()
             if pinned:
-                pin(broker.proc.pid, BROKER_CORE)
+                pin(pid_of(broker), BROKER_CORE)
             started[name] = broker
+        for spec in opts.broker:
+            running = Running(spec)
+            started[running.label] = running
+            names.append(running.label)
         time.sleep(5)  # the Pulsar hosts open their system topics just after they answer
         # Unreported warm-up: the JVM brokers compile their hot paths in the first seconds.
         for name, b in started.items():
@@ -150,10 +181,11 @@ def main():
                     print(f"| sustained | {name} | failed: {' '.join(r['error'])} |")
                 else:
                     print(f"| sustained | {name} | {r['produce_mb_s']:.0f} MB/s | {r['produce_mb_s'] / disk:.2f} of "
-                          f"the disk | p99 {r['p99_ms']:.0f} ms | {r['cpu_s_per_gb_produced']:.1f} s/GB |", flush=True)
+                          f"the disk | p99 {r['p99_ms']:.0f} ms | {fmt(r, 'cpu_s_per_gb_produced')} s/GB |", flush=True)
                 # Each broker's data goes before the next one writes, so the disk is as full for each.
-                b.stop()
-                shutil.rmtree(b.workdir, ignore_errors=True)
+                if not isinstance(b, Running):
+                    b.stop()
+                    shutil.rmtree(b.workdir, ignore_errors=True)
     finally:
         for b in started.values():
             if b.alive():
