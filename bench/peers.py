@@ -62,13 +62,9 @@ class Running:
         self.label = label
         self.bootstrap, _, pid = address.partition("@")
         self.pid = int(pid) if pid else None
-        self.workdir = None
 
     def alive(self):
         return False  # never stopped here
-
-    def stop(self):
-        pass
 
 
 def pid_of(broker):
@@ -111,9 +107,10 @@ def disk_rate_mb_s(directory, mb=2048):
 
 
 def fmt(r, *keys):
+    """The figures `keys` of one run, "a / b / c", or why it failed."""
     if "error" in r:
         return "failed: " + " ".join(r["error"])
-    return " | ".join("-" if r[k] is None else f"{r[k]:.1f}" for k in keys)
+    return " / ".join("-" if r[k] is None else f"{r[k]:.1f}" for k in keys)
 
 
 def main():
@@ -125,6 +122,8 @@ def main():
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--workdir", help="where the brokers keep their data (default: a temporary directory)")
     opts = parser.parse_args()
+    # Each row as soon as it is measured: a full run takes many minutes.
+    sys.stdout.reconfigure(line_buffering=True)
     if not BENCH.exists():
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT / "bench", check=True)
     pinned = not opts.no_pin and os.cpu_count() and os.cpu_count() >= 2
@@ -165,9 +164,7 @@ def main():
             results = {name: run(name, b, parts, size, n, rate=rate, produce_only=True, pinned=pinned)
                        for name, b in started.items()}
             print(f"| {size} B at {rate} msg/s, {parts} partition(s): produce latency p50 / p99 / p999 (ms) | "
-                  + " | ".join(fmt(results[name], "p50_ms").replace(" | ", " / ") if "error" in results[name]
-                               else f"{results[name]['p50_ms']:.1f} / {results[name]['p99_ms']:.1f} / "
-                                    f"{results[name]['p999_ms']:.1f}" for name in names) + " |")
+                  + " | ".join(fmt(results[name], "p50_ms", "p99_ms", "p999_ms") for name in names) + " |")
             print(f"| {size} B at {rate} msg/s, {parts} partition(s): broker CPU (s/GB) | "
                   + " | ".join(fmt(results[name], "cpu_s_per_gb_produced") for name in names) + " |")
         if opts.sustained_gb:
@@ -181,7 +178,7 @@ def main():
                     print(f"| sustained | {name} | failed: {' '.join(r['error'])} |")
                 else:
                     print(f"| sustained | {name} | {r['produce_mb_s']:.0f} MB/s | {r['produce_mb_s'] / disk:.2f} of "
-                          f"the disk | p99 {r['p99_ms']:.0f} ms | {fmt(r, 'cpu_s_per_gb_produced')} s/GB |", flush=True)
+                          f"the disk | p99 {r['p99_ms']:.0f} ms | {fmt(r, 'cpu_s_per_gb_produced')} s/GB |")
                 # Each broker's data goes before the next one writes, so the disk is as full for each.
                 if not isinstance(b, Running):
                     b.stop()

@@ -161,7 +161,8 @@ def test_kafka_transactions_lists_and_describes(broker, topic_name):
 
 def test_idle_producer_ids_are_forgotten(fresh_broker, topic_name):
     """`kafkaProducerIdExpirationMs` (Kafka's `producer.id.expiration.ms`): a producer that has
-    written nothing for that long is no longer in the partition's state, a busy one is."""
+    written nothing for that long is no longer in the partition's state (though its client is still
+    open), one that just wrote is."""
     broker = fresh_broker({"kafkaProducerIdExpirationMs": 2000})
     create_topic(broker.bootstrap, topic_name, partitions=1)
     producers = ("--bootstrap-server", broker.bootstrap, "describe-producers", "--topic", topic_name, "--partition", 0)
