@@ -99,6 +99,10 @@ pub struct Config {
     /// How long a producer id that writes nothing is remembered by a partition (Kafka's
     /// `producer.id.expiration.ms`); one with a transaction open there is kept until it ends.
     pub kafka_producer_id_expiration_ms: u64,
+    /// The transaction protocol announced to clients (Kafka's `transaction.version` feature):
+    /// 2 lets Kafka 4 clients use transactions version 2 (KIP-890), 1 keeps every client on
+    /// the first one. Both are served either way.
+    pub kafka_transaction_version: u16,
     /// How often idle transactional ids are looked for (KoP's key; Kafka's
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`).
     pub kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms: u64,
@@ -175,6 +179,7 @@ impl Default for Config {
             kafka_transactional_id_expiration_ms: 7 * 24 * 3600 * 1000,
             kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms: 3600 * 1000,
             kafka_producer_id_expiration_ms: 24 * 3600 * 1000,
+            kafka_transaction_version: 2,
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             max_connections: 10_000,
@@ -279,6 +284,9 @@ impl Config {
         }
         if self.kafka_producer_id_expiration_ms == 0 || self.kafka_producer_id_expiration_ms > i64::MAX as u64 {
             return invalid("kafkaProducerIdExpirationMs", "must be positive");
+        }
+        if !(1..=2).contains(&self.kafka_transaction_version) {
+            return invalid("kafkaTransactionVersion", "must be 1 or 2");
         }
         if self.kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms == 0 {
             return invalid("kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs", "must be positive");
@@ -464,6 +472,9 @@ mod tests {
         let c: Config = toml::from_str("kafkaProducerIdExpirationMs = 5000").unwrap();
         assert_eq!(c.kafka_producer_id_expiration_ms, 5000);
         assert!(toml::from_str::<Config>("kafkaProducerIdExpirationMs = 0").unwrap().validate().is_err());
+        assert_eq!(Config::default().kafka_transaction_version, 2);
+        assert!(toml::from_str::<Config>("kafkaTransactionVersion = 1").unwrap().validate().is_ok());
+        assert!(toml::from_str::<Config>("kafkaTransactionVersion = 3").unwrap().validate().is_err());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Every handler is `async fn handle(part, ctx, request) -> Pending<Option<Response>>`, where
 //! `part` is the piece of the broker it uses, named in its table row (see [`parts`]): the data
 //! path gets the topic registry, group APIs the group coordinator, producer-id and transaction
-//! APIs the broker's `Transactions`, and only the APIs that answer for the cluster (Metadata,
+//! APIs the broker's `Transactions` (so does Produce, whose transactional batches may join their
+//! transaction), and only the APIs that answer for the cluster (Metadata,
 //! topics, configs, FindCoordinator) the whole broker. So a handler's signature says what it can
 //! touch, and its unit test builds no more than that. The
 //! `async` part runs in request order on the connection (so a produce's appends are ordered);
@@ -164,11 +165,11 @@ macro_rules! api_table {
 }
 
 api_table! {
-    Produce => ProduceRequest, produce::VERSIONS, produce::handle [topics];
+    Produce => ProduceRequest, produce::VERSIONS, produce::handle [transactions];
     Fetch => FetchRequest, fetch::VERSIONS, fetch::handle [topics];
     ListOffsets => ListOffsetsRequest, list_offsets::VERSIONS, list_offsets::handle [topics];
     Metadata => MetadataRequest, metadata::VERSIONS, metadata::handle [cluster];
-    ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle [nothing];
+    ApiVersions => ApiVersionsRequest, api_versions::VERSIONS, api_versions::handle [config];
     CreateTopics => CreateTopicsRequest, topics::CREATE_VERSIONS, topics::create [cluster];
     DeleteTopics => DeleteTopicsRequest, topics::DELETE_VERSIONS, topics::delete [cluster];
     DeleteRecords => DeleteRecordsRequest, delete_records::VERSIONS, delete_records::handle [topics];
@@ -223,12 +224,13 @@ pub mod parts {
         broker.groups()
     }
 
-    /// Producer ids and transactions.
+    /// Producer ids and transactions, and the partitions they write to (Produce: a batch of
+    /// transactions version 2 joins its transaction as it is appended).
     pub fn transactions(broker: &Arc<Broker>) -> &Transactions {
         broker.transactions()
     }
 
-    /// The configuration (which SASL mechanisms are offered).
+    /// The configuration (which SASL mechanisms are offered, which features are announced).
     pub fn config(broker: &Arc<Broker>) -> &Config {
         broker.config()
     }
@@ -242,9 +244,6 @@ pub mod parts {
     pub fn cluster(broker: &Arc<Broker>) -> &Arc<Broker> {
         broker
     }
-
-    /// Nothing: the answer depends on the request alone.
-    pub fn nothing(_: &Arc<Broker>) {}
 }
 
 /// Whether `version` lies in `range`.

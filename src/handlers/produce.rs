@@ -1,6 +1,7 @@
-//! Produce: validate each partition's batch, append it, answer when the appends complete.
-
-use std::sync::Arc;
+//! Produce: validate each partition's batch, append it, answer when the appends complete. From
+//! v12 (transactions version 2) a transactional batch's partition joins the producer's
+//! transaction here, before the batch is appended, instead of through the producer's own
+//! AddPartitionsToTxn.
 
 use futures::future::BoxFuture;
 use kafka_protocol::error::ResponseError;
@@ -11,12 +12,17 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
+use super::transactions::coordinator;
 use super::{Pending, RequestContext};
-use crate::partition::{Topic, TopicRegistry};
-use crate::protocol::batch;
+use crate::broker::Transactions;
+use crate::partition::{Partition, Topic};
+use crate::protocol::batch::{self, BatchInfo};
 
 /// Versions served (v13 addresses topics by id only).
 pub const VERSIONS: VersionRange = VersionRange { min: 3, max: 12 };
+
+/// The first version whose transactional batches join their transaction implicitly (KIP-890).
+const IMPLICIT_JOIN_VERSION: i16 = 12;
 
 enum Outcome {
     Done(PartitionProduceResponse),
@@ -24,11 +30,9 @@ enum Outcome {
 }
 
 /// Issues every append in request order, then waits for them in the returned future.
-pub async fn handle(
-    registry: &Arc<TopicRegistry>,
-    ctx: &RequestContext,
-    req: ProduceRequest,
-) -> Pending<ProduceResponse> {
+pub async fn handle(txns: &Transactions, ctx: &RequestContext, req: ProduceRequest) -> Pending<ProduceResponse> {
+    let registry = txns.topics();
+    let transactional_id = req.transactional_id.as_ref().map(|id| id.to_string());
     let acks = req.acks;
     let version = ctx.version;
     let acks_valid = matches!(acks, -1..=1);
@@ -58,7 +62,8 @@ pub async fn handle(
                     continue;
                 }
             }
-            outcomes.push(append(version, topic.as_deref(), &topic_data.name, data));
+            let id = transactional_id.as_deref();
+            outcomes.push(append(version, txns, id, topic.as_deref(), &topic_data.name, data).await);
         }
         topics.push((topic_data.name, outcomes));
     }
@@ -85,7 +90,14 @@ pub async fn handle(
     })
 }
 
-fn append(version: i16, topic: Option<&Topic>, name: &str, data: PartitionProduceData) -> Outcome {
+async fn append(
+    version: i16,
+    txns: &Transactions,
+    transactional_id: Option<&str>,
+    topic: Option<&Topic>,
+    name: &str,
+    data: PartitionProduceData,
+) -> Outcome {
     let index = data.index;
     let (Some(topic), Some(partition)) = (topic, topic.and_then(|t| t.partition(index))) else {
         return Outcome::Done(failed(version, index, ResponseError::UnknownTopicOrPartition, None));
@@ -99,14 +111,43 @@ fn append(version: i16, topic: Option<&Topic>, name: &str, data: PartitionProduc
             Err(e) => return Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
         }
     }
-    match checked {
-        Err(e) => Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
-        Ok(info) => Outcome::Appending {
-            index,
-            start_offset: partition.start_offset(),
-            pending: partition.append(records, &info),
-        },
+    let info = match checked {
+        Err(e) => return Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
+        Ok(info) => info,
+    };
+    if version >= IMPLICIT_JOIN_VERSION {
+        if let Err(e) = join(txns, transactional_id, name, partition, &info).await {
+            return Outcome::Done(failed(version, index, e, None));
+        }
     }
+    Outcome::Appending { index, start_offset: partition.start_offset(), pending: partition.append(records, &info) }
+}
+
+/// Has the partition join the producer's transaction, unless it holds the transaction open
+/// already (its first batch here joined it).
+async fn join(
+    txns: &Transactions,
+    transactional_id: Option<&str>,
+    topic: &str,
+    partition: &Partition,
+    info: &BatchInfo,
+) -> Result<(), ResponseError> {
+    if !info.transactional || partition.in_transaction(info.producer_id, info.producer_epoch) {
+        return Ok(());
+    }
+    let Some(id) = transactional_id else { return Err(ResponseError::InvalidTxnState) };
+    let joined = coordinator(txns)?
+        .join(id, info.producer_id, info.producer_epoch, vec![(topic.to_string(), partition.index)])
+        .await;
+    joined.map_err(|e| match e {
+        // A coordinator busy or elsewhere for now: the producer retries the batch, as Kafka has it.
+        ResponseError::NotCoordinator
+        | ResponseError::CoordinatorNotAvailable
+        | ResponseError::CoordinatorLoadInProgress
+        | ResponseError::ConcurrentTransactions => ResponseError::NotEnoughReplicas,
+        ResponseError::ProducerFenced => ResponseError::InvalidProducerEpoch,
+        other => other,
+    })
 }
 
 /// A batch refused because a compacted topic got records without a key, naming each such record

@@ -26,10 +26,15 @@ use crate::txn::TransactionCoordinator;
 
 /// Versions served.
 pub const ADD_OFFSETS_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-/// Versions served (v5 belongs to transactions version 2, which we do not announce).
-pub const TXN_OFFSET_COMMIT_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-/// Versions served (v5 belongs to transactions version 2).
-pub const END_TXN_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
+/// Versions served (v5: transactions version 2, the offsets join the transaction implicitly).
+pub const TXN_OFFSET_COMMIT_VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+/// Versions served (v5: transactions version 2, every end moves the producer's epoch on).
+pub const END_TXN_VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
+
+/// The EndTxn version of transactions version 2 (KIP-890).
+const TRANSACTIONS_V2_END: i16 = 5;
+/// The TxnOffsetCommit version of transactions version 2: no AddOffsetsToTxn comes before it.
+const TRANSACTIONS_V2_OFFSET_COMMIT: i16 = 5;
 /// Versions served.
 pub const DESCRIBE_VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
 /// Versions served.
@@ -92,11 +97,20 @@ pub async fn txn_offset_commit(
     }
     let groups = Arc::clone(txns.groups());
     let version = ctx.version;
+    let joining = (version >= TRANSACTIONS_V2_OFFSET_COMMIT).then(|| coordinator(txns).cloned());
     Box::pin(async move {
         let producer = (req.producer_id.0, req.producer_epoch);
         let instance = req.group_instance_id.as_deref();
-        let outcome =
-            groups.txn_commit(&req.group_id, producer, &req.member_id, instance, req.generation_id, items).await;
+        let joined = match joining {
+            Some(c) => join_offsets(c, &req.transactional_id, producer, &req.group_id).await,
+            None => Ok(()),
+        };
+        let outcome = match joined {
+            Ok(()) => {
+                groups.txn_commit(&req.group_id, producer, &req.member_id, instance, req.generation_id, items).await
+            }
+            Err(e) => Err(e),
+        };
         let mut results = match outcome {
             Ok(results) => results.into_iter(),
             Err(e) => {
@@ -123,23 +137,48 @@ pub async fn txn_offset_commit(
     })
 }
 
-/// Commits or aborts the producer's transaction.
+/// Transactions version 2: the group's offsets join the transaction before they are written,
+/// with no AddOffsetsToTxn from the producer.
+async fn join_offsets(
+    coordinator: Result<Arc<TransactionCoordinator>, ResponseError>,
+    transactional_id: &str,
+    (producer_id, epoch): (i64, i16),
+    group_id: &str,
+) -> Result<(), ResponseError> {
+    let joined = coordinator?.join_offsets(transactional_id, producer_id, epoch, group_id).await;
+    joined.map_err(|e| match e {
+        // The transaction's coordinator busy or elsewhere for now. NOT_COORDINATOR would send the
+        // client looking for the group's coordinator, which is this broker: it retries instead.
+        ResponseError::NotCoordinator
+        | ResponseError::CoordinatorNotAvailable
+        | ResponseError::CoordinatorLoadInProgress
+        | ResponseError::ConcurrentTransactions => ResponseError::CoordinatorLoadInProgress,
+        other => other,
+    })
+}
+
+/// Commits or aborts the producer's transaction. From v5 (transactions version 2) the answer
+/// names the producer id and epoch to go on with.
 pub async fn end_txn(txns: &Transactions, ctx: &RequestContext, req: EndTxnRequest) -> Pending<EndTxnResponse> {
     let coordinator = coordinator(txns).cloned();
     let version = ctx.version;
     Box::pin(async move {
+        let version2 = version >= TRANSACTIONS_V2_END;
         let result = match coordinator {
-            Ok(coordinator) => {
-                coordinator.end(&req.transactional_id, req.producer_id.0, req.producer_epoch, req.committed).await
-            }
+            Ok(c) => c.end(&req.transactional_id, req.producer_id.0, req.producer_epoch, req.committed, version2).await,
             Err(e) => Err(e),
         };
-        Some(
-            EndTxnResponse::default()
-                .with_error_code(code(result.map_err(|e| fenced_as(version, 2, e))))
+        let response = match result {
+            Ok((producer_id, epoch)) if version2 => {
+                EndTxnResponse::default().with_producer_id(ProducerId(producer_id)).with_producer_epoch(epoch)
+            }
+            Ok(_) => EndTxnResponse::default().with_producer_id(ProducerId(-1)).with_producer_epoch(-1),
+            Err(e) => EndTxnResponse::default()
+                .with_error_code(fenced_as(version, 2, e).code())
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1),
-        )
+        };
+        Some(response)
     })
 }
 

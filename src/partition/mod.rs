@@ -183,6 +183,14 @@ impl Partition {
         Some(Placement { txns: Arc::clone(&self.txns), producer_id, guess })
     }
 
+    /// Whether `producer_id` has a transaction open on this partition at `epoch`, so that its
+    /// next batch here needs no join (transactions version 2).
+    pub fn in_transaction(&self, producer_id: i64, epoch: i16) -> bool {
+        // One lock at a time: `append` takes the producers' lock before the transactions'.
+        let known = self.producers.lock().unwrap_or_else(|e| e.into_inner()).epoch_of(producer_id);
+        known == Some(epoch) && self.txns().first_offset(producer_id).is_some()
+    }
+
     fn txns(&self) -> std::sync::MutexGuard<'_, Transactions> {
         self.txns.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -168,6 +168,11 @@ impl ProducerStates {
         producer.seen_ms = now_ms();
     }
 
+    /// The latest epoch known of `producer_id`.
+    pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|p| p.epoch)
+    }
+
     /// No producer known yet; an idle one is forgotten after `expiration_ms`.
     pub fn expiring_after(expiration_ms: i64) -> Self {
         ProducerStates { producers: HashMap::new(), swept_ms: 0, expiration_ms }

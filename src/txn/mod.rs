@@ -9,6 +9,7 @@
 //! other brokers get theirs through WriteTxnMarkers, see [`markers`]), then the outcome. A ticker aborts transactions past their timeout and finishes ends that a failure or
 //! a restart left half done.
 
+pub mod joins;
 pub mod markers;
 pub mod peer_link;
 pub mod records;
@@ -31,7 +32,7 @@ use crate::partition::ownership::{Coordinated, Ownership};
 use crate::partition::TopicRegistry;
 use markers::Marker;
 use peer_link::PeerLinks;
-use state::{TxnMeta, TxnState};
+use state::{EndV2, TxnMeta, TxnState, EXHAUSTED_EPOCH};
 
 /// How often the ticker looks for timed-out transactions and unfinished ends.
 const TICK: Duration = Duration::from_secs(1);
@@ -284,6 +285,7 @@ impl TransactionCoordinator {
         meta.timeout_ms = timeout_ms;
         meta.started_ms = -1;
         meta.updated_ms = now;
+        meta.last_end = None;
         let (id, epoch) = (meta.producer_id, meta.epoch);
         self.persist(transactional_id, meta).await?;
         tracing::debug!(transactional_id, producer_id = id, epoch, "producer initialized");
@@ -309,6 +311,61 @@ impl TransactionCoordinator {
             self.persist(transactional_id, meta).await?;
         }
         Ok(())
+    }
+
+    /// Transactions version 2 (KIP-890): `partitions` join the producer's transaction when it
+    /// first writes to them (Produce v12), with no AddPartitionsToTxn from the producer. The
+    /// id's coordinator may be another broker of the cluster: then it is asked over its Kafka
+    /// listener, as the producer would have asked it.
+    pub async fn join(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<(), ResponseError> {
+        match self.add_partitions(transactional_id, producer_id, epoch, partitions.clone()).await {
+            Err(e @ (ResponseError::NotCoordinator | ResponseError::CoordinatorLoadInProgress)) => {
+                let Some(endpoint) = self.elsewhere(transactional_id).await else { return Err(e) };
+                let request = joins::partitions_request(transactional_id, producer_id, epoch, &partitions);
+                let response = self.links.send(&endpoint, &request, joins::ADD_PARTITIONS_VERSION).await;
+                joins::partitions_outcome(response)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Transactions version 2: the offsets partition of `group_id` joins the producer's
+    /// transaction when it commits offsets in it (TxnOffsetCommit v5), with no AddOffsetsToTxn
+    /// from the producer; the group's broker asks the id's coordinator, wherever it is.
+    pub async fn join_offsets(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        group_id: &str,
+    ) -> Result<(), ResponseError> {
+        match self.add_offsets(transactional_id, producer_id, epoch, group_id).await {
+            Err(e @ (ResponseError::NotCoordinator | ResponseError::CoordinatorLoadInProgress)) => {
+                let Some(endpoint) = self.elsewhere(transactional_id).await else { return Err(e) };
+                let request = joins::offsets_request(transactional_id, producer_id, epoch, group_id);
+                let response = self.links.send(&endpoint, &request, joins::ADD_OFFSETS_VERSION).await;
+                joins::offsets_outcome(response)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// The broker that coordinates `transactional_id`, when a lookup names another one.
+    async fn elsewhere(&self, transactional_id: &str) -> Option<crate::config::Endpoint> {
+        match self.topics.owner(TRANSACTION_TOPIC, self.partition_of(transactional_id)).await {
+            Ok(crate::host::Owner::Remote(endpoint)) => Some(endpoint),
+            Ok(crate::host::Owner::Local) => None,
+            Err(e) => {
+                tracing::debug!(transactional_id, error = %e, "no coordinator found for a join");
+                None
+            }
+        }
     }
 
     /// Verification (AddPartitionsToTxn v4+ with `verify_only`): which of `partitions` are in the
@@ -343,29 +400,42 @@ impl TransactionCoordinator {
     }
 
     /// EndTxn: commits or aborts the producer's transaction; done when every partition has its
-    /// marker.
+    /// marker. Returns the producer id and epoch the producer goes on with: the same ones, or
+    /// with transactions version 2 (`version2`, EndTxn v5) the next epoch, which the markers carry
+    /// so that nothing the producer sent before the end can land after it (KIP-890).
     pub async fn end(
         self: &Arc<Self>,
         transactional_id: &str,
         producer_id: i64,
         epoch: i16,
         commit: bool,
-    ) -> Result<(), ResponseError> {
+        version2: bool,
+    ) -> Result<(i64, i16), ResponseError> {
         self.check(transactional_id)?;
         let turn = self.turn(transactional_id);
         let _turn = turn.lock().await;
         let Some(meta) = self.lock().get(transactional_id).cloned() else {
             return Err(ResponseError::InvalidProducerIdMapping);
         };
-        meta.check_producer(producer_id, epoch)?;
-        if !meta.end(commit)? {
-            return Ok(());
-        }
+        let marker_epoch = if version2 {
+            if meta.end_v2(producer_id, epoch, commit)? == EndV2::Done {
+                return Ok((meta.producer_id, meta.epoch));
+            }
+            meta.end_epoch()
+        } else {
+            meta.check_producer(producer_id, epoch)?;
+            if !meta.end(commit)? {
+                return Ok((meta.producer_id, meta.epoch));
+            }
+            meta.epoch
+        };
         let state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
-        tracing::debug!(transactional_id, producer_id, epoch, commit, partitions = ?meta.partitions, "ending");
-        let preparing = TxnMeta { state, updated_ms: now_ms(), ..meta };
+        tracing::debug!(transactional_id, producer_id, epoch, commit, version2, partitions = ?meta.partitions, "ending");
+        let last_end = version2.then_some((producer_id, epoch));
+        let preparing = TxnMeta { state, epoch: marker_epoch, last_end, updated_ms: now_ms(), ..meta };
         self.persist(transactional_id, preparing.clone()).await?;
-        self.finish(transactional_id, preparing).await.map(drop)
+        let done = self.finish(transactional_id, preparing).await?;
+        Ok((done.producer_id, done.epoch))
     }
 
     /// Writes the markers of a decided transaction and then its outcome; returns the completed
@@ -379,7 +449,12 @@ impl TransactionCoordinator {
             return Err(ResponseError::ConcurrentTransactions);
         }
         let state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
-        let done = TxnMeta { state, partitions: Default::default(), started_ms: -1, updated_ms: now_ms(), ..meta };
+        let mut done = TxnMeta { state, partitions: Default::default(), started_ms: -1, updated_ms: now_ms(), ..meta };
+        if done.epoch == EXHAUSTED_EPOCH {
+            // A version-2 end used the epochs up: the producer goes on under a new id.
+            done.producer_id = self.ids.next();
+            done.epoch = 0;
+        }
         self.persist(id, done.clone()).await?;
         Ok(done)
     }
@@ -400,7 +475,13 @@ impl TransactionCoordinator {
             let Some(meta) = self.lock().get(&id).cloned() else { continue };
             let result = if meta.timed_out(now_ms()) {
                 let bumped = meta.bumped_epoch().unwrap_or(meta.epoch);
-                let aborting = TxnMeta { state: TxnState::PrepareAbort, epoch: bumped, updated_ms: now_ms(), ..meta };
+                let aborting = TxnMeta {
+                    state: TxnState::PrepareAbort,
+                    epoch: bumped,
+                    last_end: None,
+                    updated_ms: now_ms(),
+                    ..meta
+                };
                 tracing::info!(transactional_id = %id, "aborting a transaction past its timeout");
                 match self.persist(&id, aborting.clone()).await {
                     Ok(()) => self.finish(&id, aborting).await.map(drop),

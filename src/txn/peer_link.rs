@@ -1,6 +1,8 @@
 //! Requests from this broker to another one of the cluster, over the other broker's Kafka
-//! listener, as a Kafka client sends them: today only WriteTxnMarkers, which the transaction
-//! coordinator sends to the owner of each partition it does not own.
+//! listener, as a Kafka client sends them: WriteTxnMarkers, which the transaction coordinator
+//! sends to the owner of each partition it does not own, and the implicit joins of transactions
+//! version 2 (AddPartitionsToTxn, AddOffsetsToTxn), which a partition's or a group's broker sends
+//! to the transaction's coordinator.
 //!
 //! Connections are kept between requests (one per peer in use at a time; a second request to
 //! the same peer in the meantime opens another) and dropped on any failure, so a connection
@@ -12,10 +14,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{
-    ApiKey, RequestHeader, ResponseHeader, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
-};
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::messages::{RequestHeader, ResponseHeader, WriteTxnMarkersRequest, WriteTxnMarkersResponse};
+use kafka_protocol::protocol::{Encodable, HeaderVersion, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -24,14 +24,14 @@ use crate::protocol::bounded;
 
 /// How long a peer may take to connect and answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest answer read from a peer: a WriteTxnMarkers answer is a few bytes per partition.
+/// The largest answer read from a peer: every answer sent for is a few bytes per partition.
 const MAX_RESPONSE: usize = 16 << 20;
 /// Idle connections kept in all.
 const MAX_IDLE: usize = 16;
 /// The WriteTxnMarkers version sent (the only one Kafka 4 and kafka-protocol know).
 const MARKERS_VERSION: i16 = 1;
 /// The client id peers see in their logs.
-const CLIENT_ID: &str = "kop-transaction-coordinator";
+const CLIENT_ID: &str = "kop-broker";
 
 /// Why a peer did not answer.
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +71,13 @@ impl PeerLinks {
         to: &Endpoint,
         request: &WriteTxnMarkersRequest,
     ) -> Result<WriteTxnMarkersResponse, LinkError> {
+        self.send(to, request, MARKERS_VERSION).await
+    }
+
+    /// Sends `request` at `version` to the broker at `to` and returns its answer.
+    pub async fn send<R: Request>(&self, to: &Endpoint, request: &R, version: i16) -> Result<R::Response, LinkError> {
         let correlation_id = self.correlation.fetch_add(1, Ordering::Relaxed);
-        let frame = encode_request(request, correlation_id).map_err(|reason| bad(to, reason))?;
+        let frame = encode_request(request, version, correlation_id).map_err(|reason| bad(to, reason))?;
         let name = endpoint_name(to);
         let mut stream = match self.take_idle(to) {
             Some(stream) => stream,
@@ -85,7 +90,7 @@ impl PeerLinks {
             .await
             .map_err(|_| LinkError::Timeout(name.clone()))?
             .map_err(|source| LinkError::Io { endpoint: name.clone(), source })?;
-        let response = decode_response(body, correlation_id).map_err(|reason| bad(to, reason))?;
+        let response = decode_response::<R>(body, version, correlation_id).map_err(|reason| bad(to, reason))?;
         self.put_idle(to, stream);
         Ok(response)
     }
@@ -125,31 +130,29 @@ async fn exchange(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<Bytes
     Ok(Bytes::from(body))
 }
 
-fn encode_request(request: &WriteTxnMarkersRequest, correlation_id: i32) -> Result<Bytes, String> {
-    let api = ApiKey::WriteTxnMarkers;
+fn encode_request<R: Request>(request: &R, version: i16, correlation_id: i32) -> Result<Bytes, String> {
     let header = RequestHeader::default()
-        .with_request_api_key(api as i16)
-        .with_request_api_version(MARKERS_VERSION)
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
     let mut buf = BytesMut::new();
     buf.put_i32(0);
-    header.encode(&mut buf, api.request_header_version(MARKERS_VERSION)).map_err(|e| e.to_string())?;
-    request.encode(&mut buf, MARKERS_VERSION).map_err(|e| e.to_string())?;
+    header.encode(&mut buf, R::header_version(version)).map_err(|e| e.to_string())?;
+    request.encode(&mut buf, version).map_err(|e| e.to_string())?;
     let size = i32::try_from(buf.len() - 4).map_err(|_| "request too large".to_string())?;
     buf[..4].copy_from_slice(&size.to_be_bytes());
     Ok(buf.freeze())
 }
 
-fn decode_response(mut body: Bytes, correlation_id: i32) -> Result<WriteTxnMarkersResponse, String> {
-    let api = ApiKey::WriteTxnMarkers;
+fn decode_response<R: Request>(mut body: Bytes, version: i16, correlation_id: i32) -> Result<R::Response, String> {
     let header: ResponseHeader =
-        bounded::decode_prefix(&mut body, api.response_header_version(MARKERS_VERSION)).map_err(|e| e.to_string())?;
+        bounded::decode_prefix(&mut body, R::Response::header_version(version)).map_err(|e| e.to_string())?;
     if header.correlation_id != correlation_id {
         return Err(format!("correlation id {} for {correlation_id}", header.correlation_id));
     }
     // Through the bound like any frame off the network: a peer is another process.
-    bounded::decode(&body, MARKERS_VERSION).map_err(|e| e.to_string())
+    bounded::decode(&body, version).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -159,7 +162,7 @@ mod tests {
     use kafka_protocol::messages::write_txn_markers_response::{
         WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
     };
-    use kafka_protocol::messages::{ProducerId, TopicName};
+    use kafka_protocol::messages::{ApiKey, ProducerId, TopicName};
     use kafka_protocol::protocol::Decodable;
     use tokio::net::TcpListener;
 

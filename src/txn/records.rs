@@ -85,7 +85,7 @@ pub fn decode_value(mut v: &[u8]) -> Option<TxnMeta> {
     }
     let updated_ms = v.get_i64();
     let started_ms = v.get_i64();
-    Some(TxnMeta { producer_id, epoch, timeout_ms, state, partitions, updated_ms, started_ms })
+    Some(TxnMeta { producer_id, epoch, timeout_ms, state, partitions, updated_ms, started_ms, last_end: None })
 }
 
 fn put_str(out: &mut BytesMut, s: &str) {
@@ -120,6 +120,7 @@ mod tests {
             partitions: [("a".to_string(), 0), ("a".to_string(), 2), ("b".to_string(), 1)].into_iter().collect(),
             updated_ms: 1_700_000_000_123,
             started_ms: 1_700_000_000_000,
+            last_end: None,
         };
         assert_eq!(decode_key(&key("tx-1")).as_deref(), Some("tx-1"));
         assert_eq!(decode_value(&value(&meta)), Some(meta));

@@ -86,6 +86,25 @@ pub struct TxnMeta {
     pub updated_ms: i64,
     /// When the open transaction started (-1 if none).
     pub started_ms: i64,
+    /// The producer id and epoch the last end of transactions version 2 came with, while no
+    /// other change followed it, so a retry of that end (which comes with them, not with the
+    /// epoch the end moved to) is told it is done. Kept in memory only: Kafka's version-0 record
+    /// has no place for it, so a retry that reaches a restarted coordinator is fenced.
+    pub last_end: Option<(i64, i16)>,
+}
+
+/// The epoch a transactions-version-2 end moves to when the producer's epochs are used up: its
+/// markers carry it, and the end hands out a new producer id (Kafka writes such markers at this
+/// epoch too). No producer ever writes data at it.
+pub const EXHAUSTED_EPOCH: i16 = i16::MAX;
+
+/// What an EndTxn of transactions version 2 asks of the state (see [`TxnMeta::end_v2`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndV2 {
+    /// Prepare the end at the next epoch and write the markers.
+    Prepare,
+    /// The same end already completed: a retry, answered with the current producer.
+    Done,
 }
 
 impl TxnMeta {
@@ -99,6 +118,7 @@ impl TxnMeta {
             partitions: BTreeSet::new(),
             updated_ms: now,
             started_ms: -1,
+            last_end: None,
         }
     }
 
@@ -163,6 +183,8 @@ impl TxnMeta {
         if opened {
             self.state = TxnState::Ongoing;
             self.started_ms = now;
+            // The producer heard how its last end went: that end is no longer retried.
+            self.last_end = None;
         }
         let changed = opened || self.partitions.len() != before;
         if changed {
@@ -185,6 +207,35 @@ impl TxnMeta {
             }
             _ => Err(ResponseError::InvalidTxnState),
         }
+    }
+
+    /// What an EndTxn of transactions version 2 (KIP-890, EndTxn v5) asks of this state. Every
+    /// such end moves the producer to a new epoch (or, with the epochs used up, a new producer
+    /// id), so a retry of the last end comes with what the end moved away from. An epoch moved
+    /// on by anything else (a new producer's InitProducerId) fences the old one. An abort with
+    /// nothing open is allowed: the producer cannot know whether its first records reached a
+    /// partition, and the abort still fences them.
+    pub fn end_v2(&self, producer_id: i64, epoch: i16, commit: bool) -> Result<EndV2, ResponseError> {
+        if self.last_end == Some((producer_id, epoch)) {
+            return match (self.state, commit) {
+                (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(EndV2::Done),
+                (state, _) if state.preparing() => Err(ResponseError::ConcurrentTransactions),
+                _ => Err(ResponseError::ProducerFenced),
+            };
+        }
+        self.check_producer(producer_id, epoch)?;
+        match (self.state, commit) {
+            (TxnState::Ongoing, _) => Ok(EndV2::Prepare),
+            (TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort, false) => Ok(EndV2::Prepare),
+            (state, _) if state.preparing() => Err(ResponseError::ConcurrentTransactions),
+            _ => Err(ResponseError::InvalidTxnState),
+        }
+    }
+
+    /// The epoch a transactions-version-2 end writes its markers at: the next one, or
+    /// [`EXHAUSTED_EPOCH`] when the producer's epochs are used up.
+    pub fn end_epoch(&self) -> i16 {
+        self.bumped_epoch().unwrap_or(EXHAUSTED_EPOCH)
     }
 
     /// Whether the open transaction has outlived its timeout at `now`.
@@ -244,6 +295,30 @@ mod tests {
         assert_eq!(m.check_producer(5, 2), Err(ResponseError::ProducerFenced));
         assert_eq!(m.check_producer(6, 3), Err(ResponseError::InvalidProducerIdMapping));
         assert!(TxnMeta { epoch: i16::MAX - 1, ..m.clone() }.bumped_epoch().is_none());
+    }
+
+    #[test]
+    fn a_version_2_end_moves_the_epoch_and_knows_its_retry() {
+        let mut m = TxnMeta { epoch: 4, ..TxnMeta::new(5, 60_000, 0) };
+        assert_eq!(m.end_v2(5, 4, true), Err(ResponseError::InvalidTxnState), "no commit with nothing open");
+        assert_eq!(m.end_v2(5, 4, false), Ok(EndV2::Prepare), "an abort with nothing open still fences");
+        m.add([("t".into(), 0)], 10).unwrap();
+        assert_eq!(m.end_v2(5, 3, true), Err(ResponseError::ProducerFenced), "an older epoch, not a retry");
+        assert_eq!(m.end_v2(5, 4, true), Ok(EndV2::Prepare));
+        assert_eq!(m.end_epoch(), 5);
+        (m.epoch, m.last_end) = (5, Some((5, 4)));
+        m.state = TxnState::PrepareCommit;
+        assert_eq!(m.end_v2(5, 4, true), Err(ResponseError::ConcurrentTransactions), "a retry while the markers go");
+        m.state = TxnState::CompleteCommit;
+        assert_eq!(m.end_v2(5, 4, true), Ok(EndV2::Done), "a retry of the commit");
+        assert_eq!(m.end_v2(5, 4, false), Err(ResponseError::ProducerFenced), "not a retry of what was done");
+        assert_eq!(m.end_v2(5, 5, true), Err(ResponseError::InvalidTxnState), "the new epoch has nothing open");
+        m.epoch = i16::MAX - 1;
+        assert_eq!(m.end_epoch(), EXHAUSTED_EPOCH, "epochs used up");
+        let rotated = TxnMeta { producer_id: 6, epoch: 0, last_end: Some((5, i16::MAX - 1)), ..m.clone() };
+        assert_eq!(rotated.end_v2(5, i16::MAX - 1, true), Ok(EndV2::Done), "retried after a new producer id");
+        let fenced = TxnMeta { epoch: 6, last_end: None, ..m.clone() };
+        assert_eq!(fenced.end_v2(5, 5, true), Err(ResponseError::ProducerFenced), "moved on by another producer");
     }
 
     #[test]

@@ -12,7 +12,10 @@ use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, BrokerId, CreatePartitionsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
     InitProducerIdRequest, ListOffsetsRequest, MetadataRequest, OffsetForLeaderEpochRequest, ProducerId,
 };
+use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
+
+use crate::config::Config;
 
 use super::super::{api_versions, delete_records, list_offsets, metadata, producer_id, supported_apis, topics};
 use super::{batch, broker, create, ctx, fetch_from, name, produce_to};
@@ -58,7 +61,8 @@ async fn metadata_names_this_broker_as_leader_and_creates_topics_only_when_allow
 
 #[tokio::test]
 async fn api_versions_answers_the_table() {
-    let resp = api_versions::handle((), &ctx(3), ApiVersionsRequest::default()).await.await.unwrap();
+    let config = Config::default();
+    let resp = api_versions::handle(&config, &ctx(3), ApiVersionsRequest::default()).await.await.unwrap();
     assert_eq!(resp.error_code, 0);
     assert_eq!(resp.api_keys.len(), supported_apis().len());
     let produce = resp.api_keys.iter().find(|k| k.api_key == ApiKey::Produce as i16).expect("Produce is served");
@@ -67,6 +71,34 @@ async fn api_versions_answers_the_table() {
     // UNSUPPORTED_VERSION); what it sends is this table.
     let refusal = api_versions::response(ResponseError::UnsupportedVersion.code());
     assert_eq!(refusal.api_keys, resp.api_keys, "the table comes along, so the client can pick a version");
+}
+
+#[tokio::test]
+async fn transactions_version_2_is_announced_where_clients_read_it() {
+    let asking = |name: &str, version: &str| {
+        ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_string(name.to_string()))
+            .with_client_software_version(StrBytes::from_string(version.to_string()))
+    };
+    let level = |config: &Config, version: i16, req: ApiVersionsRequest| {
+        let config = config.clone();
+        async move {
+            let resp = api_versions::handle(&config, &ctx(version), req).await.await.unwrap();
+            let finalized: Vec<_> =
+                resp.finalized_features.iter().map(|f| (f.name.to_string(), f.max_version_level)).collect();
+            assert_eq!(finalized.is_empty(), resp.finalized_features_epoch < 0, "an epoch comes with features");
+            finalized
+        }
+    };
+    let on = Config::default();
+    let java = || asking("apache-kafka-java", "4.4.0");
+    assert_eq!(level(&on, 4, java()).await, vec![("transaction.version".to_string(), 2)]);
+    assert!(level(&on, 2, java()).await.is_empty(), "no tagged fields before v3");
+    assert!(level(&on, 3, asking("librdkafka", "2.0.2")).await.is_empty(), "librdkafka < 2.2 misreads them");
+    let one = Config { kafka_transaction_version: 1, ..Config::default() };
+    assert_eq!(level(&one, 4, java()).await, vec![("transaction.version".to_string(), 1)]);
+    let off = Config { kafka_transaction_coordinator_enabled: false, ..Config::default() };
+    assert!(level(&off, 4, java()).await.is_empty(), "no transactions, no transaction version");
 }
 
 #[tokio::test]

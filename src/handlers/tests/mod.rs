@@ -103,7 +103,7 @@ pub(super) async fn produce_to(broker: &Arc<Broker>, topic: &str, acks: i16, rec
             .with_name(name(topic))
             .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))]),
     ]);
-    let resp = produce::handle(broker.topics(), &ctx(8), req).await.await.expect("acks != 0 gets a response");
+    let resp = produce::handle(broker.transactions(), &ctx(8), req).await.await.expect("acks != 0 gets a response");
     let p = &resp.responses[0].partition_responses[0];
     (p.error_code, p.base_offset)
 }

@@ -86,7 +86,7 @@ async fn produce(broker: &Arc<Broker>, topic: &str, records: Bytes) -> i16 {
             .with_topic_data(vec![TopicProduceData::default()
                 .with_name(name(topic))
                 .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])]);
-    let resp = produce::handle(broker.topics(), &ctx(8), req).await.await.unwrap();
+    let resp = produce::handle(broker.transactions(), &ctx(8), req).await.await.unwrap();
     resp.responses[0].partition_responses[0].error_code
 }
 
@@ -153,6 +153,59 @@ async fn a_new_producer_fences_the_old_one_and_aborts_its_transaction() {
         .with_committed(true);
     let resp = transactions::end_txn(broker.transactions(), &ctx(1), v1).await.await.unwrap();
     assert_eq!(resp.error_code, ResponseError::InvalidProducerEpoch.code(), "old clients read the old code");
+}
+
+/// Produce v12 (transactions version 2) from transactional producer `id`: its batch joins the
+/// transaction on the way in.
+async fn produce_v2(broker: &Arc<Broker>, id: &str, topic: &str, records: Bytes) -> i16 {
+    let req = ProduceRequest::default()
+        .with_transactional_id(Some(tid(id)))
+        .with_acks(-1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name(topic))
+            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])]);
+    let resp = produce::handle(broker.transactions(), &ctx(12), req).await.await.unwrap();
+    resp.responses[0].partition_responses[0].error_code
+}
+
+/// EndTxn v5: (error, producer id, epoch) to go on with.
+async fn end_v2(broker: &Arc<Broker>, id: &str, pid: i64, epoch: i16, commit: bool) -> (i16, i64, i16) {
+    let req = EndTxnRequest::default()
+        .with_transactional_id(tid(id))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(commit);
+    let resp = transactions::end_txn(broker.transactions(), &ctx(5), req).await.await.unwrap();
+    (resp.error_code, resp.producer_id.0, resp.producer_epoch)
+}
+
+#[tokio::test]
+async fn transactions_version_2_joins_partitions_by_producing_and_moves_the_epoch_at_each_end() {
+    let broker = broker().await;
+    assert_eq!(create(&broker, "ledger", 1).await, 0);
+    let (_, pid, e0) = init(&broker, "tx-2", 60_000).await;
+
+    assert_eq!(produce_v2(&broker, "tx-2", "ledger", txn_batch(pid, e0, 0, &["c1", "c2"])).await, 0, "no add first");
+    assert_eq!(produce_v2(&broker, "tx-2", "ledger", txn_batch(pid, e0, 2, &["c3"])).await, 0);
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (0, vec![], 0), "the transaction is open");
+    let e1 = e0 + 1;
+    assert_eq!(end_v2(&broker, "tx-2", pid, e0, true).await, (0, pid, e1), "the commit hands out the next epoch");
+    assert_eq!(end_v2(&broker, "tx-2", pid, e0, true).await, (0, pid, e1), "and so does its retry");
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (4, vec![], 3), "the data and its marker");
+    assert_eq!(
+        produce_v2(&broker, "tx-2", "ledger", txn_batch(pid, e0, 3, &["zombie"])).await,
+        ResponseError::InvalidProducerEpoch.code(),
+        "the marker's epoch fences what the producer sent before the end"
+    );
+
+    assert_eq!(produce_v2(&broker, "tx-2", "ledger", txn_batch(pid, e1, 0, &["a1"])).await, 0, "sequences restart");
+    assert_eq!(end_v2(&broker, "tx-2", pid, e1, false).await, (0, pid, e1 + 1));
+    assert_eq!(fetch_at(&broker, "ledger", 1).await, (6, vec![pid], 5), "the abort is reported");
+    assert_eq!(end_v2(&broker, "tx-2", pid, e1 + 1, false).await, (0, pid, e1 + 2), "an abort with nothing open");
+    assert_eq!(end_v2(&broker, "tx-2", pid, e1 + 2, true).await.0, ResponseError::InvalidTxnState.code());
+    let untagged = produce_v2(&broker, "", "ledger", txn_batch(pid, e1 + 2, 0, &["x"])).await;
+    assert_eq!(untagged, ResponseError::InvalidRequest.code(), "a transactional batch names its transaction");
 }
 
 #[tokio::test]

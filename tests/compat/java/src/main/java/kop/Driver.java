@@ -23,6 +23,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -118,7 +119,7 @@ public final class Driver {
     /**
      * Commits c0..c2, aborts a0 and a1, leaves "open" in a transaction that a second producer of
      * the same id fences ("fenced"), commits c3 from that one, then prints what a read_committed
-     * consumer gets ("record VALUE").
+     * consumer gets ("record VALUE") and the id's epoch at the end ("epoch N").
      */
     private static void transact(String bootstrap, String topic, String txnId) throws Exception {
         try (KafkaProducer<String, String> first = transactional(bootstrap, txnId)) {
@@ -148,6 +149,11 @@ public final class Driver {
                 second.commitTransaction();
                 System.out.println("committed 1");
             }
+        }
+        // Transactions version 2 moves the epoch at every end: how far it went says which ran.
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+            TransactionDescription d = admin.describeTransactions(List.of(txnId)).description(txnId).get(60, TimeUnit.SECONDS);
+            System.out.println("epoch " + d.producerEpoch());
         }
         Properties c = new Properties();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
