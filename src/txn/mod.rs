@@ -228,8 +228,7 @@ impl TransactionCoordinator {
                 Ok(())
             }
             Err(WriteError::NotOwner) => {
-                self.ownership.elsewhere(index);
-                self.lock().retain(|k, _| self.partition_of(k) != index);
+                self.moved_away(index);
                 Err(ResponseError::NotCoordinator)
             }
             // (Fenced is for writes in a producer's transaction, which this log never makes.)
@@ -324,14 +323,12 @@ impl TransactionCoordinator {
         epoch: i16,
         partitions: Vec<(String, i32)>,
     ) -> Result<(), ResponseError> {
-        match self.add_partitions(transactional_id, producer_id, epoch, partitions.clone()).await {
-            Err(e @ (ResponseError::NotCoordinator | ResponseError::CoordinatorLoadInProgress)) => {
-                let Some(endpoint) = self.elsewhere(transactional_id).await else { return Err(e) };
+        match self.elsewhere(transactional_id).await {
+            Some(endpoint) => {
                 let request = joins::partitions_request(transactional_id, producer_id, epoch, &partitions);
-                let response = self.links.send(&endpoint, &request, joins::ADD_PARTITIONS_VERSION).await;
-                joins::partitions_outcome(response)
+                joins::partitions_outcome(self.links.send(&endpoint, &request, joins::ADD_PARTITIONS_VERSION).await)
             }
-            outcome => outcome,
+            None => self.add_partitions(transactional_id, producer_id, epoch, partitions).await,
         }
     }
 
@@ -345,27 +342,41 @@ impl TransactionCoordinator {
         epoch: i16,
         group_id: &str,
     ) -> Result<(), ResponseError> {
-        match self.add_offsets(transactional_id, producer_id, epoch, group_id).await {
-            Err(e @ (ResponseError::NotCoordinator | ResponseError::CoordinatorLoadInProgress)) => {
-                let Some(endpoint) = self.elsewhere(transactional_id).await else { return Err(e) };
+        match self.elsewhere(transactional_id).await {
+            Some(endpoint) => {
                 let request = joins::offsets_request(transactional_id, producer_id, epoch, group_id);
-                let response = self.links.send(&endpoint, &request, joins::ADD_OFFSETS_VERSION).await;
-                joins::offsets_outcome(response)
+                joins::offsets_outcome(self.links.send(&endpoint, &request, joins::ADD_OFFSETS_VERSION).await)
             }
-            outcome => outcome,
+            None => self.add_offsets(transactional_id, producer_id, epoch, group_id).await,
         }
     }
 
-    /// The broker that coordinates `transactional_id`, when a lookup names another one.
+    /// The broker that coordinates `transactional_id`, when a lookup names another one. The
+    /// producer found its coordinator by lookup, but this broker may still hold the id's
+    /// partition in memory from before the partition moved (a move is noticed at the next write
+    /// here, and nothing of that id is written here): the lookup decides, and such a stale copy
+    /// is dropped.
     async fn elsewhere(&self, transactional_id: &str) -> Option<crate::config::Endpoint> {
-        match self.topics.owner(TRANSACTION_TOPIC, self.partition_of(transactional_id)).await {
-            Ok(crate::host::Owner::Remote(endpoint)) => Some(endpoint),
+        let index = self.partition_of(transactional_id);
+        match self.topics.owner(TRANSACTION_TOPIC, index).await {
+            Ok(crate::host::Owner::Remote(endpoint)) => {
+                if self.ownership.is_loaded(index) {
+                    self.moved_away(index);
+                }
+                Some(endpoint)
+            }
             Ok(crate::host::Owner::Local) => None,
             Err(e) => {
                 tracing::debug!(transactional_id, error = %e, "no coordinator found for a join");
                 None
             }
         }
+    }
+
+    /// Forgets the ids of `__transaction_state` partition `index`, which another broker owns now.
+    fn moved_away(&self, index: u32) {
+        self.ownership.elsewhere(index);
+        self.lock().retain(|k, _| self.partition_of(k) != index);
     }
 
     /// Verification (AddPartitionsToTxn v4+ with `verify_only`): which of `partitions` are in the

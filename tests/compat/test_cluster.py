@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(HOST != "pulsar", reason="several brokers sharin
 
 NOT_LEADER_OR_FOLLOWER = 6
 NOT_COORDINATOR = 16
+COORDINATOR_NOT_AVAILABLE = 15
 METADATA_NAMESPACE = "public/__kafka"
 
 
@@ -167,12 +168,18 @@ def test_a_broker_refuses_partitions_it_does_not_own(cluster):
             assert error == 0
 
 
-def find_coordinator(bootstrap, group):
-    """FindCoordinator v0: (error, node id, port)."""
-    with wire.connect(bootstrap) as s:
-        s.sendall(wire.frame(10, 0, 3, wire.string(group)))
-        _, body = wire.read_response(s)
-    error, node = struct.unpack(">hi", body[:6])
+def find_coordinator(bootstrap, group, patience_s=30):
+    """FindCoordinator v0: (error, node id, port). COORDINATOR_NOT_AVAILABLE is asked again, as
+    clients do: a broker's own lookup of a bundle that was just assigned can fail for a moment."""
+    deadline = time.time() + patience_s
+    while True:
+        with wire.connect(bootstrap) as s:
+            s.sendall(wire.frame(10, 0, 3, wire.string(group)))
+            _, body = wire.read_response(s)
+        error, node = struct.unpack(">hi", body[:6])
+        if error != COORDINATOR_NOT_AVAILABLE or time.time() > deadline:
+            break
+        time.sleep(0.5)
     host_len = struct.unpack(">h", body[6:8])[0]
     port = struct.unpack(">i", body[8 + host_len:12 + host_len])[0]
     return error, node, port
@@ -338,3 +345,25 @@ def test_a_transaction_over_both_brokers_commits_and_aborts_everywhere(cluster):
     committed = reader.committed([TopicPartition(topic, 0)], timeout=15)
     reader.close()
     assert committed[0].offset == 5, "the committed transaction's offset, not the aborted one's"
+
+
+def test_a_java_transaction_joins_a_partition_of_the_other_broker(cluster):
+    """Transactions version 2 (the Java client's, since kop announces it): no AddPartitionsToTxn
+    comes from the producer, so the broker that owns the partition has it join the transaction at
+    its coordinator, here the other broker. Commits, the abort, the fencing of the first producer
+    and the epoch that every end moves on all hold as on one broker."""
+    import subprocess
+
+    from test_drivers import command
+
+    topic, owners = spread_topic(cluster, 2)
+    transactional_id = f"tx-{uuid.uuid4().hex[:8]}"
+    other = next(m for m in cluster if m is not owners[0])
+    move(cluster, "__transaction_state", java_hash(transactional_id) % 50, other, METADATA_NAMESPACE)
+    done = subprocess.run([*command("java"), "transact", cluster[0].bootstrap, topic, transactional_id],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    out = [line.split() for line in done.stdout.splitlines() if line and not line.startswith("SLF4J")]
+    assert ["fenced"] in out
+    assert [w[1] for w in out if w[0] == "record"] == ["c0", "c1", "c2", "c3"]
+    assert next(int(w[1]) for w in out if w[0] == "epoch") >= 4, "version 2: every end moved the epoch"
