@@ -6,15 +6,26 @@
 //! and a failed allocation aborts the process. Every other length it reads (strings, bytes,
 //! records) is checked against the bytes that remain before use.
 //!
-//! So a frame is first decoded through [`Clamped`], a buffer that never lets the decoder see an
-//! `Int32` or a varint larger than the bytes that remain after it, plus one. That bounds every
-//! array's capacity by the frame's size. For a frame that decodes correctly, the clamp changes no
-//! structure: every count and length in it is at most the bytes that remain (each element and
-//! byte takes at least one byte), so only plain values (a `max_bytes`, a timeout) can be clamped,
-//! and those steer nothing. A frame with a count larger than what remains fails this first pass,
-//! since `remaining + 1` elements cannot fit in `remaining` bytes. When the first pass clamped
-//! nothing, its result is the answer; when it clamped a value and succeeded, the frame is decoded
-//! again as it is, which is now safe because every count in it is known to fit.
+//! So a frame is decoded through [`Guarded`], a buffer that never lets the decoder see a count
+//! larger than the bytes that remain after it, plus one; that bounds every array's capacity by
+//! the frame's size, since `remaining + 1` elements cannot fit in `remaining` bytes.
+//!
+//! Varints (compact arrays, compact strings, tags) are read a byte at a time, and a buffer cannot
+//! tell a varint's first byte from a boolean's, so a multi-byte varint larger than the cap is an
+//! error wherever it starts, and nothing is ever rewritten: a rewritten byte could be served to a
+//! neighbouring read and hide the real count there. The error costs no valid frame: a count or
+//! length that large cannot be right, no request has a tag number above 127, a boolean on the
+//! wire is 0 or 1, and the tail of a varint within the cap is within it too. One-byte varints are
+//! let through, as 127 elements are no threat.
+//!
+//! An `Int32` read as a count looks like any plain value (a `max_bytes`, a timeout), and those
+//! legitimately exceed the frame. So the first pass clamps an `Int32` larger than the cap to the
+//! cap and remembers where: had it been a count, the pass fails for want of elements. When the
+//! first pass clamped nothing, its result is the answer; when it clamped and succeeded, the
+//! frame is decoded again with the real values, allowed above the cap only where the first pass
+//! clamped. Every request element kop serves takes at least one byte on the wire (Kafka gives
+//! each a field), which is what makes a successful first pass proof that no clamped value was a
+//! count.
 
 use std::ops::Range;
 
@@ -30,53 +41,62 @@ pub fn decode<T: Decodable>(body: &Bytes, version: i16) -> anyhow::Result<T> {
 /// Decodes a `T` of `version` from the front of `body` and advances `body` past it, with every
 /// allocation bounded by the body's size.
 pub fn decode_prefix<T: Decodable>(body: &mut Bytes, version: i16) -> anyhow::Result<T> {
-    let mut clamped = Clamped::new(body.clone());
-    let first = T::decode(&mut clamped, version);
-    let value = match first {
-        Ok(value) if !clamped.altered => value,
-        Ok(_) => T::decode(&mut body.clone(), version)?,
-        Err(e) => return Err(e),
+    let mut first = Guarded::new(body.clone(), Pass::Clamp(Vec::new()));
+    let value = T::decode(&mut first, version)?;
+    let value = match first.pass {
+        Pass::Clamp(clamped) if !clamped.is_empty() => {
+            let mut again = Guarded::new(body.clone(), Pass::Exact(clamped));
+            T::decode(&mut again, version)?
+        }
+        _ => value,
     };
-    body.advance(body.len() - clamped.remaining());
+    body.advance(body.len() - first.data.remaining());
     Ok(value)
 }
 
-/// A buffer over a frame that caps every `Int32` and unsigned varint the decoder reads at the
-/// bytes remaining after it, plus one, and remembers whether it had to.
-pub struct Clamped {
-    data: Bytes,
-    /// A varint rewritten to its clamped value in the same number of bytes, served to the
-    /// decoder's next byte reads instead of the frame's bytes at the same place.
-    rewritten: [u8; 5],
-    rewritten_len: usize,
-    rewritten_at: usize,
-    /// Continuation bytes left of a varint already inspected and found within the cap.
-    varint_left: usize,
-    /// Whether any value the decoder saw differs from the frame's.
-    altered: bool,
+/// What a [`Guarded`] buffer does with an `Int32` above the cap.
+enum Pass {
+    /// Serves the cap instead, and records the offset.
+    Clamp(Vec<usize>),
+    /// Serves the real value where the first pass clamped (these offsets, in order); anywhere
+    /// else the frame is refused, as the decoding went another way than the first time.
+    Exact(Vec<usize>),
 }
 
-impl Clamped {
-    fn new(data: Bytes) -> Self {
-        Clamped { data, rewritten: [0; 5], rewritten_len: 0, rewritten_at: 0, varint_left: 0, altered: false }
+/// A buffer over a frame that keeps every count the decoder reads within the bytes remaining
+/// after it, plus one (see the module documentation).
+struct Guarded {
+    data: Bytes,
+    len: usize,
+    pass: Pass,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a count of {value} at offset {at} exceeds the {remaining} bytes that follow it")]
+struct CountTooLarge {
+    value: u64,
+    at: usize,
+    remaining: usize,
+}
+
+impl Guarded {
+    fn new(data: Bytes, pass: Pass) -> Self {
+        Guarded { len: data.len(), data, pass }
     }
 
-    /// The largest count that still leaves the decoder a chance: one more than what remains.
-    fn cap(&self, after: usize) -> u64 {
-        (self.data.len().saturating_sub(after) as u64) + 1
+    fn offset(&self) -> usize {
+        self.len - self.data.len()
     }
 
-    /// Forgets any varint in progress: the decoder read something else, so the bytes were not
-    /// one (a boolean of 0x80 or more, say), and from here on the frame's own bytes are served.
-    fn reset(&mut self) {
-        self.rewritten_len = 0;
-        self.varint_left = 0;
+    /// The largest count that still leaves the decoder a chance: one more than what remains
+    /// after the `size` bytes holding it.
+    fn cap(&self, size: usize) -> u64 {
+        (self.data.len().saturating_sub(size) as u64) + 1
     }
 
-    /// Reads a varint the way `kafka-protocol` does (up to five bytes, seven bits each) starting
-    /// at the next byte, and if its value exceeds the cap, prepares the clamped encoding of the
-    /// same length to be served byte by byte. Returns the varint's length.
-    fn inspect_varint(&mut self) -> usize {
+    /// The varint starting at the next byte, read the way `kafka-protocol` reads one (up to five
+    /// bytes, seven bits each), with its length.
+    fn varint_ahead(&self) -> (u64, usize) {
         let (mut value, mut len) = (0u64, 0usize);
         for (i, b) in self.data.iter().take(5).enumerate() {
             value |= u64::from(b & 0x7f) << (7 * i);
@@ -85,25 +105,18 @@ impl Clamped {
                 break;
             }
         }
-        let cap = self.cap(len);
-        if value <= cap {
-            return len;
-        }
-        // The same number of bytes, continuation bits kept, holding the capped value.
-        let mut rest = cap;
-        for i in 0..len {
-            let last = i + 1 == len;
-            self.rewritten[i] = (rest & 0x7f) as u8 | if last { 0 } else { 0x80 };
-            rest >>= 7;
-        }
-        self.rewritten_len = len;
-        self.rewritten_at = 0;
-        self.altered = true;
-        len
+        (value, len)
+    }
+
+    fn refuse(&self, value: u64) -> bytes::TryGetError {
+        let error = CountTooLarge { value, at: self.offset(), remaining: self.data.len() };
+        tracing::debug!(%error, "frame refused");
+        // The decoder reports a short read as a truncated frame, which this is, in effect.
+        bytes::TryGetError { requested: self.data.len() + 1, available: self.data.len() }
     }
 }
 
-impl Buf for Clamped {
+impl Buf for Guarded {
     fn remaining(&self) -> usize {
         self.data.remaining()
     }
@@ -113,51 +126,45 @@ impl Buf for Clamped {
     }
 
     fn advance(&mut self, cnt: usize) {
-        if cnt != 1 {
-            self.reset();
-        }
         self.data.advance(cnt)
     }
 
     fn try_get_u8(&mut self) -> Result<u8, bytes::TryGetError> {
-        if self.rewritten_at < self.rewritten_len {
-            let b = self.rewritten[self.rewritten_at];
-            self.data.try_get_u8()?;
-            self.rewritten_at += 1;
-            return Ok(b);
-        }
-        self.rewritten_len = 0;
-        if self.varint_left > 0 {
-            self.varint_left -= 1;
-        } else if self.data.first().is_some_and(|b| b & 0x80 != 0) {
-            let len = self.inspect_varint();
-            if self.rewritten_len > 0 {
-                return self.try_get_u8();
+        if self.data.first().is_some_and(|b| b & 0x80 != 0) {
+            let (value, len) = self.varint_ahead();
+            if value > self.cap(len) {
+                return Err(self.refuse(value));
             }
-            self.varint_left = len - 1;
         }
         self.data.try_get_u8()
     }
 
     fn try_get_i32(&mut self) -> Result<i32, bytes::TryGetError> {
-        self.reset();
+        let at = self.offset();
+        let cap = self.cap(4);
         let value = self.data.try_get_i32()?;
-        let cap = self.cap(0);
-        if value >= 0 && value as u64 > cap {
-            self.altered = true;
-            return Ok(cap.min(i32::MAX as u64) as i32);
+        if value < 0 || value as u64 <= cap {
+            return Ok(value);
         }
-        Ok(value)
+        match &mut self.pass {
+            Pass::Clamp(clamped) => {
+                clamped.push(at);
+                Ok(cap.min(i32::MAX as u64) as i32)
+            }
+            Pass::Exact(clamped) => match clamped.binary_search(&at) {
+                Ok(_) => Ok(value),
+                Err(_) => Err(self.refuse(value as u64)),
+            },
+        }
     }
 }
 
-impl ByteBuf for Clamped {
+impl ByteBuf for Guarded {
     fn peek_bytes(&mut self, r: Range<usize>) -> Bytes {
         self.data.slice(r)
     }
 
     fn get_bytes(&mut self, size: usize) -> Bytes {
-        self.reset();
         self.data.split_to(size)
     }
 }
@@ -173,6 +180,8 @@ mod tests {
 
     const HUGE_INT32: [u8; 4] = [0x7f, 0xff, 0xff, 0xff];
     const HUGE_VARINT: [u8; 5] = [0xff, 0xff, 0xff, 0xff, 0x0f];
+    /// A boolean of 0xfe and then a huge varint: the boolean's byte starts a varint too.
+    const FLAG_THEN_HUGE_VARINT: [u8; 6] = [0xfe, 0xff, 0xff, 0xff, 0xff, 0x0f];
 
     fn encoded<T: Encodable>(message: &T, version: i16) -> Bytes {
         let mut out = BytesMut::new();
@@ -245,6 +254,30 @@ mod tests {
         assert_eq!(&body[..], b"rest");
     }
 
+    /// Found by fuzzing (request_decode): an AddPartitionsToTxn v4 frame whose varint-looking
+    /// bytes once hid a topics count from the first pass, which let the second allocate 64 GB.
+    #[test]
+    fn a_varint_looking_byte_does_not_hide_the_count_after_it() {
+        use kafka_protocol::messages::{AddPartitionsToTxnRequest, RequestHeader};
+        // The header (API key 24, version 4), then the body.
+        let frame: &[u8] = &[
+            0x00, 0x18, 0x00, 0x04, 0x00, 0x00, 0x00, 0x04, 0x00, 0x13, 0x6b, 0x61, 0x6f, 0x2f, 0x66, 0x61, 0x2d, 0x21,
+            0x70, 0x79, 0x00, 0x70, 0x6f, 0x68, 0x6e, 0x2d, 0x33, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,
+            0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x00, 0x12, 0x00, 0x03,
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x07, 0x72, 0x7a, 0x6b, 0x61, 0x31, 0x2e, 0x31, 0x2e, 0x00, 0x66, 0x6b, 0x61,
+            0x00, 0x0b, 0x6c, 0x69, 0x62, 0x72, 0x64, 0x6b, 0x61, 0x66, 0x6b, 0x61, 0x06, 0x32, 0x2e, 0x30, 0x61, 0x64,
+            0x6b, 0x61, 0x00, 0x02, 0x02, 0x0d, 0x74, 0x2d, 0x33, 0x00, 0x02, 0x00, 0x09, 0x00, 0x00, 0x00, 0x03, 0x00,
+            0x13, 0x6b, 0x61, 0x66, 0x6b, 0x61, 0x2d, 0x70, 0x79, 0x74, 0x68, 0x6f, 0x6e, 0x2d, 0x33, 0x2e, 0x30, 0x2e,
+            0x31, 0x32, 0x00, 0xff, 0xff, 0xff, 0xff, 0x90, 0x00, 0x02, 0x0d, 0x74, 0x2d, 0x00, 0x01, 0x00, 0x10, 0x00,
+            0x04, 0x00, 0x00, 0x00, 0x62, 0x79, 0x74, 0x65, 0x73, 0x08, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
+            0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x04, 0x00,
+        ];
+        let mut body = Bytes::from_static(frame);
+        decode_prefix::<RequestHeader>(&mut body, 2).expect("the header decodes");
+        assert!(decode::<AddPartitionsToTxnRequest>(&body, 4).is_err());
+    }
+
     /// Every request the broker serves, at every version it serves, with a huge count written at
     /// every offset (as an `Int32` and as a varint): each decodes or fails, and none allocates by
     /// the count (which would abort this test).
@@ -254,7 +287,7 @@ mod tests {
         for (api, range) in supported_apis() {
             for version in range.min..=range.max {
                 let Some(body) = default_request(api, version) else { continue };
-                for patch in [&HUGE_INT32[..], &HUGE_VARINT[..]] {
+                for patch in [&HUGE_INT32[..], &HUGE_VARINT[..], &FLAG_THEN_HUGE_VARINT[..]] {
                     for at in 0..body.len() {
                         let mut crafted = BytesMut::from(&body[..]);
                         crafted.truncate(at);
