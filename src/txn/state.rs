@@ -88,8 +88,8 @@ pub struct TxnMeta {
     pub started_ms: i64,
     /// The producer id and epoch the last end of transactions version 2 came with, while no
     /// other change followed it, so a retry of that end (which comes with them, not with the
-    /// epoch the end moved to) is told it is done. Kept in memory only: Kafka's version-0 record
-    /// has no place for it, so a retry that reaches a restarted coordinator is fenced.
+    /// epoch the end moved to) is told it is done. The log keeps it in Kafka's version-1 record
+    /// (see `records`), so a retry that reaches a restarted coordinator is recognised too.
     pub last_end: Option<(i64, i16)>,
 }
 

@@ -42,6 +42,13 @@ pub(super) async fn broker_with(
     users: ConfiguredUsers,
     adjust: impl FnOnce(&mut Config),
 ) -> Arc<Broker> {
+    let config = config(listener, adjust);
+    let host = MemoryHost::new(&config);
+    broker_over(config, host, users).await
+}
+
+/// The settings of [`broker_with`].
+pub(super) fn config(listener: &str, adjust: impl FnOnce(&mut Config)) -> Config {
     let mut config = Config {
         kafka_listeners: listener.into(),
         sasl_allowed_mechanisms: "PLAIN,OAUTHBEARER".into(),
@@ -52,9 +59,13 @@ pub(super) async fn broker_with(
         ..Config::default()
     };
     adjust(&mut config);
-    let host = MemoryHost::new(&config);
-    let users = Arc::new(users);
-    Broker::open(config, host, users).await.expect("a broker over the memory host")
+    config
+}
+
+/// A broker over `host`: a second one over the same host is the first one restarted, as far as
+/// what it reads back is concerned.
+pub(super) async fn broker_over(config: Config, host: Arc<MemoryHost>, users: ConfiguredUsers) -> Arc<Broker> {
+    Broker::open(config, host, Arc::new(users)).await.expect("a broker over the memory host")
 }
 
 pub(super) fn ctx(version: i16) -> RequestContext {

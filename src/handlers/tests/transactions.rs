@@ -208,6 +208,38 @@ async fn transactions_version_2_joins_partitions_by_producing_and_moves_the_epoc
     assert_eq!(untagged, ResponseError::InvalidRequest.code(), "a transactional batch names its transaction");
 }
 
+/// A version-2 end whose answer was lost is retried with the epoch it moved away from; the
+/// coordinator that restarted in between reads from its log that the end was that one.
+#[tokio::test]
+async fn a_retried_version_2_end_is_recognised_after_the_coordinator_restarts() {
+    let users = || crate::host::embedded::users::ConfiguredUsers::new(Default::default(), Default::default());
+    let config = super::config("PLAINTEXT://127.0.0.1:0", |_| {});
+    let host = crate::host::memory::MemoryHost::new(&config);
+    let before = super::broker_over(config.clone(), host.clone(), users()).await;
+    assert_eq!(create(&before, "ledger", 1).await, 0);
+    let (_, pid, e0) = init(&before, "tx-r", 60_000).await;
+    assert_eq!(produce_v2(&before, "tx-r", "ledger", txn_batch(pid, e0, 0, &["c1"])).await, 0);
+    assert_eq!(end_v2(&before, "tx-r", pid, e0, true).await, (0, pid, e0 + 1));
+    drop(before);
+
+    let after = super::broker_over(config, host, users()).await;
+    let mut answer = end_v2(&after, "tx-r", pid, e0, true).await;
+    for _ in 0..100 {
+        if answer.0 != ResponseError::CoordinatorLoadInProgress.code() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        answer = end_v2(&after, "tx-r", pid, e0, true).await;
+    }
+    assert_eq!(answer, (0, pid, e0 + 1), "the retry is told the commit is done");
+    assert_eq!(
+        end_v2(&after, "tx-r", pid, e0, false).await.0,
+        ResponseError::ProducerFenced.code(),
+        "an abort with the old epoch is not that end"
+    );
+    assert_eq!(end_v2(&after, "tx-r", pid, e0 + 1, false).await, (0, pid, e0 + 2), "the producer goes on");
+}
+
 #[tokio::test]
 async fn bad_requests_get_kafka_errors() {
     let broker = broker().await;
