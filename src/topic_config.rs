@@ -21,6 +21,9 @@ pub struct TopicConfig {
     /// `cleanup.policy` includes `delete` (the default): retention and DeleteRecords may remove
     /// old records.
     pub deletes: bool,
+    /// `message.timestamp.type=LogAppendTime`: the broker stamps each batch with the time it
+    /// appends it, and every record in it reads that time.
+    pub log_append_time: bool,
 }
 
 /// A config's type, numbered as DescribeConfigs v3+ reports it.
@@ -91,10 +94,10 @@ use Fallback::{Broker, Fixed};
 const STORED: &str = "Accepted and kept; this broker has no use for it.";
 const LONG_MAX: &str = "9223372036854775807";
 
-/// Every topic config we know. The first four are acted on; `cleanup.policy=compact` keeps the
-/// topic whole (no retention deletes it) without compacting it yet; batches keep the producer's
-/// compression whatever `compression.type` says; log-append timestamps are not supported. The
-/// rest tune replication, the cleaner or on-disk details this broker does not have.
+/// Every topic config we know. The first four are acted on, and `message.timestamp.type`;
+/// `cleanup.policy=compact` keeps the topic whole (no retention deletes it) without compacting it
+/// yet; batches keep the producer's compression whatever `compression.type` says. The rest tune
+/// replication, the cleaner or on-disk details this broker does not have.
 const CATALOGUE: &[Spec] = &[
     spec(
         "retention.ms",
@@ -128,8 +131,8 @@ const CATALOGUE: &[Spec] = &[
         "message.timestamp.type",
         Kind::String,
         "CreateTime",
-        &["CreateTime"],
-        "Record timestamps are the producer's.",
+        &["CreateTime", "LogAppendTime"],
+        "CreateTime: records keep the producer's timestamps; LogAppendTime: the broker's append time.",
     ),
     only("unclean.leader.election.enable", Kind::Boolean, "false", &["true", "false"], STORED),
     only("preallocate", Kind::Boolean, "false", &["true", "false"], STORED),
@@ -200,6 +203,7 @@ impl TopicConfig {
             max_message_bytes: config.max_message_size,
             compacted: false,
             deletes: true,
+            log_append_time: false,
         }
     }
 
@@ -223,6 +227,7 @@ impl TopicConfig {
                 "max.message.bytes" => {
                     out.max_message_bytes = value.parse::<usize>().ok().filter(|v| *v > 0).ok_or_else(bad)?
                 }
+                "message.timestamp.type" => out.log_append_time = value == "LogAppendTime",
                 _ => {}
             }
         }

@@ -26,7 +26,13 @@ const IMPLICIT_JOIN_VERSION: i16 = 12;
 
 enum Outcome {
     Done(PartitionProduceResponse),
-    Appending { index: i32, start_offset: i64, pending: BoxFuture<'static, Result<i64, ResponseError>> },
+    Appending {
+        index: i32,
+        start_offset: i64,
+        /// The time the batch was stamped with on a `LogAppendTime` topic, else -1.
+        log_append_time: i64,
+        pending: BoxFuture<'static, Result<i64, ResponseError>>,
+    },
 }
 
 /// Issues every append in request order, then waits for them in the returned future.
@@ -74,11 +80,11 @@ pub async fn handle(txns: &Transactions, ctx: &RequestContext, req: ProduceReque
             for outcome in outcomes {
                 partitions.push(match outcome {
                     Outcome::Done(resp) => resp,
-                    Outcome::Appending { index, start_offset, pending } => match pending.await {
+                    Outcome::Appending { index, start_offset, log_append_time, pending } => match pending.await {
                         Ok(base_offset) => PartitionProduceResponse::default()
                             .with_index(index)
                             .with_base_offset(base_offset)
-                            .with_log_append_time_ms(-1)
+                            .with_log_append_time_ms(log_append_time)
                             .with_log_start_offset(if version >= 5 { start_offset } else { -1 }),
                         Err(e) => failed(version, index, e, None),
                     },
@@ -111,16 +117,24 @@ async fn append(
             Err(e) => return Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
         }
     }
-    let info = match checked {
+    let mut info = match checked {
         Err(e) => return Outcome::Done(failed(version, index, e.response_error(), Some(e.to_string()))),
         Ok(info) => info,
+    };
+    let (records, log_append_time) = if topic.config.log_append_time {
+        let now = crate::clock::now_ms();
+        info.max_timestamp = now;
+        (batch::with_log_append_time(&records, now), now)
+    } else {
+        (records, -1)
     };
     if version >= IMPLICIT_JOIN_VERSION {
         if let Err(e) = join(txns, transactional_id, name, partition, &info).await {
             return Outcome::Done(failed(version, index, e, None));
         }
     }
-    Outcome::Appending { index, start_offset: partition.start_offset(), pending: partition.append(records, &info) }
+    let start_offset = partition.start_offset();
+    Outcome::Appending { index, start_offset, log_append_time, pending: partition.append(records, &info) }
 }
 
 /// Has the partition join the producer's transaction, unless it holds the transaction open

@@ -1,7 +1,8 @@
 //! Kafka record batches (magic v2) on the produce and fetch paths, without decoding records.
 //!
-//! Produce validates the header and the CRC32C and hands the bytes to the log unchanged; the log
-//! assigns offsets. Fetch serves stored bytes; only the 8-byte base offset (outside the CRC) may
+//! Produce validates the header and the CRC32C and hands the bytes to the log unchanged (on a
+//! `LogAppendTime` topic, with the header's timestamp type and max timestamp set, and the CRC
+//! recomputed); the log assigns offsets. Fetch serves stored bytes; only the 8-byte base offset (outside the CRC) may
 //! need patching when a host stores batches with the producer's base offset.
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -15,6 +16,9 @@ const LENGTH_FIELD_END: usize = 12;
 const MAGIC_AT: usize = 16;
 const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
+const MAX_TIMESTAMP_AT: usize = 35;
+/// The attribute bit of a batch whose records all read its max timestamp (LogAppendTime).
+const LOG_APPEND_TIME: u8 = 0x08;
 
 /// What produce needs to know about a batch, read from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +124,23 @@ pub fn validate(records: &[u8], max_size: usize) -> Result<BatchInfo, BatchError
     })
 }
 
+/// A validated batch stamped with the broker's append time, as Kafka stamps batches of a
+/// `LogAppendTime` topic: the timestamp-type bit set and the max timestamp replaced (clients then
+/// read it as every record's timestamp), the CRC recomputed over the changed header. The records
+/// themselves, compressed or not, stay as they are.
+pub fn with_log_append_time(batch: &[u8], now_ms: i64) -> Bytes {
+    let mut out = BytesMut::from(batch);
+    if out.len() < BATCH_HEADER_LEN {
+        return out.freeze();
+    }
+    // The attributes are an Int16; the timestamp-type bit is in its low byte.
+    out[ATTRIBUTES_AT + 1] |= LOG_APPEND_TIME;
+    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c(&out[ATTRIBUTES_AT..]);
+    out[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+    out.freeze()
+}
+
 /// The base offset written in a stored batch.
 pub fn base_offset_of(batch: &[u8]) -> Option<i64> {
     batch.get(..8).map(|mut b| b.get_i64())
@@ -196,7 +217,7 @@ pub fn first_record_at_or_after(
     let base_timestamp = i64::from_be_bytes(batch.get(27..35)?.try_into().ok()?);
     let max_timestamp = i64::from_be_bytes(batch.get(35..43)?.try_into().ok()?);
     // With LogAppendTime (attribute bit 3) every record carries the batch's max timestamp.
-    let log_append_time = batch.get(22)? & 0x08 != 0;
+    let log_append_time = batch.get(ATTRIBUTES_AT + 1)? & LOG_APPEND_TIME != 0;
     let read = records::records(batch, max_message_bytes.saturating_mul(DECOMPRESSION_FACTOR)).ok()?;
     read.iter()
         .map(|r| {
@@ -249,6 +270,27 @@ mod tests {
     fn batch(n: i64, compression: Compression) -> Bytes {
         let records: Vec<_> = (0..n).map(|i| record(i, 1000 + i * 10)).collect();
         super::fixtures::encode(&records, compression)
+    }
+
+    #[test]
+    fn a_log_append_time_stamp_keeps_the_records_intact_and_the_crc_right() {
+        use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
+        for compression in [Compression::None, Compression::Lz4] {
+            let original = batch(3, compression);
+            let stamped = with_log_append_time(&original, 1_700_000_000_123);
+            let info = validate(&stamped, usize::MAX).expect("the CRC is recomputed");
+            assert_eq!(info.max_timestamp, 1_700_000_000_123);
+            assert_eq!(stamped.len(), original.len());
+            assert_eq!(stamped[BATCH_HEADER_LEN..], original[BATCH_HEADER_LEN..], "records untouched");
+            let decoded = RecordBatchDecoder::decode(&mut stamped.clone()).expect("a client decodes it");
+            // (kafka-protocol reads each record's own timestamp; Kafka's clients read the max.)
+            assert!(decoded.records.iter().all(|r| r.timestamp_type == TimestampType::LogAppend));
+            assert_eq!(
+                first_record_at_or_after(&stamped, 0, 1_700_000_000_000, 1 << 20),
+                Some((0, 1_700_000_000_123)),
+                "a search by time finds the first record at the append time"
+            );
+        }
     }
 
     #[test]

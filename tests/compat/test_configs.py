@@ -193,3 +193,56 @@ def test_compacted_topics_refuse_records_without_a_key(broker, topic_name):
     produce_all(p, topic_name, [(b"k", b"keyed", {}), (b"k", None, {})])
     got = [m.value() for m in consume(broker.bootstrap, topic_name, [0], 3)]
     assert got == [b"keyless is fine here", b"keyed", None]
+
+
+def test_log_append_time_stamps_records_with_the_brokers_time(broker, topic_name):
+    """`message.timestamp.type=LogAppendTime`: the broker stamps each batch as it appends it, and
+    every record reads that time (the batch's CRC still checks: kafka-python verifies it); a
+    topic altered to it keeps the producer's timestamps on what came before."""
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KpTopicPartition
+
+    old = 1_000_000_000_000
+    create_topic(broker.bootstrap, topic_name)
+    p = producer(broker.bootstrap, linger_ms=50)
+    produce_all(p, topic_name, [(None, b"before", {"timestamp": old})])
+    incremental(broker.bootstrap, topic_name, [op("message.timestamp.type", "LogAppendTime")])
+    assert describe(broker.bootstrap, topic_name)["message.timestamp.type"].value == "LogAppendTime"
+
+    stamped = []
+    sent_at = int(time.time() * 1000)
+    for i in range(5):
+        p.produce(topic_name, value=b"after%d" % i, timestamp=old + i,
+                  on_delivery=lambda err, msg: stamped.append((err, msg.timestamp())))
+    assert p.flush(30) == 0
+    received_by = int(time.time() * 1000)
+    assert all(err is None for err, _ in stamped), stamped
+    # The produce answer carries the append time, which librdkafka reports.
+    assert all(kind == TIMESTAMP_LOG_APPEND_TIME and sent_at - 1000 <= ts <= received_by + 1000
+               for _, (kind, ts) in stamped), stamped
+
+    got = consume(broker.bootstrap, topic_name, [0], 6)
+    assert got[0].timestamp() == (TIMESTAMP_CREATE_TIME, old)
+    for m in got[1:]:
+        kind, ts = m.timestamp()
+        assert kind == TIMESTAMP_LOG_APPEND_TIME and sent_at - 1000 <= ts <= received_by + 1000, m.timestamp()
+
+    kp = KafkaConsumer(bootstrap_servers=broker.bootstrap, check_crcs=True, consumer_timeout_ms=10000,
+                       auto_offset_reset="earliest", enable_auto_commit=False)
+    try:
+        kp.assign([KpTopicPartition(topic_name, 0)])
+        records = []
+        for r in kp:
+            records.append(r)
+            if len(records) == 6:
+                break
+        assert [r.value for r in records] == [b"before"] + [b"after%d" % i for i in range(5)]
+        assert [r.timestamp_type for r in records] == [0] + [1] * 5
+        assert [r.timestamp for r in records[1:]] == [ts for _, (_, ts) in stamped]
+    finally:
+        kp.close()
+
+    with pytest.raises(KafkaException) as bad:
+        incremental(broker.bootstrap, topic_name, [op("message.timestamp.type", "WhenItArrives")])
+    assert error_code(bad) == KafkaError.INVALID_CONFIG
