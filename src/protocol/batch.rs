@@ -2,8 +2,8 @@
 //!
 //! Produce validates the header and the CRC32C and hands the bytes to the log unchanged (on a
 //! `LogAppendTime` topic, with the header's timestamp type and max timestamp set, and the CRC
-//! recomputed); the log assigns offsets. Fetch serves stored bytes; only the 8-byte base offset (outside the CRC) may
-//! need patching when a host stores batches with the producer's base offset.
+//! recomputed); the log assigns offsets. Fetch serves stored bytes; only the 8-byte base offset
+//! (outside the CRC) may need patching when a host stores batches with the producer's base offset.
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
@@ -16,6 +16,7 @@ const LENGTH_FIELD_END: usize = 12;
 const MAGIC_AT: usize = 16;
 const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
+const BASE_TIMESTAMP_AT: usize = 27;
 const MAX_TIMESTAMP_AT: usize = 35;
 /// The attribute bit of a batch whose records all read its max timestamp (LogAppendTime).
 const LOG_APPEND_TIME: u8 = 0x08;
@@ -214,8 +215,8 @@ pub fn first_record_at_or_after(
     timestamp: i64,
     max_message_bytes: usize,
 ) -> Option<(i64, i64)> {
-    let base_timestamp = i64::from_be_bytes(batch.get(27..35)?.try_into().ok()?);
-    let max_timestamp = i64::from_be_bytes(batch.get(35..43)?.try_into().ok()?);
+    let base_timestamp = i64::from_be_bytes(batch.get(BASE_TIMESTAMP_AT..MAX_TIMESTAMP_AT)?.try_into().ok()?);
+    let max_timestamp = i64::from_be_bytes(batch.get(MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8)?.try_into().ok()?);
     // With LogAppendTime (attribute bit 3) every record carries the batch's max timestamp.
     let log_append_time = batch.get(ATTRIBUTES_AT + 1)? & LOG_APPEND_TIME != 0;
     let read = records::records(batch, max_message_bytes.saturating_mul(DECOMPRESSION_FACTOR)).ok()?;

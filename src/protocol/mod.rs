@@ -9,3 +9,4 @@ pub mod frame;
 pub mod pulsar_entry;
 pub mod records;
 pub mod response;
+pub mod varint;

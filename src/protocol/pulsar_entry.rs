@@ -6,6 +6,7 @@
 //! as KoP writes it. Stored entry: the broker's `AppendIndexMetadataInterceptor` prepends
 //! `[0x0e02][u32 size][BrokerEntryMetadata]` whose `index` is the offset of the entry's last record.
 
+use super::varint;
 use bytes::{BufMut, Bytes, BytesMut};
 
 const BROKER_ENTRY_METADATA_MAGIC: u16 = 0x0e02;
@@ -29,23 +30,15 @@ impl EntryInfo {
     }
 }
 
-fn put_varint(out: &mut BytesMut, mut v: u64) {
-    while v >= 0x80 {
-        out.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.put_u8(v as u8);
-}
-
 fn put_bytes_field(out: &mut BytesMut, field: u32, bytes: &[u8]) {
-    put_varint(out, u64::from(field << 3 | 2));
-    put_varint(out, bytes.len() as u64);
+    varint::put_unsigned(out, u64::from(field << 3 | 2));
+    varint::put_unsigned(out, bytes.len() as u64);
     out.put_slice(bytes);
 }
 
 fn put_varint_field(out: &mut BytesMut, field: u32, v: u64) {
-    put_varint(out, u64::from(field << 3));
-    put_varint(out, v);
+    varint::put_unsigned(out, u64::from(field << 3));
+    varint::put_unsigned(out, v);
 }
 
 /// The frame to publish for one Kafka batch.

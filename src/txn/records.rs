@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::state::{TxnMeta, TxnState, EXHAUSTED_EPOCH};
+use crate::protocol::varint;
 
 /// `TransactionLogValue` tags (version 1).
 const TAG_PREVIOUS_PRODUCER_ID: u32 = 0;
@@ -106,7 +107,7 @@ pub fn decode_value(mut v: &[u8]) -> Option<TxnMeta> {
             partitions.insert((topic.clone(), v.get_i32()));
         }
         if flexible {
-            skip_tagged(&mut v, |_, _| Some(()))?;
+            read_tagged(&mut v, |_, _| Some(()))?;
         }
     }
     if v.remaining() < 16 {
@@ -116,7 +117,7 @@ pub fn decode_value(mut v: &[u8]) -> Option<TxnMeta> {
     let started_ms = v.get_i64();
     let (mut previous_producer_id, mut client_version) = (-1, 0);
     if flexible {
-        skip_tagged(&mut v, |tag, mut data| {
+        read_tagged(&mut v, |tag, mut data| {
             match tag {
                 TAG_PREVIOUS_PRODUCER_ID if data.remaining() >= 8 => previous_producer_id = data.get_i64(),
                 TAG_CLIENT_TRANSACTION_VERSION if data.remaining() >= 2 => client_version = data.get_i16(),
@@ -161,12 +162,8 @@ fn get_count(buf: &mut &[u8], flexible: bool) -> Option<u32> {
     Some(buf.get_i32().max(0) as u32)
 }
 
-fn put_uvarint(out: &mut BytesMut, mut v: u32) {
-    while v >= 0x80 {
-        out.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.put_u8(v as u8);
+fn put_uvarint(out: &mut BytesMut, v: u32) {
+    varint::put_unsigned(out, u64::from(v));
 }
 
 fn get_uvarint(buf: &mut &[u8]) -> Option<u32> {
@@ -185,7 +182,7 @@ fn get_uvarint(buf: &mut &[u8]) -> Option<u32> {
 }
 
 /// Reads a tagged-field section, handing each field's tag and bytes to `field`.
-fn skip_tagged(buf: &mut &[u8], mut field: impl FnMut(u32, &[u8]) -> Option<()>) -> Option<()> {
+fn read_tagged(buf: &mut &[u8], mut field: impl FnMut(u32, &[u8]) -> Option<()>) -> Option<()> {
     let count = get_uvarint(buf)?;
     for _ in 0..count {
         let tag = get_uvarint(buf)?;

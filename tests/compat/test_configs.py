@@ -4,9 +4,11 @@ confluent-kafka's and kafka-python's admin clients, and their effect on produce 
 import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, KafkaError, KafkaException,
+                             TopicPartition)
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import TopicPartition as KpTopicPartition
 from kafka.admin import ConfigResource as KpConfigResource
 from kafka.admin import ConfigResourceType as KpResourceType
 
@@ -199,10 +201,6 @@ def test_log_append_time_stamps_records_with_the_brokers_time(broker, topic_name
     """`message.timestamp.type=LogAppendTime`: the broker stamps each batch as it appends it, and
     every record reads that time (the batch's CRC still checks: kafka-python verifies it); a
     topic altered to it keeps the producer's timestamps on what came before."""
-    from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME
-    from kafka import KafkaConsumer
-    from kafka import TopicPartition as KpTopicPartition
-
     old = 1_000_000_000_000
     create_topic(broker.bootstrap, topic_name)
     p = producer(broker.bootstrap, linger_ms=50)
