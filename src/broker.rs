@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError, Endpoint};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::host::{Authenticator, HostResult, Owner, TopicStore};
-use crate::partition::TopicRegistry;
+use crate::partition::{ProducerStateSettings, TopicRegistry};
 use crate::peers::Peers;
 use crate::topic_config::TopicConfig;
 use crate::txn::{ProducerIds, TransactionCoordinator, TxnConfig};
@@ -80,7 +80,7 @@ impl Broker {
         config.validate()?;
         let advertised = config.advertised()?;
         let topics = Arc::new(
-            TopicRegistry::load(store, TopicConfig::defaults(&config), config.kafka_producer_id_expiration_ms as i64)
+            TopicRegistry::load(store, TopicConfig::defaults(&config), ProducerStateSettings::from_config(&config))
                 .await?,
         );
         let groups = GroupCoordinator::start(&topics, GroupConfig::from_config(&config)).await?;

@@ -99,6 +99,9 @@ pub struct Config {
     /// How long a producer id that writes nothing is remembered by a partition (Kafka's
     /// `producer.id.expiration.ms`); one with a transaction open there is kept until it ends.
     pub kafka_producer_id_expiration_ms: u64,
+    /// How often a partition that is written saves its producer-state snapshot (KoP's key): a
+    /// restart or an ownership move reads the log from the last snapshot on.
+    pub kafka_txn_producer_state_topic_snapshot_interval_seconds: u64,
     /// The transaction protocol announced to clients (Kafka's `transaction.version` feature):
     /// 2 lets Kafka 4 clients use transactions version 2 (KIP-890), 1 keeps every client on
     /// the first one. Both are served either way.
@@ -179,6 +182,7 @@ impl Default for Config {
             kafka_transactional_id_expiration_ms: 7 * 24 * 3600 * 1000,
             kafka_transactions_remove_expired_transactional_id_cleanup_interval_ms: 3600 * 1000,
             kafka_producer_id_expiration_ms: 24 * 3600 * 1000,
+            kafka_txn_producer_state_topic_snapshot_interval_seconds: 60,
             kafka_transaction_version: 2,
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
@@ -284,6 +288,9 @@ impl Config {
         }
         if self.kafka_producer_id_expiration_ms == 0 || self.kafka_producer_id_expiration_ms > i64::MAX as u64 {
             return invalid("kafkaProducerIdExpirationMs", "must be positive");
+        }
+        if !(1..=86_400).contains(&self.kafka_txn_producer_state_topic_snapshot_interval_seconds) {
+            return invalid("kafkaTxnProducerStateTopicSnapshotIntervalSeconds", "must be 1 to 86400");
         }
         if !(1..=2).contains(&self.kafka_transaction_version) {
             return invalid("kafkaTransactionVersion", "must be 1 or 2");

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use kop::config::Config;
 use kop::group::{CommitItem, GroupCoordinator};
 use kop::host::embedded::EmbeddedHost;
-use kop::partition::TopicRegistry;
+use kop::partition::{ProducerStateSettings, TopicRegistry};
 use kop::topic_config::TopicConfig;
 
 async fn open(config: &Config) -> (Arc<TopicRegistry>, Arc<GroupCoordinator>) {
     let host = EmbeddedHost::new(config).expect("host");
     let topics = Arc::new(
-        TopicRegistry::load(host, TopicConfig::defaults(config), config.kafka_producer_id_expiration_ms as i64)
+        TopicRegistry::load(host, TopicConfig::defaults(config), ProducerStateSettings::from_config(config))
             .await
             .expect("topics"),
     );

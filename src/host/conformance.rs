@@ -45,6 +45,14 @@ pub fn check(make: &dyn Fn() -> Arc<dyn Log>) {
     offsets_follow_append_order(&*make());
     positions_and_timestamps_are_found(&*make());
     deleted_records_stay_deleted(&*make());
+    snapshots_are_replaced_whole(&*make());
+}
+
+fn snapshots_are_replaced_whole(log: &dyn Log) {
+    assert_eq!(block_on(log.load_snapshot()).unwrap(), None, "a new log has none");
+    block_on(log.save_snapshot(Bytes::from_static(b"a longer first snapshot"))).unwrap();
+    block_on(log.save_snapshot(Bytes::from_static(b"second"))).unwrap();
+    assert_eq!(block_on(log.load_snapshot()).unwrap().as_deref(), Some(&b"second"[..]));
 }
 
 fn offsets_follow_append_order(log: &dyn Log) {

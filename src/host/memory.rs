@@ -27,6 +27,7 @@ struct Entries {
     end_offset: i64,
     deleted_up_to: i64,
     closed: bool,
+    snapshot: Option<Bytes>,
 }
 
 impl Entries {
@@ -147,6 +148,15 @@ impl Log for MemoryLog {
         state.deleted_up_to = state.deleted_up_to.max(offset);
         state.drop_below(offset);
         future::ready(Ok(state.start_offset())).boxed()
+    }
+
+    fn load_snapshot(&self) -> BoxFuture<'static, HostResult<Option<Bytes>>> {
+        future::ready(Ok(self.lock().snapshot.clone())).boxed()
+    }
+
+    fn save_snapshot(&self, snapshot: Bytes) -> BoxFuture<'static, HostResult<()>> {
+        self.lock().snapshot = Some(snapshot);
+        future::ready(Ok(())).boxed()
     }
 }
 

@@ -133,6 +133,13 @@ pub trait Log: Send + Sync {
         future::ready(Ok(())).boxed()
     }
 
+    /// How many times this broker has loaded the log: a load after ownership came back may find
+    /// what other brokers wrote meanwhile, so what the core keeps about the log is rebuilt when
+    /// this changes. Hosts whose logs are always open keep 0.
+    fn generation(&self) -> u64 {
+        0
+    }
+
     /// Appends one batch. The entry's order is fixed when this returns, before the future resolves.
     fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>>;
 
@@ -169,6 +176,14 @@ pub trait Log: Send + Sync {
     /// host can. Returns the new start offset. The range is the caller's (the partition's) to
     /// check: an offset past the end is taken as the end, one below the start changes nothing.
     fn delete_records(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>>;
+
+    /// The partition's producer-state snapshot as last saved, if one was; opaque to the host.
+    /// Where ownership moves (Pulsar), the next owner finds the snapshot the last one saved.
+    fn load_snapshot(&self) -> BoxFuture<'static, HostResult<Option<Bytes>>>;
+
+    /// Replaces the partition's producer-state snapshot, durably: a crash leaves the old one or
+    /// the new one, never a mix.
+    fn save_snapshot(&self, snapshot: Bytes) -> BoxFuture<'static, HostResult<()>>;
 }
 
 /// A topic's durable description.

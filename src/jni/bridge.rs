@@ -54,6 +54,7 @@ struct Methods {
     update_partitions: JMethodID,
     delete_topic: JMethodID,
     open_partition: JMethodID,
+    save_snapshot: JMethodID,
     append: JMethodID,
     read: JMethodID,
     find_position: JMethodID,
@@ -123,6 +124,7 @@ impl Bridge {
             update_partitions: method("updatePartitions", "(Ljava/lang/String;IJ)V")?,
             delete_topic: method("deleteTopic", STRING_CALL)?,
             open_partition: method("openPartition", STRING_CALL)?,
+            save_snapshot: method("saveSnapshot", "(Ljava/lang/String;[BJ)V")?,
             append: method("append", "(Ljava/lang/String;Ljava/nio/ByteBuffer;IJ)V")?,
             read: method("read", "(Ljava/lang/String;JJIJJ)V")?,
             find_position: method("findPosition", "(Ljava/lang/String;IJJ)V")?,
@@ -305,6 +307,19 @@ impl BrokerCalls for Bridge {
 
     fn open_partition(&self, partition: &str) -> BoxFuture<'static, Reply> {
         self.call_with_string(self.methods.open_partition, partition)
+    }
+
+    fn save_snapshot(&self, partition: &str, snapshot: &[u8]) -> BoxFuture<'static, Reply> {
+        self.call(|env, obj, id| {
+            let name = env.new_string(partition)?;
+            let bytes = env.byte_array_from_slice(snapshot)?;
+            Self::invoke(
+                env,
+                obj,
+                self.methods.save_snapshot,
+                &[JValue::Object(&name), JValue::Object(&bytes), JValue::Long(id)],
+            )
+        })
     }
 
     fn append(&self, partition: &str, frame: &[u8], records: i32) -> BoxFuture<'static, Reply> {

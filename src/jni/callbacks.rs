@@ -63,7 +63,8 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeTopics<'l>(
     });
 }
 
-/// `static native void completeOpen(long call, long lastIndex, byte[] firstHead, byte[] lastHead)`
+/// `static native void completeOpen(long call, long lastIndex, byte[] firstHead, byte[] lastHead,
+/// byte[] snapshot)`
 #[no_mangle]
 pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeOpen<'l>(
     mut env: JNIEnv<'l>,
@@ -72,9 +73,15 @@ pub extern "system" fn Java_io_kop_pulsar_NativeCore_completeOpen<'l>(
     last_index: jlong,
     first: JByteArray<'l>,
     last: JByteArray<'l>,
+    snapshot: JByteArray<'l>,
 ) {
     guarded(call, || {
-        Ok(Reply::Opened { last_index, first: bytes_or_none(&mut env, &first)?, last: bytes_or_none(&mut env, &last)? })
+        Ok(Reply::Opened {
+            last_index,
+            first: bytes_or_none(&mut env, &first)?,
+            last: bytes_or_none(&mut env, &last)?,
+            snapshot: bytes_or_none(&mut env, &snapshot)?,
+        })
     });
 }
 

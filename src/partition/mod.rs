@@ -5,9 +5,11 @@ pub mod internal_log;
 pub mod ownership;
 pub mod producer_state;
 pub mod registry;
+pub mod snapshot;
 pub mod transactions;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -22,8 +24,9 @@ use crate::protocol::control::{self, TxnRole};
 use crate::topic_config::TopicConfig;
 
 pub use producer_state::ActiveProducer;
-use producer_state::{last_seq, Check, ProducerStates};
+use producer_state::{last_seq, Check, ProducerStates, PRODUCER_ID_EXPIRATION_MS};
 pub use registry::{Topic, TopicRegistry};
+use snapshot::Snapshot;
 pub use transactions::Aborted;
 use transactions::Transactions;
 
@@ -54,6 +57,90 @@ const PRODUCER_RESTORE_RECORDS: i64 = 2_000;
 /// How many records' batches one step of learning older transactions reads and holds.
 const LEARN_RANGE_RECORDS: i64 = 20_000;
 
+/// The most bytes a producer-state snapshot takes: on Pulsar it is a ManagedLedger property,
+/// which lives in the metadata store with the ledger's other metadata.
+const SNAPSHOT_MAX_BYTES: usize = 256 * 1024;
+
+/// The most aborted transactions a snapshot keeps; older ones are learned from the log again by
+/// a reader that goes back to them.
+const SNAPSHOT_MAX_ABORTED: usize = 4_096;
+
+/// How a partition keeps its producers' state.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerStateSettings {
+    /// How long an idle producer is remembered (`kafkaProducerIdExpirationMs`).
+    pub expiration_ms: i64,
+    /// How often a partition that is written saves its snapshot
+    /// (`kafkaTxnProducerStateTopicSnapshotIntervalSeconds`).
+    pub snapshot_interval_ms: i64,
+}
+
+impl Default for ProducerStateSettings {
+    fn default() -> Self {
+        ProducerStateSettings { expiration_ms: PRODUCER_ID_EXPIRATION_MS, snapshot_interval_ms: 60_000 }
+    }
+}
+
+impl ProducerStateSettings {
+    /// The settings `config` gives.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        ProducerStateSettings {
+            expiration_ms: i64::try_from(config.kafka_producer_id_expiration_ms).unwrap_or(i64::MAX),
+            snapshot_interval_ms: i64::try_from(
+                config.kafka_txn_producer_state_topic_snapshot_interval_seconds.saturating_mul(1000),
+            )
+            .unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// The end offsets seen when stateful appends (idempotent or transactional batches, markers)
+/// still on their way were started: each lands at or above its own, so a snapshot that starts no
+/// later than the lowest has every such batch read again when it is loaded.
+#[derive(Default)]
+struct InFlight(Mutex<BTreeMap<i64, usize>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks an append started when the log ended at `end`, until the mark is dropped (after the
+    /// append's effects on the state are applied).
+    fn start(self: &Arc<Self>, end: i64) -> InFlightMark {
+        *self.lock().entry(end).or_insert(0) += 1;
+        InFlightMark { set: Arc::clone(self), end }
+    }
+
+    fn lowest(&self) -> Option<i64> {
+        self.lock().keys().next().copied()
+    }
+}
+
+struct InFlightMark {
+    set: Arc<InFlight>,
+    end: i64,
+}
+
+impl Drop for InFlightMark {
+    fn drop(&mut self) {
+        let mut set = self.set.lock();
+        if let Some(n) = set.get_mut(&self.end) {
+            *n -= 1;
+            if *n == 0 {
+                set.remove(&self.end);
+            }
+        }
+    }
+}
+
+/// When the partition's next snapshot is due.
+struct SnapshotClock {
+    interval_ms: i64,
+    saved_ms: AtomicI64,
+    saving: AtomicBool,
+}
+
 /// One partition of a topic.
 pub struct Partition {
     /// Partition number.
@@ -63,8 +150,14 @@ pub struct Partition {
     appended: Arc<watch::Sender<u64>>,
     producers: Arc<Mutex<ProducerStates>>,
     txns: Arc<Mutex<Transactions>>,
-    // Set once the producers of the log's tail are known (see `restore_producers`).
-    restored: tokio::sync::OnceCell<()>,
+    settings: ProducerStateSettings,
+    in_flight: Arc<InFlight>,
+    snapshots: Arc<SnapshotClock>,
+    // The log generation the producers' state was rebuilt for (see `ready`), u64::MAX before
+    // the first; and whether that rebuild was whole, so a snapshot of it may be saved.
+    restored: AtomicU64,
+    restoring: tokio::sync::Mutex<()>,
+    state_whole: AtomicBool,
     // One reader at a time learns older transactions (see `learn_from`).
     learning: tokio::sync::Mutex<()>,
     // Where the entry holding each recently read "next offset" starts, so a consumer reading on
@@ -86,22 +179,30 @@ pub struct ReadResult {
 impl Partition {
     /// Wraps a host log.
     pub fn new(index: i32, log: Arc<dyn Log>) -> Self {
+        Partition::with_settings(index, log, ProducerStateSettings::default())
+    }
+
+    /// Wraps a host log whose producers' state is kept as `settings` say.
+    pub fn with_settings(index: i32, log: Arc<dyn Log>, settings: ProducerStateSettings) -> Self {
         Partition {
             index,
             log,
             appended: Arc::new(watch::channel(0).0),
-            producers: Arc::default(),
+            producers: Arc::new(Mutex::new(ProducerStates::expiring_after(settings.expiration_ms))),
             txns: Arc::default(),
-            restored: tokio::sync::OnceCell::new(),
+            settings,
+            in_flight: Arc::default(),
+            snapshots: Arc::new(SnapshotClock {
+                interval_ms: settings.snapshot_interval_ms,
+                saved_ms: AtomicI64::new(crate::clock::now_ms()),
+                saving: AtomicBool::new(false),
+            }),
+            restored: AtomicU64::new(u64::MAX),
+            restoring: tokio::sync::Mutex::new(()),
+            state_whole: AtomicBool::new(false),
             learning: tokio::sync::Mutex::new(()),
             hints: Mutex::default(),
         }
-    }
-
-    /// The same partition, forgetting producers idle for `expiration_ms` (`kafkaProducerIdExpirationMs`).
-    pub fn with_producer_expiry(mut self, expiration_ms: i64) -> Self {
-        self.producers = Arc::new(Mutex::new(ProducerStates::expiring_after(expiration_ms)));
-        self
     }
 
     /// Appends a validated batch and resolves to its base offset. The entry's place in the log is
@@ -110,6 +211,7 @@ impl Partition {
     /// again.
     pub fn append(&self, batch: Bytes, info: &BatchInfo) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
+        self.snapshot_if_due();
         if info.producer_id < 0 {
             return self.append_to_log(batch, meta);
         }
@@ -122,6 +224,7 @@ impl Partition {
             Check::Duplicate(outcome) => outcome.boxed(),
             Check::Append => {
                 let states = Arc::clone(&self.producers);
+                let mark = self.in_flight.start(self.log.end_offset());
                 let placement = self.open_transaction(info);
                 let pending = self.append_to_log(batch, meta);
                 let outcome = async move {
@@ -131,12 +234,13 @@ impl Partition {
                         (Ok(base), Some(placement)) => placement.placed(*base),
                         (Ok(_), None) => {}
                     }
+                    drop(mark);
                     result
                 }
                 .boxed()
                 .shared();
                 producers.record(id, epoch, first, last, info.max_timestamp, outcome.clone());
-                outcome.boxed()
+                driven(outcome).boxed()
             }
         }
     }
@@ -151,23 +255,29 @@ impl Partition {
         info: &BatchInfo,
     ) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
-        {
+        self.snapshot_if_due();
+        let (mark, placement) = {
             // A fenced producer's offsets must not wait for its successor's commit.
             let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
             if producers.fenced(info.producer_id, info.producer_epoch) {
                 return future::ready(Err(ResponseError::InvalidProducerEpoch)).boxed();
             }
             producers.fence(info.producer_id, info.producer_epoch, None);
-        }
-        let placement = self.open_transaction(info);
+            (self.in_flight.start(self.log.end_offset()), self.open_transaction(info))
+        };
         let pending = self.append_to_log(batch, meta);
-        async move {
-            let base = pending.await?;
-            if let Some(placement) = placement {
-                placement.placed(base);
+        driven(
+            async move {
+                let base = pending.await;
+                if let (Ok(base), Some(placement)) = (&base, placement) {
+                    placement.placed(*base);
+                }
+                drop(mark);
+                base
             }
-            Ok(base)
-        }
+            .boxed()
+            .shared(),
+        )
         .boxed()
     }
 
@@ -208,16 +318,28 @@ impl Partition {
         let Some(marker) = control::marker(producer_id, epoch, commit, coordinator_epoch, now) else {
             return future::ready(Err(ResponseError::UnknownServerError)).boxed();
         };
-        self.producers.lock().unwrap_or_else(|e| e.into_inner()).fence(producer_id, epoch, Some(coordinator_epoch));
+        self.snapshot_if_due();
+        let mark = {
+            let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+            producers.fence(producer_id, epoch, Some(coordinator_epoch));
+            self.in_flight.start(self.log.end_offset())
+        };
         let pending = self.append_to_log(marker, BatchMeta { record_count: 1, max_timestamp: now });
         let txns = Arc::clone(&self.txns);
-        async move {
-            let offset = pending.await?;
-            let mut txns = txns.lock().unwrap_or_else(|e| e.into_inner());
-            tracing::debug!(producer_id, epoch, commit, offset, open = ?txns.first_offset(producer_id), "marker written");
-            txns.ended(producer_id, offset, commit);
-            Ok(offset)
-        }
+        driven(
+            async move {
+                let offset = pending.await;
+                if let Ok(offset) = offset {
+                    let mut txns = txns.lock().unwrap_or_else(|e| e.into_inner());
+                    tracing::debug!(producer_id, epoch, commit, offset, open = ?txns.first_offset(producer_id), "marker written");
+                    txns.ended(producer_id, offset, commit);
+                }
+                drop(mark);
+                offset
+            }
+            .boxed()
+            .shared(),
+        )
         .boxed()
     }
 
@@ -301,28 +423,58 @@ impl Partition {
     }
 
     /// Loads the log on this broker if the host has not yet; Pulsar answers NOT_LEADER_OR_FOLLOWER
-    /// here on a broker that does not own the partition.
+    /// here on a broker that does not own the partition. The producers' state is rebuilt the
+    /// first time, and again whenever the host loaded the log afresh (on Pulsar, ownership came
+    /// back after other brokers may have written it).
     pub async fn ready(&self) -> Result<(), ResponseError> {
         self.log.open().await.map_err(|e| host_error(&e))?;
-        self.restored
-            .get_or_init(|| async {
-                // Best effort: a partition whose tail cannot be read now is served as before the
-                // rebuild existed (its producers unknown), rather than not at all.
-                if let Err(e) = self.restore_producers().await {
-                    tracing::warn!(partition = self.index, error = ?e, "cannot rebuild idempotent producers from the log's tail");
-                }
-            })
-            .await;
+        let generation = self.log.generation();
+        if self.restored.load(Ordering::Acquire) == generation {
+            return Ok(());
+        }
+        let _one = self.restoring.lock().await;
+        if self.restored.load(Ordering::Acquire) == generation {
+            return Ok(());
+        }
+        if self.restored.load(Ordering::Acquire) != u64::MAX {
+            *self.producers.lock().unwrap_or_else(|e| e.into_inner()) =
+                ProducerStates::expiring_after(self.settings.expiration_ms);
+            *self.txns() = Transactions::default();
+            self.hints.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        // Best effort: a partition whose state cannot be read now is served as before the
+        // rebuild existed (its producers unknown), rather than not at all; such a state is
+        // never saved as a snapshot.
+        let whole = match self.restore_producers().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(partition = self.index, error = ?e, "cannot rebuild idempotent producers from the log");
+                false
+            }
+        };
+        self.state_whole.store(whole, Ordering::Release);
+        self.restored.store(generation, Ordering::Release);
         Ok(())
     }
 
-    /// Learns the idempotent producers of the log's last batches, so a batch that was stored
-    /// before a crash but never acknowledged is recognised when its producer retries it, instead
-    /// of being stored twice; and the transactions open or aborted there. The tail read grows
-    /// until it holds the start of every transaction it sees, so it is bounded by the largest
-    /// transaction, not by the log.
+    /// Learns the idempotent producers and the open and aborted transactions of the log, so a
+    /// batch that was stored before a crash but never acknowledged is recognised when its
+    /// producer retries it instead of being stored twice, and a transaction still open keeps
+    /// holding the stable offset back. From the saved snapshot on when there is one; else from
+    /// the log's tail, grown until it holds the start of every transaction it sees (so it is
+    /// bounded by the largest transaction, not by the log).
     async fn restore_producers(&self) -> Result<(), crate::host::HostError> {
         let (start, end) = (self.log.start_offset(), self.log.end_offset());
+        if let Some(snapshot) = self.usable_snapshot(end).await {
+            let after = self.stored_between(snapshot.offset.max(start), end).await?;
+            let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut txns = self.txns();
+            producers.restore(snapshot.producers);
+            *txns = Transactions::restore(snapshot.txns);
+            tracing::debug!(partition = self.index, from = snapshot.offset, end, "producers restored from a snapshot");
+            replay(&after, &mut producers, &mut txns, true);
+            return Ok(());
+        }
         let mut span = PRODUCER_RESTORE_RECORDS;
         let tail = loop {
             let from = start.max(end.saturating_sub(span));
@@ -335,31 +487,76 @@ impl Partition {
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
         let mut txns = self.txns();
         txns.restored_from(tail.first().map_or(end, |s| s.base_offset));
-        for stored in tail {
-            if let Some(info) = stored.info.filter(|i| i.producer_id >= 0) {
-                let last = last_seq(info.base_sequence, info.record_count);
-                let outcome = future::ready(Ok(stored.base_offset)).boxed().shared();
-                producers.record(
-                    info.producer_id,
-                    info.producer_epoch,
-                    info.base_sequence,
-                    last,
-                    info.max_timestamp,
-                    outcome,
-                );
+        replay(&tail, &mut producers, &mut txns, false);
+        Ok(())
+    }
+
+    /// The saved snapshot, if there is one this log can be read on from.
+    async fn usable_snapshot(&self, end: i64) -> Option<Snapshot> {
+        let bytes = match self.log.load_snapshot().await {
+            Ok(bytes) => bytes?,
+            Err(e) => {
+                tracing::warn!(partition = self.index, error = %e, "cannot load the producer-state snapshot; reading the log's tail instead");
+                return None;
             }
-            match stored.role {
-                TxnRole::Data { producer_id, .. } => {
-                    txns.data(producer_id, stored.base_offset);
-                }
-                TxnRole::Marker { producer_id, epoch, commit } => {
-                    producers.fence(producer_id, epoch, None);
-                    txns.ended_in_tail(producer_id, stored.base_offset, commit);
-                }
-                TxnRole::None => {}
+        };
+        match Snapshot::decode(&bytes) {
+            Ok(snapshot) if snapshot.offset <= end => Some(snapshot),
+            Ok(snapshot) => {
+                // The log lost its end since (a crash before the disk had it): the state is
+                // ahead of the log.
+                tracing::warn!(
+                    partition = self.index,
+                    snapshot = snapshot.offset,
+                    end,
+                    "the producer-state snapshot is past the log's end; reading the log's tail instead"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(partition = self.index, error = %e, "the producer-state snapshot is unreadable; reading the log's tail instead");
+                None
             }
         }
-        Ok(())
+    }
+
+    /// Saves a snapshot when one is due (the partition is being written): the interval has
+    /// passed, its state is whole, and no save is under way. The state is taken
+    /// now; the save runs on its own.
+    fn snapshot_if_due(&self) {
+        let clock = &self.snapshots;
+        let now = crate::clock::now_ms();
+        if now.saturating_sub(clock.saved_ms.load(Ordering::Relaxed)) < clock.interval_ms
+            || !self.state_whole.load(Ordering::Acquire)
+            || self.restored.load(Ordering::Acquire) != self.log.generation()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if clock.saving.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        clock.saved_ms.store(now, Ordering::Relaxed);
+        let snapshot = self.snapshot();
+        let offset = snapshot.offset;
+        let save = self.log.save_snapshot(snapshot.encode(SNAPSHOT_MAX_BYTES));
+        let (clock, index) = (Arc::clone(clock), self.index);
+        runtime.spawn(async move {
+            match save.await {
+                Ok(()) => tracing::debug!(partition = index, offset, "producer-state snapshot saved"),
+                Err(e) => tracing::warn!(partition = index, error = %e, "cannot save the producer-state snapshot"),
+            }
+            clock.saving.store(false, Ordering::Release);
+        });
+    }
+
+    /// The producers' state now, as of the lowest offset whose batch it may not reflect yet.
+    fn snapshot(&self) -> Snapshot {
+        let producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
+        let txns = self.txns();
+        let end = self.log.end_offset();
+        let offset = self.in_flight.lowest().map_or(end, |lowest| lowest.min(end));
+        Snapshot { offset, producers: producers.snapshot(), txns: txns.snapshot(SNAPSHOT_MAX_ABORTED) }
     }
 
     /// What the batches stored in `from..end` say about their producers, oldest first.
@@ -511,6 +708,48 @@ impl Partition {
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
         self.log.max_timestamp()
     }
+}
+
+/// Applies the batches read back at a restore to the state, oldest first. After a snapshot the
+/// state may know some of them already; from a bare tail, a marker whose transaction is not seen
+/// ends one further back, kept for a reader that goes there.
+fn replay(stored: &[Stored], producers: &mut ProducerStates, txns: &mut Transactions, after_snapshot: bool) {
+    for s in stored {
+        if let Some(info) = s.info.filter(|i| i.producer_id >= 0) {
+            let last = last_seq(info.base_sequence, info.record_count);
+            let (id, epoch, first, ts) =
+                (info.producer_id, info.producer_epoch, info.base_sequence, info.max_timestamp);
+            producers.replay(id, epoch, first, last, ts, s.base_offset);
+        }
+        match s.role {
+            TxnRole::Data { producer_id, .. } => {
+                txns.data(producer_id, s.base_offset);
+            }
+            TxnRole::Marker { producer_id, epoch, commit } => {
+                producers.fence(producer_id, epoch, None);
+                if after_snapshot {
+                    txns.ended(producer_id, s.base_offset, commit);
+                } else {
+                    txns.ended_in_tail(producer_id, s.base_offset, commit);
+                }
+            }
+            TxnRole::None => {}
+        }
+    }
+}
+
+/// Drives an append's completion to its end even when the request that started it is dropped
+/// (its client went away): the completion applies the append's effects to the partition's state
+/// and releases its in-flight mark, which snapshots wait on.
+fn driven<F>(outcome: futures::future::Shared<F>) -> futures::future::Shared<F>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Clone + Send + Sync,
+{
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(outcome.clone().map(drop));
+    }
+    outcome
 }
 
 /// A stored batch as a partition's restore sees it.
@@ -741,6 +980,165 @@ mod tests {
         assert!(starts_before(&[data(1)]), "open, maybe since earlier");
         assert!(!starts_before(&[opening(1), marker(1, false)]), "sequence 0: the epoch's first batch here");
         assert!(!starts_before(&[opening(1)]), "open, but since here");
+    }
+
+    /// Settings that save a snapshot at every append.
+    fn snapshot_always() -> ProducerStateSettings {
+        ProducerStateSettings { snapshot_interval_ms: 0, ..ProducerStateSettings::default() }
+    }
+
+    /// Appends plain records until more than a restart's tail read lies after what came before.
+    async fn bury(p: &Partition) {
+        for _ in 0..(PRODUCER_RESTORE_RECORDS * 2) / 500 {
+            let (plain, info) = plain_batch(500);
+            p.append(plain, &info).await.unwrap();
+        }
+    }
+
+    /// Waits until the log holds a snapshot taken at `offset` or later.
+    async fn snapshot_at(log: &Arc<dyn Log>, offset: i64) -> Snapshot {
+        for _ in 0..1_000 {
+            if let Some(bytes) = log.load_snapshot().await.unwrap() {
+                let snapshot = Snapshot::decode(&bytes).expect("a snapshot kop wrote");
+                if snapshot.offset >= offset {
+                    return snapshot;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        panic!("no snapshot at {offset} was saved");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_open_far_behind_the_end_still_holds_readers_back_after_a_restart() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let before = Partition::with_settings(0, Arc::clone(&log), snapshot_always());
+        before.ready().await.unwrap();
+        let (open, info) = transactional(1, 0, 2);
+        assert_eq!(before.append(open, &info).await, Ok(0));
+        bury(&before).await;
+        let end = before.end_offset();
+        // The saves started meanwhile run, so the next append finds none under way.
+        tokio::task::yield_now().await;
+        let (last, info) = plain_batch(1);
+        before.append(last, &info).await.unwrap();
+        assert_eq!(snapshot_at(&log, end).await.txns.open, vec![(1, 0)]);
+
+        let after = Partition::with_settings(0, Arc::clone(&log), snapshot_always());
+        after.ready().await.unwrap();
+        assert_eq!(after.last_stable_offset(), 0, "the transaction is still open");
+        let marker = after.write_marker(1, 0, false, 0).await.unwrap();
+        assert_eq!(after.last_stable_offset(), after.end_offset());
+        assert_eq!(
+            after.aborted_in(0, 10).await,
+            vec![Aborted { producer_id: 1, first_offset: 0, last_offset: marker }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_of_a_batch_far_behind_the_end_is_answered_after_a_restart() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let before = Partition::with_settings(0, Arc::clone(&log), snapshot_always());
+        before.ready().await.unwrap();
+        let (first, info) = idempotent(0, 3);
+        assert_eq!(before.append(first, &info).await, Ok(0));
+        bury(&before).await;
+        let end = before.end_offset();
+        // The saves started meanwhile run, so the next append finds none under way.
+        tokio::task::yield_now().await;
+        let (last, info) = plain_batch(1);
+        before.append(last, &info).await.unwrap();
+        snapshot_at(&log, end).await;
+
+        let after = Partition::with_settings(0, Arc::clone(&log), snapshot_always());
+        after.ready().await.unwrap();
+        let (retry, info) = idempotent(0, 3);
+        assert_eq!(after.append(retry, &info).await, Ok(0), "answered with where it was stored");
+        let (gap, info) = idempotent(5, 1);
+        assert_eq!(after.append(gap, &info).await, Err(ResponseError::OutOfOrderSequenceNumber));
+        let (next, info) = idempotent(3, 1);
+        assert_eq!(after.append(next, &info).await, Ok(end + 1));
+    }
+
+    #[tokio::test]
+    async fn batches_after_the_snapshot_and_ones_it_knew_are_replayed_once() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let before = Partition::new(0, Arc::clone(&log));
+        before.ready().await.unwrap();
+        for first in [0, 3] {
+            let (bytes, info) = idempotent(first, 3);
+            before.append(bytes, &info).await.unwrap();
+        }
+        let (a, info) = transactional(2, 0, 1);
+        before.append(a, &info).await.unwrap();
+        let aborted = before.write_marker(2, 0, false, 0).await.unwrap();
+        // A snapshot from before all of it: the restart replays every batch over it.
+        let mut early = before.snapshot();
+        early.offset = 0;
+        log.save_snapshot(early.encode(SNAPSHOT_MAX_BYTES)).await.unwrap();
+        let (b, info) = transactional(3, 0, 1);
+        let open_at = before.append(b, &info).await.unwrap();
+
+        let after = Partition::new(0, Arc::clone(&log));
+        after.ready().await.unwrap();
+        assert_eq!(
+            after.aborted_in(0, 100).await,
+            vec![Aborted { producer_id: 2, first_offset: 6, last_offset: aborted }]
+        );
+        assert_eq!(after.last_stable_offset(), open_at);
+        let (retry, info) = idempotent(3, 3);
+        assert_eq!(after.append(retry, &info).await, Ok(3), "the newest batch is known once, at the back");
+        let (next, info) = idempotent(6, 1);
+        assert!(after.append(next, &info).await.is_ok(), "the sequence goes on from the last batch");
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_past_the_end_or_unreadable_is_ignored() {
+        for bad in [
+            Snapshot { offset: 1_000, ..Snapshot::default() }.encode(SNAPSHOT_MAX_BYTES),
+            Bytes::from_static(b"\x01 not a snapshot"),
+        ] {
+            let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+            let (bytes, info) = idempotent(0, 3);
+            log.append(bytes, BatchMeta { record_count: info.record_count, max_timestamp: 0 }).await.unwrap();
+            log.save_snapshot(bad).await.unwrap();
+            let p = Partition::new(0, Arc::clone(&log));
+            p.ready().await.unwrap();
+            let (retry, info) = idempotent(0, 3);
+            assert_eq!(p.append(retry, &info).await, Ok(0), "the tail was read instead");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_partition_whose_ownership_comes_back_rebuilds_what_others_wrote() {
+        let broker = Arc::new(crate::host::pulsar::FakeBroker::default());
+        broker.add_topic("persistent://public/default/t", 1, &[]);
+        let name = "persistent://public/default/t-partition-0";
+        let pulsar_log =
+            || -> Arc<dyn Log> { Arc::new(crate::host::pulsar::PulsarLog::new(broker.clone(), name.into())) };
+        let here = Partition::with_settings(0, pulsar_log(), snapshot_always());
+        here.ready().await.unwrap();
+        let (open, info) = transactional(1, 0, 2);
+        assert_eq!(here.append(open, &info).await, Ok(0));
+        assert_eq!(here.last_stable_offset(), 0);
+
+        // Another broker owns it for a while and ends the transaction there.
+        broker.move_away(name, "pulsar://other:6650");
+        assert!(here.read(0, 1 << 20).await.is_err(), "not served here any more");
+        broker.move_back(name);
+        let there = Partition::with_settings(0, pulsar_log(), snapshot_always());
+        there.ready().await.unwrap();
+        let marker = there.write_marker(1, 0, false, 0).await.unwrap();
+        broker.move_away(name, "pulsar://other:6650");
+        assert!(there.read(0, 1 << 20).await.is_err());
+        broker.move_back(name);
+
+        here.ready().await.unwrap();
+        assert_eq!(here.last_stable_offset(), here.end_offset(), "the end written elsewhere is known here");
+        assert_eq!(
+            here.aborted_in(0, 10).await,
+            vec![Aborted { producer_id: 1, first_offset: 0, last_offset: marker }]
+        );
     }
 
     #[tokio::test]

@@ -2,16 +2,18 @@
 //! producer id, so a retried batch is answered with its first offset instead of being stored twice,
 //! and a gap in sequence numbers is refused.
 //!
-//! The state lives in memory. When a partition is first served it is rebuilt from the batches at
-//! the log's tail (`Partition::ready`), so a batch stored just before a crash is recognised when
-//! its producer retries it. A producer not seen in that tail is unknown, and its next batch is
-//! accepted whatever its sequence (as Kafka does for a producer whose state has expired).
+//! The state lives in memory and in the partition's snapshot ([`super::snapshot`]). When a
+//! partition is first served it is rebuilt from the snapshot and the batches stored after it (or,
+//! without a snapshot, from the batches at the log's tail), so a batch stored just before a crash
+//! is recognised when its producer retries it. A producer not known then is unknown, and its next
+//! batch is accepted whatever its sequence (as Kafka does for a producer whose state has expired).
 
 use std::collections::{HashMap, VecDeque};
 
 use futures::future::{BoxFuture, Shared};
 use kafka_protocol::error::ResponseError;
 
+use super::snapshot::ProducerSnapshot;
 use crate::clock::now_ms;
 
 /// Batches remembered per producer, as Kafka does (`max.in.flight.requests.per.connection` <= 5).
@@ -218,6 +220,75 @@ impl ProducerStates {
     pub fn forget(&mut self, producer_id: i64) {
         self.producers.remove(&producer_id);
     }
+
+    /// Every producer as a snapshot keeps it: only batches whose place in the log is known (one
+    /// still being appended lies at or above the snapshot's offset, where the log is read again).
+    pub fn snapshot(&self) -> Vec<ProducerSnapshot> {
+        self.producers
+            .iter()
+            .map(|(&producer_id, p)| ProducerSnapshot {
+                producer_id,
+                epoch: p.epoch,
+                last_timestamp: p.last_timestamp,
+                coordinator_epoch: p.coordinator_epoch,
+                seen_ms: p.seen_ms,
+                batches: p
+                    .batches
+                    .iter()
+                    .filter_map(|b| match b.outcome.peek() {
+                        Some(Ok(base)) => Some((b.first_seq, b.last_seq, *base)),
+                        _ => None,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Takes the producers of a snapshot as the known ones.
+    pub fn restore(&mut self, snapshot: Vec<ProducerSnapshot>) {
+        self.producers = snapshot
+            .into_iter()
+            .map(|p| {
+                let batches = p
+                    .batches
+                    .into_iter()
+                    .rev()
+                    .take(REMEMBERED_BATCHES)
+                    .rev()
+                    .map(|(first_seq, last_seq, base)| Batch { first_seq, last_seq, outcome: stored_at(base) })
+                    .collect();
+                let producer = Producer {
+                    epoch: p.epoch,
+                    batches,
+                    last_timestamp: p.last_timestamp,
+                    coordinator_epoch: p.coordinator_epoch,
+                    seen_ms: p.seen_ms,
+                };
+                (p.producer_id, producer)
+            })
+            .collect();
+    }
+
+    /// Learns a batch read back from the log at `base`, in log order, after a snapshot that may
+    /// know it already: a batch the producer is known to have sent is moved to the latest place
+    /// instead of being remembered twice, and one of an epoch older than the known one (the
+    /// snapshot saw a later marker) changes nothing.
+    pub fn replay(&mut self, producer_id: i64, epoch: i16, first: i32, last: i32, timestamp: i64, base: i64) {
+        if let Some(known) = self.producers.get_mut(&producer_id) {
+            if epoch < known.epoch {
+                return;
+            }
+            if epoch == known.epoch {
+                known.batches.retain(|b| !(b.first_seq == first && b.last_seq == last));
+            }
+        }
+        self.record(producer_id, epoch, first, last, timestamp, stored_at(base));
+    }
+}
+
+/// The outcome of a batch already stored at `base`.
+fn stored_at(base: i64) -> SharedAppend {
+    futures::future::FutureExt::shared(Box::pin(futures::future::ready(Ok(base))) as BoxFuture<'static, _>)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::Partition;
+use super::{Partition, ProducerStateSettings};
 use futures::future::BoxFuture;
 
 use crate::host::{HostError, HostResult, Log, OpenTopic, Owner, TopicMeta, TopicSpec, TopicStore};
@@ -40,20 +40,24 @@ struct Maps {
 pub struct TopicRegistry {
     store: Arc<dyn TopicStore>,
     defaults: TopicConfig,
-    producer_expiry_ms: i64,
+    settings: ProducerStateSettings,
     maps: RwLock<Maps>,
     // Creates and deletes run one at a time so "exists" checks and the host agree.
     admin: Mutex<()>,
 }
 
 impl TopicRegistry {
-    /// Opens every topic the store has; their partitions forget producers idle for
-    /// `producer_expiry_ms`.
-    pub async fn load(store: Arc<dyn TopicStore>, defaults: TopicConfig, producer_expiry_ms: i64) -> HostResult<Self> {
+    /// Opens every topic the store has; their partitions keep their producers' state as
+    /// `settings` say.
+    pub async fn load(
+        store: Arc<dyn TopicStore>,
+        defaults: TopicConfig,
+        settings: ProducerStateSettings,
+    ) -> HostResult<Self> {
         let registry = TopicRegistry {
             store: Arc::clone(&store),
             defaults,
-            producer_expiry_ms,
+            settings,
             maps: RwLock::new(Maps::default()),
             admin: Mutex::new(()),
         };
@@ -64,7 +68,7 @@ impl TopicRegistry {
     }
 
     fn partition(&self, index: i32, log: Arc<dyn Log>) -> Partition {
-        Partition::new(index, log).with_producer_expiry(self.producer_expiry_ms)
+        Partition::with_settings(index, log, self.settings)
     }
 
     fn insert(&self, open: OpenTopic) -> Arc<Topic> {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::snapshot::TxnSnapshot;
 use crate::protocol::control::TxnRole;
 
 /// An aborted transaction as Fetch reports it: its producer and its first offset here; the
@@ -65,7 +66,45 @@ impl Transactions {
     pub fn ended(&mut self, producer_id: i64, offset: i64, commit: bool) {
         let first = self.open.remove(&producer_id);
         if let (false, Some(first_offset)) = (commit, first) {
-            self.aborted.push(Aborted { producer_id, first_offset, last_offset: offset });
+            // A marker read again after a snapshot that had it already.
+            let known = self
+                .aborted
+                .iter()
+                .rev()
+                .take_while(|a| a.last_offset >= offset)
+                .any(|a| a.producer_id == producer_id && a.last_offset == offset);
+            if !known {
+                // Live markers come in offset order; one read again may come before a later one.
+                let at = self.aborted.partition_point(|a| a.last_offset <= offset);
+                self.aborted.insert(at, Aborted { producer_id, first_offset, last_offset: offset });
+            }
+        }
+    }
+
+    /// What a snapshot keeps: everything, but only the newest `max_aborted` aborted
+    /// transactions; the older ones are learned from the log again by a reader that goes there.
+    pub fn snapshot(&self, max_aborted: usize) -> TxnSnapshot {
+        let dropped = self.aborted.len().saturating_sub(max_aborted);
+        let known_from = match dropped.checked_sub(1).map(|i| self.aborted[i].last_offset + 1) {
+            Some(above_dropped) => self.known_from.max(above_dropped),
+            None => self.known_from,
+        };
+        let mut open: Vec<(i64, i64)> = self.open.iter().map(|(&p, &f)| (p, f)).collect();
+        open.sort_unstable();
+        let mut unmatched: Vec<(i64, i64, bool)> = self.unmatched.iter().map(|(&p, &(o, c))| (p, o, c)).collect();
+        unmatched.sort_unstable();
+        TxnSnapshot { known_from, open, aborted: self.aborted[dropped..].to_vec(), unmatched }
+    }
+
+    /// The transactions a snapshot kept.
+    pub fn restore(snapshot: TxnSnapshot) -> Self {
+        let mut aborted = snapshot.aborted;
+        aborted.sort_by_key(|a| a.last_offset);
+        Transactions {
+            open: snapshot.open.into_iter().collect(),
+            aborted,
+            known_from: snapshot.known_from,
+            unmatched: snapshot.unmatched.into_iter().map(|(p, o, c)| (p, (o, c))).collect(),
         }
     }
 

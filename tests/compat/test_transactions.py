@@ -225,6 +225,38 @@ def test_an_old_abort_stays_hidden_after_a_restart(fresh_broker, topic_name):
     assert b"aborted" not in got and len(got) == 5000
 
 
+def test_a_transaction_open_far_behind_the_end_holds_readers_back_after_a_restart(fresh_broker, topic_name):
+    """A transaction opened long before the log's end (more records after it than a restart rereads
+    at the tail) is still known after kill -9, from the partition's producer-state snapshot:
+    read_committed readers stay behind it until it ends, and its abort hides it."""
+    b = fresh_broker({"kafkaTxnProducerStateTopicSnapshotIntervalSeconds": 1})
+    if not b.durable:
+        pytest.skip("this host keeps data in memory")
+    create_topic(b.bootstrap, topic_name)
+    tid = f"tx-{uuid.uuid4().hex[:8]}"
+    p = txn_producer(b.bootstrap, tid, transaction_timeout_ms=600000)
+    p.begin_transaction()
+    send(p, topic_name, [b"open"])
+    plain = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 20})
+    for i in range(5000):
+        plain.produce(topic_name, value=b"%d" % i, partition=0)
+    plain.flush(30)
+    # A partition saves its snapshot as it is written, once the interval has passed.
+    time.sleep(1.5)
+    plain.produce(topic_name, value=b"last", partition=0)
+    plain.flush(30)
+    time.sleep(1.5)
+    assert end_offset(b.bootstrap, topic_name, 0, "read_committed") == 0
+    b.kill9()
+    b.start()
+    assert end_offset(b.bootstrap, topic_name, 0, "read_uncommitted") == 5002
+    assert end_offset(b.bootstrap, topic_name, 0, "read_committed") == 0, "the open transaction holds readers back"
+    # The restarted producer fences the old one, whose transaction is aborted.
+    txn_producer(b.bootstrap, tid)
+    got = read_all(b.bootstrap, topic_name, [0], "read_committed", settle=2, at_least=5001)
+    assert b"open" not in got and len(got) == 5001
+
+
 def test_offsets_sent_to_a_transaction_survive_a_broker_kill(fresh_broker, topic_name):
     """The offsets wait in the log, not in memory: after kill -9 and a restart, the same producer
     commits, and they count with its records."""

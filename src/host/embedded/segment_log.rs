@@ -310,6 +310,9 @@ fn to_entry(ledger_id: u64, (pos, header, data): (u64, EntryHeader, Bytes)) -> E
 /// segment.
 const START_FILE: &str = "start-offset";
 
+/// Holds the partition's producer-state snapshot, replaced whole by each save.
+const SNAPSHOT_FILE: &str = "producer-state";
+
 fn read_start_file(dir: &Path) -> HostResult<i64> {
     match std::fs::read_to_string(dir.join(START_FILE)) {
         Ok(text) => text
@@ -418,6 +421,20 @@ impl Log for SegmentLog {
             Ok(log) => off_runtime(move || log.delete_records_now(offset)),
             Err(e) => future::ready(Err(e)).boxed(),
         }
+    }
+
+    fn load_snapshot(&self) -> BoxFuture<'static, HostResult<Option<Bytes>>> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        off_runtime(move || match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    fn save_snapshot(&self, snapshot: Bytes) -> BoxFuture<'static, HostResult<()>> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        off_runtime(move || Ok(super::atomic_write(&path, &snapshot)?))
     }
 
     fn trim(&self, offset: i64) -> BoxFuture<'static, HostResult<i64>> {
@@ -536,6 +553,19 @@ mod tests {
         assert_eq!(log.end_offset(), 20);
         assert_eq!(append(&log, 99, 1, 0).base_offset, 20);
         assert_eq!(read_all(&log).len(), 21);
+    }
+
+    #[test]
+    fn the_producer_state_snapshot_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = SegmentLog::open(dir.path(), config(1000)).unwrap();
+            append(&log, 1, 1, 0);
+            futures::executor::block_on(log.save_snapshot(Bytes::from_static(b"state"))).unwrap();
+        }
+        let log = SegmentLog::open(dir.path(), config(1000)).unwrap();
+        assert_eq!(log.end_offset(), 1, "the snapshot file is no segment");
+        assert_eq!(futures::executor::block_on(log.load_snapshot()).unwrap().as_deref(), Some(&b"state"[..]));
     }
 
     #[test]

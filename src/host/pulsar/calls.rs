@@ -120,6 +120,8 @@ pub enum Reply {
         first: Option<Vec<u8>>,
         /// First bytes of the last entry.
         last: Option<Vec<u8>>,
+        /// The producer-state snapshot kept with the ManagedLedger, if one was saved.
+        snapshot: Option<Vec<u8>>,
     },
     /// An entry was stored.
     Appended {
@@ -195,6 +197,10 @@ pub trait BrokerCalls: Send + Sync {
 
     /// Loads a partition on this broker, as [`Reply::Opened`].
     fn open_partition(&self, partition: &str) -> BoxFuture<'static, Reply>;
+
+    /// Keeps `snapshot` as the producer-state snapshot of a partition loaded here (a property of
+    /// its ManagedLedger, which the next owner loads with it).
+    fn save_snapshot(&self, partition: &str, snapshot: &[u8]) -> BoxFuture<'static, Reply>;
 
     /// Publishes one frame ([`crate::protocol::pulsar_entry::publish_frame`]) holding `records`
     /// records, as [`Reply::Appended`]; the broker copies `frame` before the call returns.

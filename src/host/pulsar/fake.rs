@@ -32,11 +32,12 @@ struct ManagedLedger {
     ledgers: Vec<(u64, Vec<Vec<u8>>)>,
     last_index: i64,
     loaded: bool,
+    snapshot: Option<Vec<u8>>,
 }
 
 impl ManagedLedger {
     fn new() -> Self {
-        ManagedLedger { ledgers: Vec::new(), last_index: -1, loaded: false }
+        ManagedLedger { ledgers: Vec::new(), last_index: -1, loaded: false, snapshot: None }
     }
 
     fn positions(&self) -> impl Iterator<Item = ((u64, u64), &Vec<u8>)> {
@@ -293,7 +294,14 @@ impl BrokerCalls for FakeBroker {
             let mut entries = ml.positions().map(|(_, d)| d.clone());
             let first = entries.next();
             let last = entries.last().or_else(|| first.clone());
-            Reply::Opened { last_index: ml.last_index, first, last }
+            Reply::Opened { last_index: ml.last_index, first, last, snapshot: ml.snapshot.clone() }
+        })
+    }
+
+    fn save_snapshot(&self, partition: &str, snapshot: &[u8]) -> BoxFuture<'static, Reply> {
+        self.loaded(partition, |ml| {
+            ml.snapshot = Some(snapshot.to_vec());
+            Reply::Done
         })
     }
 

@@ -1,6 +1,6 @@
 //! `PulsarLog`: one partition's ManagedLedger as a [`Log`].
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -25,10 +25,13 @@ pub struct PulsarLog {
 
 struct State {
     open: AtomicBool,
+    loads: AtomicU64,
     opening: tokio::sync::Mutex<()>,
     start: AtomicI64,
     end: AtomicI64,
     max_timestamp: Mutex<Option<(i64, i64)>>,
+    // The producer-state snapshot as loaded with the partition, or as last saved here.
+    snapshot: Mutex<Option<Bytes>>,
     ahead: ReadAhead,
 }
 
@@ -77,10 +80,12 @@ impl PulsarLog {
             name: name.into(),
             state: Arc::new(State {
                 open: AtomicBool::new(false),
+                loads: AtomicU64::new(0),
                 opening: tokio::sync::Mutex::new(()),
                 start: AtomicI64::new(0),
                 end: AtomicI64::new(0),
                 max_timestamp: Mutex::new(None),
+                snapshot: Mutex::new(None),
                 ahead: ReadAhead::default(),
             }),
         }
@@ -98,7 +103,7 @@ impl PulsarLog {
             if state.open.load(Ordering::Acquire) {
                 return Ok(());
             }
-            let Reply::Opened { last_index, first, last } = check(bridge.open_partition(&name).await)? else {
+            let Reply::Opened { last_index, first, last, snapshot } = check(bridge.open_partition(&name).await)? else {
                 return Err(bad_entry(&name));
             };
             let end = last_index + 1;
@@ -122,6 +127,8 @@ impl PulsarLog {
             state.start.store(physical.max(deleted_up_to.min(end)), Ordering::Release);
             state.end.store(end, Ordering::Release);
             *state.max_timestamp.lock().unwrap_or_else(|e| e.into_inner()) = max_timestamp;
+            *state.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = snapshot.map(Bytes::from);
+            state.loads.fetch_add(1, Ordering::AcqRel);
             state.open.store(true, Ordering::Release);
             tracing::debug!(partition = %name, end, "loaded partition");
             Ok(())
@@ -170,6 +177,10 @@ impl Log for PulsarLog {
             return future::ready(Ok(())).boxed();
         }
         self.load()
+    }
+
+    fn generation(&self) -> u64 {
+        self.state.loads.load(Ordering::Acquire)
     }
 
     fn append(&self, batch: Bytes, meta: BatchMeta) -> BoxFuture<'static, HostResult<Appended>> {
@@ -276,6 +287,31 @@ impl Log for PulsarLog {
         async move {
             match check(stored.await)? {
                 Reply::Done => Ok(state.start.fetch_max(offset, Ordering::AcqRel).max(offset)),
+                other => Err(unexpected(other)),
+            }
+        }
+        .boxed()
+    }
+
+    fn load_snapshot(&self) -> BoxFuture<'static, HostResult<Option<Bytes>>> {
+        if !self.is_open() {
+            return future::ready(Err(not_open(&self.name))).boxed();
+        }
+        future::ready(Ok(self.state.snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone())).boxed()
+    }
+
+    fn save_snapshot(&self, snapshot: Bytes) -> BoxFuture<'static, HostResult<()>> {
+        if !self.is_open() {
+            return future::ready(Err(not_open(&self.name))).boxed();
+        }
+        let saved = self.bridge.save_snapshot(&self.name, &snapshot);
+        let state = Arc::clone(&self.state);
+        async move {
+            match state.seen(check(saved.await))? {
+                Reply::Done => {
+                    *state.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+                    Ok(())
+                }
                 other => Err(unexpected(other)),
             }
         }

@@ -43,7 +43,7 @@ final class NativeCore {
 
     static native void completeTopics(long call, String[] names, int[] partitions, String[] configs);
 
-    static native void completeOpen(long call, long lastIndex, byte[] firstHead, byte[] lastHead);
+    static native void completeOpen(long call, long lastIndex, byte[] firstHead, byte[] lastHead, byte[] snapshot);
 
     static native void completeAppend(long call, long ledgerId, long entryId, byte[] head);
 

@@ -3,6 +3,7 @@ package io.kop.pulsar;
 import io.netty.buffer.ByteBuf;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -51,6 +52,9 @@ final class PulsarBridge {
 
     /** Idle read cursors are deleted after this long. */
     private static final long CURSOR_IDLE_NANOS = 60_000_000_000L;
+
+    /** The ManagedLedger property that keeps a partition's producer-state snapshot. */
+    private static final String SNAPSHOT_PROPERTY = "kafka.producerState";
 
     /** A non-durable cursor parked at its next read position, waiting for the reader to continue. */
     private record Parked(ManagedLedger ledger, ManagedCursor cursor, long since) {
@@ -427,8 +431,9 @@ final class PulsarBridge {
         }
         open.put(partition, persistent);
         long lastIndex = interceptor.getIndex();
+        byte[] snapshot = snapshotOf(ml);
         if (ml.getNumberOfEntries() == 0) {
-            NativeCore.completeOpen(call, lastIndex, null, null);
+            NativeCore.completeOpen(call, lastIndex, null, null, snapshot);
             return;
         }
         Position first = ml.getNextValidPosition(ml.getFirstPosition());
@@ -437,9 +442,50 @@ final class PulsarBridge {
                 if (e != null) {
                     fail(call, e);
                 } else {
-                    NativeCore.completeOpen(call, lastIndex, heads[0], heads[1]);
+                    NativeCore.completeOpen(call, lastIndex, heads[0], heads[1], snapshot);
                 }
             });
+    }
+
+    /**
+     * The producer-state snapshot the core saved with the ledger, or null. It is the core's
+     * opaque bytes; the property holds them in Base64 since properties are strings.
+     */
+    private static byte[] snapshotOf(ManagedLedger ml) {
+        String stored = ml.getProperties().get(SNAPSHOT_PROPERTY);
+        if (stored == null) {
+            return null;
+        }
+        try {
+            return Base64.getDecoder().decode(stored);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /** Keeps the core's producer-state snapshot of a partition loaded here with its ledger. */
+    void saveSnapshot(String partition, byte[] snapshot, long call) {
+        PersistentTopic topic = loaded(partition);
+        if (topic == null) {
+            NativeCore.fail(call, NativeCore.NOT_OWNER, partition + " is not loaded on this broker");
+            return;
+        }
+        try {
+            topic.getManagedLedger().asyncSetProperty(SNAPSHOT_PROPERTY, Base64.getEncoder().encodeToString(snapshot),
+                new AsyncCallbacks.UpdatePropertiesCallback() {
+                    @Override
+                    public void updatePropertiesComplete(Map<String, String> properties, Object ctx) {
+                        NativeCore.completeDone(call);
+                    }
+
+                    @Override
+                    public void updatePropertiesFailed(ManagedLedgerException exception, Object ctx) {
+                        fail(call, exception);
+                    }
+                }, null);
+        } catch (RuntimeException e) {
+            fail(call, e);
+        }
     }
 
     /**

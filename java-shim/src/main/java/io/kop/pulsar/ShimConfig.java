@@ -39,6 +39,7 @@ final class ShimConfig {
         KEYS.put("kafkaTransactionalIdExpirationMs", Kind.INT);
         KEYS.put("kafkaTransactionsRemoveExpiredTransactionalIdCleanupIntervalMs", Kind.INT);
         KEYS.put("kafkaProducerIdExpirationMs", Kind.INT);
+        KEYS.put("kafkaTxnProducerStateTopicSnapshotIntervalSeconds", Kind.INT);
         KEYS.put("kafkaTransactionVersion", Kind.INT);
         KEYS.put("maxConnections", Kind.INT);
         KEYS.put("maxPartitionsPerTopic", Kind.INT);
