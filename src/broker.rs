@@ -9,7 +9,7 @@ use crate::host::{Authenticator, HostResult, Owner, TopicStore};
 use crate::partition::{ProducerStateSettings, TopicRegistry};
 use crate::peers::Peers;
 use crate::topic_config::TopicConfig;
-use crate::txn::{ProducerIds, TransactionCoordinator, TxnConfig};
+use crate::txn::{PeerLinks, PeerSecurity, ProducerIds, TransactionCoordinator, TxnConfig};
 
 /// How often a broker on a host shared with other brokers lists the topics again, to notice
 /// those deleted, grown or reconfigured through the others (a full Metadata request does too).
@@ -68,6 +68,9 @@ pub enum StartError {
     /// The host could not open its topics.
     #[error("cannot open topics: {0}")]
     Host(#[from] crate::host::HostError),
+    /// The TLS the other brokers are reached with could not be set up.
+    #[error("TLS to the other brokers: {0}")]
+    PeerTls(#[from] crate::tls::TlsError),
 }
 
 impl Broker {
@@ -88,7 +91,8 @@ impl Broker {
         let coordinator = if config.kafka_transaction_coordinator_enabled {
             let txn_config = TxnConfig::from_config(&config);
             let (t, g, i) = (Arc::clone(&topics), Arc::clone(&groups), Arc::clone(&ids));
-            Some(TransactionCoordinator::start(t, g, i, txn_config).await?)
+            let links = PeerLinks::new(PeerSecurity::from_config(&config)?);
+            Some(TransactionCoordinator::start(t, g, i, txn_config, links).await?)
         } else {
             None
         };

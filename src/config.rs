@@ -144,6 +144,14 @@ pub struct Config {
     pub kop_ssl_client_auth: ClientAuth,
     /// PEM file with the CA certificates that client certificates must chain to.
     pub kop_ssl_trusted_ca_file: Option<PathBuf>,
+    /// Principals that act for the cluster's brokers (Pulsar's key; Kafka's `super.users`),
+    /// comma-separated: on a listener that authenticates clients, only they may send the
+    /// requests brokers send each other (WriteTxnMarkers, the batched AddPartitionsToTxn).
+    pub super_user_roles: String,
+    /// The SASL user name this broker authenticates with at the other brokers' listeners.
+    pub kop_inter_broker_sasl_username: Option<String>,
+    /// Its password (on Pulsar `token:<jwt>`; the shim takes the broker's own client token).
+    pub kop_inter_broker_sasl_password: Option<String>,
 }
 
 impl Default for Config {
@@ -198,6 +206,9 @@ impl Default for Config {
             kop_ssl_key_file: None,
             kop_ssl_client_auth: ClientAuth::None,
             kop_ssl_trusted_ca_file: None,
+            super_user_roles: String::new(),
+            kop_inter_broker_sasl_username: None,
+            kop_inter_broker_sasl_password: None,
         }
     }
 }
@@ -365,6 +376,11 @@ impl Config {
 
     fn scheme(&self) -> Option<String> {
         listener_scheme(&self.kafka_listeners).map(|s| s.to_ascii_uppercase())
+    }
+
+    /// The principals that act for the cluster's brokers (`superUserRoles`).
+    pub fn super_users(&self) -> Vec<String> {
+        self.super_user_roles.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
     }
 
     /// The SASL mechanisms offered, upper-cased.

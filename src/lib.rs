@@ -9,7 +9,7 @@
 //! Each layer uses only those below it (the `layers` test holds every `crate::` path to this):
 //!
 //! - entry points: [`standalone`] (`kop serve`) and [`plugin`] (what the Pulsar shim calls);
-//! - [`server`]: the listener, TLS, connections, framing and pipelined responses;
+//! - [`server`]: the listener, connections, framing and pipelined responses;
 //! - [`handlers`]: one module per API group, and the API table ApiVersions is derived from;
 //! - [`broker`]: what the handlers share (config, topics, coordinators, peers), handed out in
 //!   parts: each handler takes the part it uses (`handlers::parts`);
@@ -27,7 +27,7 @@
 //!   `BrokerCalls` trait: the JNI transport [`jni`] answers it from the Java shim, a fake broker
 //!   in memory answers it in unit tests;
 //! - leaves any layer may use: [`protocol`] (bounded decoding, batches, records, formats),
-//!   [`config`], [`topic_config`], [`names`], [`clock`], [`peers`].
+//!   [`config`], [`topic_config`], [`names`], [`clock`], [`peers`], [`tls`].
 //!
 //! # The path of a Produce
 //!
@@ -75,5 +75,6 @@ pub mod plugin;
 pub mod protocol;
 pub mod server;
 pub mod standalone;
+pub mod tls;
 pub mod topic_config;
 pub mod txn;

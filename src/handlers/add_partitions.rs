@@ -52,9 +52,8 @@ pub async fn handle(
         let results = answer(txns, version, ask).await;
         return ready(AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results));
     }
-    // The batched form is the brokers' own (CLUSTER_ACTION in Kafka): refused where clients
-    // authenticate, as WriteTxnMarkers is, since no principal there says "broker".
-    if !ctx.session.unauthenticated_listener() {
+    // The batched form is the brokers' own (CLUSTER_ACTION in Kafka), as WriteTxnMarkers is.
+    if !ctx.session.acts_for_brokers() {
         return ready(
             AddPartitionsToTxnResponse::default().with_error_code(ResponseError::ClusterAuthorizationFailed.code()),
         );

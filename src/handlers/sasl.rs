@@ -39,13 +39,39 @@ enum AuthState {
 pub struct Session {
     state: Mutex<AuthState>,
     close: AtomicBool,
+    super_users: Vec<String>,
 }
 
 impl Session {
     /// A new connection's session; `sasl_required` for a `SASL_PLAINTEXT` listener.
     pub fn new(sasl_required: bool) -> Self {
         let state = if sasl_required { AuthState::Handshake } else { AuthState::Open };
-        Session { state: Mutex::new(state), close: AtomicBool::new(false) }
+        Session { state: Mutex::new(state), close: AtomicBool::new(false), super_users: Vec::new() }
+    }
+
+    /// The same session, where `principals` act for the cluster's brokers (`superUserRoles`).
+    pub fn with_super_users(mut self, principals: Vec<String>) -> Self {
+        self.super_users = principals;
+        self
+    }
+
+    /// A session on a SASL listener, authenticated as `principal` (handler tests).
+    #[cfg(test)]
+    pub(crate) fn authenticated(principal: &str, super_users: Vec<String>) -> Self {
+        let session = Session::new(true).with_super_users(super_users);
+        *session.state() = AuthState::Done(principal.into());
+        session
+    }
+
+    /// Whether the client may send the requests brokers send each other (Kafka's CLUSTER_ACTION):
+    /// on a listener that authenticates, a principal of `superUserRoles`, as the other brokers of
+    /// the cluster authenticate; on one that does not, anybody, as anybody may produce.
+    pub fn acts_for_brokers(&self) -> bool {
+        match &*self.state() {
+            AuthState::Open => true,
+            AuthState::Done(principal) => self.super_users.contains(principal),
+            AuthState::Handshake | AuthState::Authenticate(_) => false,
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, AuthState> {
@@ -57,11 +83,6 @@ impl Session {
     pub fn allows(&self, api: ApiKey) -> bool {
         matches!(*self.state(), AuthState::Open | AuthState::Done(_))
             || matches!(api, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
-    }
-
-    /// Whether the connection came through a listener that asks for no authentication.
-    pub fn unauthenticated_listener(&self) -> bool {
-        *self.state() == AuthState::Open
     }
 
     /// Whether the connection must close once the responses so far are sent (failed SASL).
@@ -217,6 +238,12 @@ mod tests {
         assert!(session.allows(ApiKey::ApiVersions) && session.allows(ApiKey::SaslHandshake));
         assert!(!session.allows(ApiKey::Metadata) && !session.allows(ApiKey::Produce));
         *session.state() = AuthState::Done("alice".into());
+        assert!(!session.acts_for_brokers(), "alice is no broker");
+        let broker = Session::new(true).with_super_users(vec!["admin".into()]);
+        assert!(!broker.acts_for_brokers(), "not authenticated yet");
+        *broker.state() = AuthState::Done("admin".into());
+        assert!(broker.acts_for_brokers());
+        assert!(Session::new(false).acts_for_brokers(), "a listener without authentication");
         assert!(session.allows(ApiKey::Produce));
         assert!(Session::new(false).allows(ApiKey::Fetch));
     }

@@ -23,10 +23,8 @@ pub async fn handle(
     ctx: &RequestContext,
     req: WriteTxnMarkersRequest,
 ) -> Pending<WriteTxnMarkersResponse> {
-    // Kafka takes markers only from brokers (CLUSTER_ACTION). A SASL listener has no principal
-    // that says "broker" yet, so there nobody may; without authentication anybody may, as
-    // anybody may produce.
-    let refused = (!ctx.session.unauthenticated_listener()).then_some(ResponseError::ClusterAuthorizationFailed);
+    // Kafka takes markers only from brokers (CLUSTER_ACTION).
+    let refused = (!ctx.session.acts_for_brokers()).then_some(ResponseError::ClusterAuthorizationFailed);
     let (registry, groups) = (Arc::clone(txns.topics()), Arc::clone(txns.groups()));
     Box::pin(async move {
         let mut results = Vec::with_capacity(req.markers.len());

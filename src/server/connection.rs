@@ -53,7 +53,8 @@ pub async fn serve<R, W>(
     let (queue, pending) = mpsc::channel::<Completion>(broker.config().max_queued_requests);
     let writer = tokio::spawn(write_responses(write, pending, peer));
     let mut frames = FrameReader::new(read, limits);
-    let session = Arc::new(Session::new(broker.config().sasl_required()));
+    let config = broker.config();
+    let session = Arc::new(Session::new(config.sasl_required()).with_super_users(config.super_users()));
     loop {
         let frame = tokio::select! {
             frame = frames.next() => frame,

@@ -1,7 +1,6 @@
 //! The Kafka listener: accepts clients, bounds how many are served, and shuts down cleanly.
 
 pub mod connection;
-pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,7 +35,7 @@ pub enum ListenError {
     Config(#[from] ConfigError),
     /// The listener's certificate or key cannot be used.
     #[error(transparent)]
-    Tls(#[from] tls::TlsError),
+    Tls(#[from] crate::tls::TlsError),
     /// The address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -57,8 +56,8 @@ impl Listener {
     }
 
     /// The TLS acceptor the config asks for, or none on a plaintext listener.
-    pub fn tls(config: &Config) -> Result<Option<TlsAcceptor>, tls::TlsError> {
-        config.tls_files().map(tls::acceptor).transpose()
+    pub fn tls(config: &Config) -> Result<Option<TlsAcceptor>, crate::tls::TlsError> {
+        config.tls_files().map(crate::tls::acceptor).transpose()
     }
 
     /// The address actually bound.

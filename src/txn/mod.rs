@@ -31,7 +31,7 @@ use crate::partition::internal_log::{Entry, InternalLog, WriteError};
 use crate::partition::ownership::{Coordinated, Ownership};
 use crate::partition::TopicRegistry;
 use markers::Marker;
-use peer_link::PeerLinks;
+pub use peer_link::{PeerLinks, PeerSecurity};
 use state::{EndV2, TxnMeta, TxnState, EXHAUSTED_EPOCH};
 
 /// How often the ticker looks for timed-out transactions and unfinished ends.
@@ -114,6 +114,7 @@ impl TransactionCoordinator {
         groups: Arc<GroupCoordinator>,
         ids: Arc<ProducerIds>,
         config: TxnConfig,
+        links: PeerLinks,
     ) -> Result<Arc<Self>, HostError> {
         let log = InternalLog::open(&topics, TRANSACTION_TOPIC, config.log_partitions).await?;
         let ownership = Ownership::new(log.partitions());
@@ -126,7 +127,7 @@ impl TransactionCoordinator {
             topics,
             groups,
             ids,
-            links: PeerLinks::default(),
+            links,
         });
         let loader = Arc::clone(&coordinator);
         tokio::spawn(async move {

@@ -4,6 +4,12 @@
 //! version 2 (AddPartitionsToTxn, AddOffsetsToTxn), which a partition's or a group's broker sends
 //! to the transaction's coordinator.
 //!
+//! The other brokers listen as this one does, so a new connection speaks what this broker's
+//! listener asks of its clients: TLS on an `SSL` or `SASL_SSL` listener, then on a SASL listener
+//! a login with this broker's own credentials (`kopInterBrokerSaslUsername` and
+//! `kopInterBrokerSaslPassword`; on Pulsar the broker's client token), a principal the peers
+//! count among their `superUserRoles`.
+//!
 //! Connections are kept between requests (one per peer in use at a time; a second request to
 //! the same peer in the meantime opens another) and dropped on any failure, so a connection
 //! that returns to the pool has a clean frame boundary. Peers answer within ten seconds, or the
@@ -14,13 +20,19 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{RequestHeader, ResponseHeader, WriteTxnMarkersRequest, WriteTxnMarkersResponse};
+use kafka_protocol::messages::{
+    RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest, WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
+};
 use kafka_protocol::protocol::{Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
-use crate::config::Endpoint;
+use crate::config::{Config, Endpoint};
 use crate::protocol::bounded;
+use crate::tls::TlsError;
 
 /// How long a peer may take to connect and answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +44,9 @@ const MAX_IDLE: usize = 16;
 const MARKERS_VERSION: i16 = 1;
 /// The client id peers see in their logs.
 const CLIENT_ID: &str = "kop-broker";
+/// The SaslHandshake and SaslAuthenticate versions sent (those kop and Kafka serve).
+const SASL_HANDSHAKE_VERSION: i16 = 1;
+const SASL_AUTHENTICATE_VERSION: i16 = 2;
 
 /// Why a peer did not answer.
 #[derive(Debug, thiserror::Error)]
@@ -55,16 +70,76 @@ pub enum LinkError {
         /// What was wrong.
         reason: String,
     },
+    /// The peer did not take this broker's login, or this broker has none to give.
+    #[error("peer {endpoint} refused this broker's login: {reason}")]
+    Login {
+        /// The peer.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A connection to a peer: TCP, or TLS over it.
+trait PeerStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> PeerStream for T {}
+
+type Stream = Box<dyn PeerStream>;
+
+/// The SASL login this broker gives its peers.
+#[derive(Clone)]
+struct Login {
+    mechanism: &'static str,
+    auth_bytes: Bytes,
+}
+
+/// What a new connection to a peer must speak before its first request.
+#[derive(Clone, Default)]
+pub struct PeerSecurity {
+    tls: Option<TlsConnector>,
+    // `Some(None)`: the peers ask for a login this broker has no credentials for.
+    sasl: Option<Option<Login>>,
+}
+
+impl PeerSecurity {
+    /// What `config`'s listener asks of its clients, which the peers' listeners ask too.
+    pub fn from_config(config: &Config) -> Result<Self, TlsError> {
+        let tls = config.tls_files().map(crate::tls::connector).transpose()?;
+        let sasl = config.sasl_required().then(|| {
+            let (user, password) =
+                (config.kop_inter_broker_sasl_username.as_deref(), config.kop_inter_broker_sasl_password.as_deref());
+            let (Some(user), Some(password)) = (user, password) else {
+                tracing::warn!("the listener asks clients for SASL, but kopInterBrokerSaslUsername and kopInterBrokerSaslPassword are not set: transactions that span brokers cannot end");
+                return None;
+            };
+            Some(if config.sasl_mechanisms().iter().any(|m| m == "PLAIN") {
+                Login { mechanism: "PLAIN", auth_bytes: Bytes::from(format!("\0{user}\0{password}")) }
+            } else {
+                // OAUTHBEARER (RFC 7628): the password is the bearer token (on Pulsar, the token
+                // of a `token:` password).
+                let token = password.strip_prefix("token:").unwrap_or(password);
+                Login { mechanism: "OAUTHBEARER", auth_bytes: Bytes::from(format!("n,,\x01auth=Bearer {token}\x01\x01")) }
+            })
+        });
+        Ok(PeerSecurity { tls, sasl })
+    }
 }
 
 /// Connections to the cluster's other brokers.
 #[derive(Default)]
 pub struct PeerLinks {
-    idle: Mutex<Vec<(Endpoint, TcpStream)>>,
+    security: PeerSecurity,
+    idle: Mutex<Vec<(Endpoint, Stream)>>,
     correlation: AtomicI32,
 }
 
 impl PeerLinks {
+    /// Links that speak what `security` says.
+    pub fn new(security: PeerSecurity) -> Self {
+        PeerLinks { security, idle: Mutex::default(), correlation: AtomicI32::new(0) }
+    }
+
     /// Sends WriteTxnMarkers to the broker at `to` and returns its answer.
     pub async fn write_markers(
         &self,
@@ -76,32 +151,80 @@ impl PeerLinks {
 
     /// Sends `request` at `version` to the broker at `to` and returns its answer.
     pub async fn send<R: Request>(&self, to: &Endpoint, request: &R, version: i16) -> Result<R::Response, LinkError> {
-        let correlation_id = self.correlation.fetch_add(1, Ordering::Relaxed);
-        let frame = encode_request(request, version, correlation_id).map_err(|reason| bad(to, reason))?;
-        let name = endpoint_name(to);
         let mut stream = match self.take_idle(to) {
             Some(stream) => stream,
-            None => tokio::time::timeout(TIMEOUT, TcpStream::connect((to.host.as_str(), to.port)))
+            None => tokio::time::timeout(TIMEOUT, self.connect(to))
                 .await
-                .map_err(|_| LinkError::Timeout(name.clone()))?
-                .map_err(|source| LinkError::Io { endpoint: name.clone(), source })?,
+                .map_err(|_| LinkError::Timeout(endpoint_name(to)))??,
         };
-        let body = tokio::time::timeout(TIMEOUT, exchange(&mut stream, &frame))
-            .await
-            .map_err(|_| LinkError::Timeout(name.clone()))?
-            .map_err(|source| LinkError::Io { endpoint: name.clone(), source })?;
-        let response = decode_response::<R>(body, version, correlation_id).map_err(|reason| bad(to, reason))?;
+        let response = self.request_on(&mut stream, to, request, version).await?;
         self.put_idle(to, stream);
         Ok(response)
     }
 
-    fn take_idle(&self, to: &Endpoint) -> Option<TcpStream> {
+    /// One request and its answer over `stream`.
+    async fn request_on<R: Request>(
+        &self,
+        stream: &mut Stream,
+        to: &Endpoint,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response, LinkError> {
+        let correlation_id = self.correlation.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_request(request, version, correlation_id).map_err(|reason| bad(to, reason))?;
+        let name = endpoint_name(to);
+        let body = tokio::time::timeout(TIMEOUT, exchange(stream, &frame))
+            .await
+            .map_err(|_| LinkError::Timeout(name.clone()))?
+            .map_err(|source| LinkError::Io { endpoint: name, source })?;
+        decode_response::<R>(body, version, correlation_id).map_err(|reason| bad(to, reason))
+    }
+
+    /// A new connection to `to`, through TLS and the SASL login where the listeners ask for them.
+    async fn connect(&self, to: &Endpoint) -> Result<Stream, LinkError> {
+        let io = |source| LinkError::Io { endpoint: endpoint_name(to), source };
+        let tcp = TcpStream::connect((to.host.as_str(), to.port)).await.map_err(io)?;
+        let _ = tcp.set_nodelay(true);
+        let mut stream: Stream = match &self.security.tls {
+            None => Box::new(tcp),
+            Some(connector) => {
+                let name = ServerName::try_from(to.host.clone()).map_err(|e| bad(to, e.to_string()))?;
+                Box::new(connector.connect(name, tcp).await.map_err(io)?)
+            }
+        };
+        match &self.security.sasl {
+            None => {}
+            Some(None) => {
+                return Err(login(to, "kopInterBrokerSaslUsername and kopInterBrokerSaslPassword are not set"))
+            }
+            Some(Some(credentials)) => self.log_in(&mut stream, to, credentials).await?,
+        }
+        Ok(stream)
+    }
+
+    async fn log_in(&self, stream: &mut Stream, to: &Endpoint, credentials: &Login) -> Result<(), LinkError> {
+        let handshake =
+            SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(credentials.mechanism));
+        let answer = self.request_on(stream, to, &handshake, SASL_HANDSHAKE_VERSION).await?;
+        if answer.error_code != 0 {
+            let offered: Vec<&str> = answer.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(login(to, &format!("{} is not offered (only {offered:?})", credentials.mechanism)));
+        }
+        let authenticate = SaslAuthenticateRequest::default().with_auth_bytes(credentials.auth_bytes.clone());
+        let answer = self.request_on(stream, to, &authenticate, SASL_AUTHENTICATE_VERSION).await?;
+        if answer.error_code != 0 {
+            return Err(login(to, answer.error_message.as_deref().unwrap_or("no reason given")));
+        }
+        Ok(())
+    }
+
+    fn take_idle(&self, to: &Endpoint) -> Option<Stream> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let at = idle.iter().position(|(e, _)| e == to)?;
         Some(idle.swap_remove(at).1)
     }
 
-    fn put_idle(&self, to: &Endpoint, stream: TcpStream) {
+    fn put_idle(&self, to: &Endpoint, stream: Stream) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push((to.clone(), stream));
@@ -117,8 +240,12 @@ fn bad(to: &Endpoint, reason: String) -> LinkError {
     LinkError::BadAnswer { endpoint: endpoint_name(to), reason }
 }
 
+fn login(to: &Endpoint, reason: &str) -> LinkError {
+    LinkError::Login { endpoint: endpoint_name(to), reason: reason.to_string() }
+}
+
 /// Writes one request frame and reads one response frame's body.
-async fn exchange(stream: &mut TcpStream, frame: &[u8]) -> std::io::Result<Bytes> {
+async fn exchange(stream: &mut Stream, frame: &[u8]) -> std::io::Result<Bytes> {
     stream.write_all(frame).await?;
     let size = stream.read_i32().await?;
     let size = usize::try_from(size)

@@ -274,11 +274,12 @@ class PulsarBroker(StandaloneBroker):
 
 
 
-def pulsar_cluster(workdir: Path, size: int, config: dict | None = None):
+def pulsar_cluster(workdir: Path, size: int, config: dict | None = None, scheme: str = "PLAINTEXT"):
     """ZooKeeper and `size` Pulsar brokers sharing it, none started yet. The first runs the one
     bookie (and sets up the cluster's metadata when it starts); the others are plain brokers."""
     zookeeper = pulsar.ZooKeeper(Path(workdir) / "zookeeper", free_port())
-    members = [PulsarBroker(Path(workdir) / f"member{i}", config, zookeeper=zookeeper.address, with_bookie=(i == 0))
+    members = [PulsarBroker(Path(workdir) / f"member{i}", config, scheme, zookeeper=zookeeper.address,
+                            with_bookie=(i == 0))
                for i in range(size)]
     return zookeeper, members
 

@@ -371,14 +371,17 @@ async fn markers_from_another_brokers_coordinator_end_the_transaction_here() {
     assert_eq!(produce(&broker, "ledger", txn_batch(pid, epoch, 0, &["r1", "r2"])).await, 0);
     assert_eq!(fetch_at(&broker, "ledger", 1).await.0, 0, "open");
 
-    let sasl = Arc::new(sasl::Session::new(true));
+    let admins = || vec!["admin".to_string()];
     let refused = ResponseError::ClusterAuthorizationFailed.code();
-    assert_eq!(write_markers(&broker, sasl, pid, epoch, true).await, vec![refused; 3], "no broker principal on SASL");
+    let unauthenticated = Arc::new(sasl::Session::new(true).with_super_users(admins()));
+    assert_eq!(write_markers(&broker, unauthenticated, pid, epoch, true).await, vec![refused; 3]);
+    let client = Arc::new(sasl::Session::authenticated("alice", admins()));
+    assert_eq!(write_markers(&broker, client, pid, epoch, true).await, vec![refused; 3], "alice is no broker");
     assert_eq!(fetch_at(&broker, "ledger", 1).await.0, 0, "still open");
 
-    let open = Arc::new(sasl::Session::new(false));
+    let peer = Arc::new(sasl::Session::authenticated("admin", admins()));
     let unknown = ResponseError::UnknownTopicOrPartition.code();
-    assert_eq!(write_markers(&broker, open, pid, epoch, true).await, vec![0, unknown, unknown]);
+    assert_eq!(write_markers(&broker, peer, pid, epoch, true).await, vec![0, unknown, unknown], "a super user is");
     assert_eq!(fetch_at(&broker, "ledger", 1).await, (3, vec![], 2), "committed: the data and its marker");
     assert_eq!(
         produce(&broker, "ledger", txn_batch(pid, epoch - 1, 2, &["late"])).await,

@@ -43,7 +43,7 @@ public class KafkaProtocolHandler implements ProtocolHandler {
             throw new IllegalArgumentException("kop needs Kafka offsets from the broker entry metadata index: add "
                 + INDEX_INTERCEPTOR + " to brokerEntryMetadataInterceptors in broker.conf");
         }
-        config = ShimConfig.from(conf.getProperties());
+        config = ShimConfig.from(conf.getProperties()).withBrokerIdentity(conf);
     }
 
     @Override

@@ -3,6 +3,10 @@ package io.kop.pulsar;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
+import org.apache.pulsar.broker.ServiceConfiguration;
+import org.apache.pulsar.client.api.Authentication;
+import org.apache.pulsar.client.api.AuthenticationDataProvider;
+import org.apache.pulsar.client.api.AuthenticationFactory;
 
 /**
  * The broker properties the kop core reads, checked once at {@code initialize} so a bad value
@@ -23,6 +27,9 @@ final class ShimConfig {
         KEYS.put("kopSslKeyFile", Kind.STRING);
         KEYS.put("kopSslClientAuth", Kind.STRING);
         KEYS.put("kopSslTrustedCaFile", Kind.STRING);
+        KEYS.put("kopInterBrokerSaslUsername", Kind.STRING);
+        KEYS.put("kopInterBrokerSaslPassword", Kind.STRING);
+        KEYS.put("superUserRoles", Kind.STRING);
         KEYS.put("allowAutoTopicCreation", Kind.BOOL);
         KEYS.put("defaultNumPartitions", Kind.INT);
         KEYS.put("maxMessageSize", Kind.INT);
@@ -95,6 +102,45 @@ final class ShimConfig {
             throw new IllegalArgumentException("kafkaListeners must be set, e.g. PLAINTEXT://0.0.0.0:9092");
         }
         return new ShimConfig(values);
+    }
+
+    /**
+     * The same config, with what the broker's own identity gives the core: the roles that act for
+     * brokers ({@code superUserRoles}), and a login at the other brokers' Kafka listeners made
+     * of the broker's client token ({@code brokerClientAuthenticationPlugin} of the token kind),
+     * unless {@code kopInterBrokerSasl*} say otherwise.
+     */
+    ShimConfig withBrokerIdentity(ServiceConfiguration conf) {
+        if (!values.containsKey("superUserRoles") && !conf.getSuperUserRoles().isEmpty()) {
+            values.put("superUserRoles", String.join(",", conf.getSuperUserRoles()));
+        }
+        if (!values.containsKey("kopInterBrokerSaslPassword")) {
+            String token = brokerToken(conf);
+            if (token != null) {
+                values.putIfAbsent("kopInterBrokerSaslUsername", "kop-broker");
+                values.put("kopInterBrokerSaslPassword", "token:" + token);
+            }
+        }
+        return this;
+    }
+
+    /** The broker's client token, or null when its client authenticates otherwise (or not). */
+    private static String brokerToken(ServiceConfiguration conf) {
+        String plugin = conf.getBrokerClientAuthenticationPlugin();
+        String params = conf.getBrokerClientAuthenticationParameters();
+        if (plugin == null || plugin.isBlank() || params == null || params.isBlank()) {
+            return null;
+        }
+        try (Authentication auth = AuthenticationFactory.create(plugin, params)) {
+            if (!"token".equals(auth.getAuthMethodName())) {
+                return null;
+            }
+            // A token names no host: any host name gets the same data.
+            AuthenticationDataProvider data = auth.getAuthData(conf.getAdvertisedAddress());
+            return data.hasDataFromCommand() ? data.getCommandData() : null;
+        } catch (Exception e) {
+            throw new IllegalArgumentException("brokerClientAuthenticationParameters cannot be read: " + e, e);
+        }
     }
 
     private static void fallBack(Map<String, String> values, Properties props, String key, String brokerKey) {
