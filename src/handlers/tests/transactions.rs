@@ -521,7 +521,7 @@ async fn brokers_verify_and_add_partitions_in_batches() {
     );
 
     let refused = batched(&broker, 5, Arc::new(sasl::Session::new(true)), &[("tx-v", pid, epoch, true, checked)]).await;
-    assert_eq!(refused, (ResponseError::ClusterAuthorizationFailed.code(), vec![]), "no broker principal on SASL");
+    assert_eq!(refused, (ResponseError::ClusterAuthorizationFailed.code(), vec![]), "not authenticated as a broker");
 
     assert_eq!(end(&broker, "tx-v", pid, epoch, true).await, 0);
     assert_eq!(
