@@ -2,7 +2,7 @@
 """Measures brokers side by side in one run with the same client (kop-bench, librdkafka) and prints
 the rows of docs/performance.md's peer tables.
 
-    bench/peers.py --hosts standalone,kafka [--quick] [--sustained-gb 10]
+    bench/peers.py --hosts standalone,kafka [--quick] [--sustained-gb 10] [--sustained-only]
     KOP_JAVA_NAR=... bench/peers.py --hosts pulsar,kop-java
     bench/peers.py --hosts '' --broker mine=10.0.0.5:9092 --broker local=127.0.0.1:9092@4242
 
@@ -119,6 +119,7 @@ def main():
     parser.add_argument("--broker", action="append", default=[], help="label=host:port[@pid], already running")
     parser.add_argument("--quick", action="store_true", help="a tenth of the messages (to try the command)")
     parser.add_argument("--sustained-gb", type=float, default=0)
+    parser.add_argument("--sustained-only", action="store_true", help="skip the flat-out and fixed-rate rows")
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--workdir", help="where the brokers keep their data (default: a temporary directory)")
     opts = parser.parse_args()
@@ -150,6 +151,9 @@ def main():
               f"{'brokers on core 0, client on core 1' if pinned else 'not pinned'}")
         print("\n| row | " + " | ".join(names) + " |\n| --- |" + " --- |" * len(names))
         flat = [(1, 1024, 200_000), (8, 1024, 200_000), (1, 100, 1_000_000), (8, 100, 1_000_000)]
+        fixed = [(1, 1024, 5_000, 30), (8, 100, 20_000, 30)]
+        if opts.sustained_only:
+            flat, fixed = [], []
         for parts, size, n in flat:
             n = int(n * scale)
             results = {name: run(name, b, parts, size, n, pinned=pinned) for name, b in started.items()}
@@ -159,7 +163,7 @@ def main():
                 print(f"| {size} B x {n}, {parts} partition(s): {metric} ({unit}) | "
                       + " | ".join(fmt(results[name], *keys) for name in names) + " |")
         # Fixed offered rates, below what every broker here sustains flat out.
-        for parts, size, rate, seconds in [(1, 1024, 5_000, 30), (8, 100, 20_000, 30)]:
+        for parts, size, rate, seconds in fixed:
             n = int(rate * seconds * scale)
             results = {name: run(name, b, parts, size, n, rate=rate, produce_only=True, pinned=pinned)
                        for name, b in started.items()}

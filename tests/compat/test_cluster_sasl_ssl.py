@@ -7,17 +7,17 @@ Only the Pulsar host has a cluster; the standalone broker is one broker and neve
 """
 
 import subprocess
-import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import pulsar
 from brokers import HOST, pulsar_cluster
 from conftest import GROUP_TEST_CONFIG
 from test_cluster import METADATA_NAMESPACE, java_hash, lookup, move, partition_name, partition_owners
+from test_transactions import read_all
 
 pytestmark = pytest.mark.skipif(HOST != "pulsar", reason="several brokers sharing storage exist only on Pulsar")
 
@@ -49,27 +49,6 @@ def secure(tmp_path_factory):
         zookeeper.stop()
 
 
-def read_committed(bootstrap, client, topic, partitions, settle=3.0, timeout=60):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4().hex[:8]}",
-                  "isolation.level": "read_committed", "enable.partition.eof": False, **client})
-    try:
-        c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-        got, quiet_since, deadline = [], time.time(), time.time() + timeout
-        while time.time() - quiet_since < settle and time.time() < deadline:
-            msg = c.poll(0.3)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise KafkaException(msg.error())
-            got.append(msg.value())
-            quiet_since = time.time()
-        return sorted(got)
-    finally:
-        c.close()
-
-
 def test_a_transaction_across_brokers_ends_over_sasl_ssl(secure):
     cluster, client = secure
     bootstrap = cluster[0].bootstrap
@@ -96,4 +75,4 @@ def test_a_transaction_across_brokers_ends_over_sasl_ssl(secure):
             p.commit_transaction(60)
         else:
             p.abort_transaction(60)
-    assert read_committed(bootstrap, client, topic, 2) == [b"c0", b"c1"]
+    assert sorted(read_all(bootstrap, topic, [0, 1], "read_committed", **client)) == [b"c0", b"c1"]

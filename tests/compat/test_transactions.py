@@ -27,11 +27,11 @@ def send(p, topic, values, partition=0):
     p.flush(30)
 
 
-def read_all(bootstrap, topic, partitions, isolation, settle=3.0, at_least=0, timeout=60):
-    """Every record a consumer of `isolation` level gets from the start, until none come for `settle` s
-    once it has `at_least` (a broker just restarted may serve nothing for a while: Kafka recovers
-    its logs and elects leaders after it answers), or until `timeout`."""
-    c = consumer(bootstrap, isolation_level=isolation)
+def read_all(bootstrap, topic, partitions, isolation, settle=3.0, at_least=0, timeout=60, **conf):
+    """Every record a consumer of `isolation` level (and client settings `conf`) gets from the start,
+    until none come for `settle` s once it has `at_least` (a broker just restarted may serve nothing
+    for a while: Kafka recovers its logs and elects leaders after it answers), or until `timeout`."""
+    c = consumer(bootstrap, isolation_level=isolation, **conf)
     try:
         c.assign([TopicPartition(topic, p, 0) for p in partitions])
         got, quiet_since, deadline = [], time.time(), time.time() + timeout
