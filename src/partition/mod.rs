@@ -61,6 +61,12 @@ const LEARN_RANGE_RECORDS: i64 = 20_000;
 /// which lives in the metadata store with the ledger's other metadata.
 const SNAPSHOT_MAX_BYTES: usize = 256 * 1024;
 
+/// Bytes appended to a partition after which its next snapshot is due before the interval has
+/// passed, so a partition written fast is not read back for a whole interval after a restart;
+/// and the least time between two saves even then.
+const SNAPSHOT_EVERY_BYTES: u64 = 256 << 20;
+const SNAPSHOT_MIN_GAP_MS: i64 = 1_000;
+
 /// The most aborted transactions a snapshot keeps; older ones are learned from the log again by
 /// a reader that goes back to them.
 const SNAPSHOT_MAX_ABORTED: usize = 4_096;
@@ -73,11 +79,17 @@ pub struct ProducerStateSettings {
     /// How often a partition that is written saves its snapshot
     /// (`kafkaTxnProducerStateTopicSnapshotIntervalSeconds`).
     pub snapshot_interval_ms: i64,
+    /// Bytes appended after which the next snapshot is due sooner than that.
+    pub snapshot_bytes: u64,
 }
 
 impl Default for ProducerStateSettings {
     fn default() -> Self {
-        ProducerStateSettings { expiration_ms: PRODUCER_ID_EXPIRATION_MS, snapshot_interval_ms: 60_000 }
+        ProducerStateSettings {
+            expiration_ms: PRODUCER_ID_EXPIRATION_MS,
+            snapshot_interval_ms: 60_000,
+            snapshot_bytes: SNAPSHOT_EVERY_BYTES,
+        }
     }
 }
 
@@ -90,6 +102,7 @@ impl ProducerStateSettings {
                 config.kafka_txn_producer_state_topic_snapshot_interval_seconds.saturating_mul(1000),
             )
             .unwrap_or(i64::MAX),
+            snapshot_bytes: SNAPSHOT_EVERY_BYTES,
         }
     }
 }
@@ -137,7 +150,9 @@ impl Drop for InFlightMark {
 /// When the partition's next snapshot is due.
 struct SnapshotClock {
     interval_ms: i64,
+    every_bytes: u64,
     saved_ms: AtomicI64,
+    bytes_since: AtomicU64,
     saving: AtomicBool,
 }
 
@@ -194,7 +209,9 @@ impl Partition {
             in_flight: Arc::default(),
             snapshots: Arc::new(SnapshotClock {
                 interval_ms: settings.snapshot_interval_ms,
+                every_bytes: settings.snapshot_bytes,
                 saved_ms: AtomicI64::new(crate::clock::now_ms()),
+                bytes_since: AtomicU64::new(0),
                 saving: AtomicBool::new(false),
             }),
             restored: AtomicU64::new(u64::MAX),
@@ -211,7 +228,7 @@ impl Partition {
     /// again.
     pub fn append(&self, batch: Bytes, info: &BatchInfo) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
-        self.snapshot_if_due();
+        self.snapshot_if_due(batch.len());
         if info.producer_id < 0 {
             return self.append_to_log(batch, meta);
         }
@@ -255,7 +272,7 @@ impl Partition {
         info: &BatchInfo,
     ) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
-        self.snapshot_if_due();
+        self.snapshot_if_due(batch.len());
         let (mark, placement) = {
             // A fenced producer's offsets must not wait for its successor's commit.
             let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
@@ -318,7 +335,7 @@ impl Partition {
         let Some(marker) = control::marker(producer_id, epoch, commit, coordinator_epoch, now) else {
             return future::ready(Err(ResponseError::UnknownServerError)).boxed();
         };
-        self.snapshot_if_due();
+        self.snapshot_if_due(marker.len());
         let mark = {
             let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
             producers.fence(producer_id, epoch, Some(coordinator_epoch));
@@ -520,13 +537,16 @@ impl Partition {
         }
     }
 
-    /// Saves a snapshot when one is due (the partition is being written): the interval has
-    /// passed, its state is whole, and no save is under way. The state is taken
-    /// now; the save runs on its own.
-    fn snapshot_if_due(&self) {
+    /// Saves a snapshot when one is due as `bytes` more are appended: the interval has passed
+    /// (or `snapshot_bytes` were appended since the last), the state is whole, and no save
+    /// is under way. The state is taken now; the save runs on its own.
+    fn snapshot_if_due(&self, bytes: usize) {
         let clock = &self.snapshots;
+        let written = clock.bytes_since.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
         let now = crate::clock::now_ms();
-        if now.saturating_sub(clock.saved_ms.load(Ordering::Relaxed)) < clock.interval_ms
+        let since = now.saturating_sub(clock.saved_ms.load(Ordering::Relaxed));
+        let due = since >= clock.interval_ms || (written >= clock.every_bytes && since >= SNAPSHOT_MIN_GAP_MS);
+        if !due
             || !self.state_whole.load(Ordering::Acquire)
             || self.restored.load(Ordering::Acquire) != self.log.generation()
         {
@@ -537,6 +557,7 @@ impl Partition {
             return;
         }
         clock.saved_ms.store(now, Ordering::Relaxed);
+        clock.bytes_since.store(0, Ordering::Relaxed);
         let snapshot = self.snapshot();
         let offset = snapshot.offset;
         let save = self.log.save_snapshot(snapshot.encode(SNAPSHOT_MAX_BYTES));
@@ -1033,6 +1054,24 @@ mod tests {
             after.aborted_in(0, 10).await,
             vec![Aborted { producer_id: 1, first_offset: 0, last_offset: marker }]
         );
+    }
+
+    #[tokio::test]
+    async fn a_partition_written_fast_saves_its_snapshot_before_the_interval() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let settings =
+            ProducerStateSettings { snapshot_interval_ms: 3_600_000, snapshot_bytes: 10_000, ..Default::default() };
+        let p = Partition::with_settings(0, Arc::clone(&log), settings);
+        p.ready().await.unwrap();
+        // Past the byte count, but not yet a second after the partition opened.
+        bury(&p).await;
+        tokio::task::yield_now().await;
+        assert_eq!(log.load_snapshot().await.unwrap(), None, "not twice in a second");
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let end = p.end_offset();
+        let (last, info) = plain_batch(1);
+        p.append(last, &info).await.unwrap();
+        assert_eq!(snapshot_at(&log, end).await.offset, end);
     }
 
     #[tokio::test]
