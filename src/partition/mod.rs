@@ -24,7 +24,7 @@ use crate::protocol::control::{self, TxnRole};
 use crate::topic_config::TopicConfig;
 
 pub use producer_state::ActiveProducer;
-use producer_state::{last_seq, Check, ProducerStates, PRODUCER_ID_EXPIRATION_MS};
+use producer_state::{last_seq, Check, ProducerStates};
 pub use registry::{Topic, TopicRegistry};
 use snapshot::Snapshot;
 pub use transactions::Aborted;
@@ -84,12 +84,9 @@ pub struct ProducerStateSettings {
 }
 
 impl Default for ProducerStateSettings {
+    /// What the config's defaults give.
     fn default() -> Self {
-        ProducerStateSettings {
-            expiration_ms: PRODUCER_ID_EXPIRATION_MS,
-            snapshot_interval_ms: 60_000,
-            snapshot_bytes: SNAPSHOT_EVERY_BYTES,
-        }
+        ProducerStateSettings::from_config(&crate::config::Config::default())
     }
 }
 
@@ -228,14 +225,15 @@ impl Partition {
     /// again.
     pub fn append(&self, batch: Bytes, info: &BatchInfo) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
-        self.snapshot_if_due(batch.len());
+        let now = crate::clock::now_ms();
+        self.snapshot_if_due(batch.len(), now);
         if info.producer_id < 0 {
             return self.append_to_log(batch, meta);
         }
         let (id, epoch, first) = (info.producer_id, info.producer_epoch, info.base_sequence);
         let last = last_seq(first, info.record_count);
         let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
-        producers.expire(crate::clock::now_ms(), |producer| self.txns().first_offset(producer).is_some());
+        producers.expire(now, |producer| self.txns().first_offset(producer).is_some());
         match producers.check(id, epoch, first, last) {
             Check::Reject(e) => future::ready(Err(e)).boxed(),
             Check::Duplicate(outcome) => outcome.boxed(),
@@ -272,7 +270,7 @@ impl Partition {
         info: &BatchInfo,
     ) -> BoxFuture<'static, Result<i64, ResponseError>> {
         let meta = BatchMeta { record_count: info.record_count, max_timestamp: info.max_timestamp };
-        self.snapshot_if_due(batch.len());
+        self.snapshot_if_due(batch.len(), crate::clock::now_ms());
         let (mark, placement) = {
             // A fenced producer's offsets must not wait for its successor's commit.
             let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
@@ -335,7 +333,7 @@ impl Partition {
         let Some(marker) = control::marker(producer_id, epoch, commit, coordinator_epoch, now) else {
             return future::ready(Err(ResponseError::UnknownServerError)).boxed();
         };
-        self.snapshot_if_due(marker.len());
+        self.snapshot_if_due(marker.len(), now);
         let mark = {
             let mut producers = self.producers.lock().unwrap_or_else(|e| e.into_inner());
             producers.fence(producer_id, epoch, Some(coordinator_epoch));
@@ -537,13 +535,12 @@ impl Partition {
         }
     }
 
-    /// Saves a snapshot when one is due as `bytes` more are appended: the interval has passed
-    /// (or `snapshot_bytes` were appended since the last), the state is whole, and no save
+    /// Saves a snapshot when one is due as `bytes` more are appended at `now`: the interval has
+    /// passed (or `snapshot_bytes` were appended since the last), the state is whole, and no save
     /// is under way. The state is taken now; the save runs on its own.
-    fn snapshot_if_due(&self, bytes: usize) {
+    fn snapshot_if_due(&self, bytes: usize, now: i64) {
         let clock = &self.snapshots;
         let written = clock.bytes_since.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
-        let now = crate::clock::now_ms();
         let since = now.saturating_sub(clock.saved_ms.load(Ordering::Relaxed));
         let due = since >= clock.interval_ms || (written >= clock.every_bytes && since >= SNAPSHOT_MIN_GAP_MS);
         if !due

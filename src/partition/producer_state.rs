@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use futures::future::{BoxFuture, Shared};
+use futures::future::{self, BoxFuture, FutureExt, Shared};
 use kafka_protocol::error::ResponseError;
 
 use super::snapshot::ProducerSnapshot;
@@ -288,7 +288,7 @@ impl ProducerStates {
 
 /// The outcome of a batch already stored at `base`.
 fn stored_at(base: i64) -> SharedAppend {
-    futures::future::FutureExt::shared(Box::pin(futures::future::ready(Ok(base))) as BoxFuture<'static, _>)
+    future::ready(Ok(base)).boxed().shared()
 }
 
 #[cfg(test)]
