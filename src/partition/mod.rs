@@ -389,12 +389,12 @@ impl Partition {
     /// is kept, so a reader that gives up waiting leaves the work done for the next.
     async fn learn_from(&self, from: i64) {
         let from = from.max(self.log.start_offset());
-        if from >= self.txns().known_from() {
+        if from >= self.known_from() {
             return;
         }
         let _one = self.learning.lock().await;
         loop {
-            let known = self.txns().known_from();
+            let known = self.known_from();
             if from >= known {
                 return;
             }
@@ -412,6 +412,12 @@ impl Partition {
                 }
             }
         }
+    }
+
+    /// Below which offset the transactions are not known: never above the log's end, whatever
+    /// a snapshot said, since nothing is there to learn.
+    fn known_from(&self) -> i64 {
+        self.txns().known_from().min(self.log.end_offset())
     }
 
     /// A receiver that changes after every append to this partition, for long polls.
@@ -1143,6 +1149,35 @@ mod tests {
             let (retry, info) = idempotent(0, 3);
             assert_eq!(p.append(retry, &info).await, Ok(0), "the tail was read instead");
         }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_that_claims_transactions_known_far_above_the_end_is_read_from_the_end() {
+        let log: Arc<dyn Log> = Arc::new(MemoryLog::default());
+        let before = Partition::new(0, Arc::clone(&log));
+        before.ready().await.unwrap();
+        let (a, info) = transactional(1, 0, 2);
+        assert_eq!(before.append(a, &info).await, Ok(0));
+        let marker = before.write_marker(1, 0, false, 0).await.unwrap();
+        // Fuzzing found it: a CRC-valid snapshot whose known-from lies near i64::MAX had the first
+        // read_committed reader step down from there 20,000 offsets at a time.
+        let mut bad = Snapshot { offset: log.end_offset(), ..Snapshot::default() };
+        bad.txns.known_from = i64::MAX - 5;
+        log.save_snapshot(bad.encode(SNAPSHOT_MAX_BYTES)).await.unwrap();
+        // On a thread of its own: over the memory log the old loop never yields, so only a
+        // deadline outside it can tell a hang.
+        let (done, learned) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            let aborts = runtime.block_on(async {
+                let after = Partition::new(0, Arc::clone(&log));
+                after.ready().await.unwrap();
+                after.aborted_in(0, 10).await
+            });
+            let _ = done.send(aborts);
+        });
+        let learned = learned.recv_timeout(std::time::Duration::from_secs(10)).expect("learned from the log's end");
+        assert_eq!(learned, vec![Aborted { producer_id: 1, first_offset: 0, last_offset: marker }]);
     }
 
     #[tokio::test]

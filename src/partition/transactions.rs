@@ -86,8 +86,9 @@ impl Transactions {
     pub fn snapshot(&self, max_aborted: usize) -> TxnSnapshot {
         let dropped = self.aborted.len().saturating_sub(max_aborted);
         // Aborts below the newest one left out are learned from the log again.
-        let known_from =
-            dropped.checked_sub(1).map_or(self.known_from, |i| self.known_from.max(self.aborted[i].last_offset + 1));
+        let known_from = dropped
+            .checked_sub(1)
+            .map_or(self.known_from, |i| self.known_from.max(self.aborted[i].last_offset.saturating_add(1)));
         let mut open: Vec<(i64, i64)> = self.open.iter().map(|(&p, &f)| (p, f)).collect();
         open.sort_unstable();
         let mut unmatched: Vec<(i64, i64, bool)> = self.unmatched.iter().map(|(&p, &(o, c))| (p, o, c)).collect();
