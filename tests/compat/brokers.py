@@ -186,7 +186,7 @@ class PulsarBroker(StandaloneBroker):
     process_class = pulsar.PulsarProcess
 
     def __init__(self, workdir: Path, config: dict | None = None, scheme: str = "PLAINTEXT", zookeeper=None,
-                 with_bookie=True):
+                 with_bookie=True, jvm_options=()):
         super().__init__(workdir, config, scheme)
         ports = {"broker": free_port(), "web": free_port(), "bookie": free_port()}
         self.ports = ports
@@ -203,7 +203,8 @@ class PulsarBroker(StandaloneBroker):
                            "advertisedListeners": f"internal:pulsar://127.0.0.1:{ports['broker']},"
                                                   f"kafka:pulsar://127.0.0.1:{self.port}"}
         metadata = zookeeper or (self.own_zookeeper.address if self.own_zookeeper else None)
-        self.process = self.process_class(self.workdir, self.listener, self.config, ports, metadata, with_bookie)
+        self.process = self.process_class(self.workdir, self.listener, self.config, ports, metadata, with_bookie,
+                                          jvm_options)
         self.log_path = self.process.log_path
 
     @property
@@ -302,5 +303,6 @@ def host_class():
     return HOSTS[HOST]
 
 
-def make_broker(workdir, config=None, scheme="PLAINTEXT"):
-    return host_class()(workdir, config, scheme)
+def make_broker(workdir, config=None, scheme="PLAINTEXT", **options):
+    """`options` are the host's own (a Pulsar broker's `jvm_options`)."""
+    return host_class()(workdir, config, scheme, **options)

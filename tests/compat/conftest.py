@@ -28,8 +28,9 @@ def fresh_broker(tmp_path):
     """A broker of the test's own, for config variants, crashes and restarts."""
     started = []
 
-    def start(config=None, scheme="PLAINTEXT"):
-        b = make_broker(tmp_path / f"broker{len(started)}", {**GROUP_TEST_CONFIG, **(config or {})}, scheme).start()
+    def start(config=None, scheme="PLAINTEXT", **options):
+        b = make_broker(tmp_path / f"broker{len(started)}", {**GROUP_TEST_CONFIG, **(config or {})}, scheme,
+                        **options).start()
         started.append(b)
         return b
 

@@ -66,8 +66,8 @@ class KopJavaBroker(PulsarBroker):
     stopped_line = "Closed"
 
     def __init__(self, workdir: Path, config: dict | None = None, scheme: str = "PLAINTEXT", zookeeper=None,
-                 with_bookie=True):
+                 with_bookie=True, jvm_options=()):
         for key in config or {}:
             if key not in SHARED and key not in PULSAR_KEYS:
                 pytest.skip(f"kop setting {key} has no KoP equivalent")
-        super().__init__(workdir, {**KOP_SETTINGS, **(config or {})}, scheme, zookeeper, with_bookie)
+        super().__init__(workdir, {**KOP_SETTINGS, **(config or {})}, scheme, zookeeper, with_bookie, jvm_options)

@@ -83,13 +83,14 @@ class PulsarProcess:
     nar = NAR
 
     def __init__(self, workdir: Path, kafka_listener: str, settings: dict, ports: dict, zookeeper=None,
-                 with_bookie=True):
+                 with_bookie=True, jvm_options=()):
         """`zookeeper` (`host:port`) makes this broker one of a cluster sharing that metadata store;
         with `with_bookie` false it is a plain broker (`PulsarBrokerStarter`) using the bookie
         another member runs."""
         self.workdir = Path(workdir)
         self.zookeeper = zookeeper
         self.with_bookie = with_bookie
+        self.jvm_options = list(jvm_options)
         self.kafka_listener = kafka_listener
         self.settings = settings
         self.ports = ports
@@ -157,7 +158,7 @@ class PulsarProcess:
 
     def command(self):
         data = self.workdir / "data"
-        args = ["java", *JVM_MEMORY, "-XX:+UseG1GC"]
+        args = ["java", *JVM_MEMORY, "-XX:+UseG1GC", *self.jvm_options]
         for opening in JVM_OPENS:
             args += ["--add-opens", f"{opening}=ALL-UNNAMED"]
         args += [f"-Dlog4j.configurationFile={self.workdir / 'log4j2.xml'}", "-Dpulsar.allocator.exit_on_oom=true",
