@@ -11,12 +11,12 @@
 //! read at most one index interval of headers.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, IoSlice, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// Size of the per-entry header.
 pub const HEADER_LEN: usize = 32;
@@ -41,27 +41,29 @@ pub struct EntryHeader {
 
 impl EntryHeader {
     /// Builds the header for `batch`, computing its CRC.
+    ///
+    /// `batch` is the batch as the producer sent it; it is stored with `base_offset` in place of
+    /// its first eight bytes (see [`Segment::append`]), and the CRC covers it as stored.
     pub fn for_batch(batch: &[u8], base_offset: i64, last_offset: i64, max_timestamp: i64) -> Self {
         let mut header = EntryHeader { len: batch.len() as u32, crc: 0, base_offset, last_offset, max_timestamp };
-        header.crc = header.checksum(batch);
+        let rest = batch.get(8..).unwrap_or_default();
+        header.crc = crc32c::crc32c_append(header.checksum(&base_offset.to_be_bytes()), rest);
         header
     }
 
     fn checksum(&self, batch: &[u8]) -> u32 {
-        let mut tail = [0u8; HEADER_LEN - 8];
-        tail[0..8].copy_from_slice(&self.base_offset.to_be_bytes());
-        tail[8..16].copy_from_slice(&self.last_offset.to_be_bytes());
-        tail[16..24].copy_from_slice(&self.max_timestamp.to_be_bytes());
-        crc32c::crc32c_append(crc32c::crc32c(&tail), batch)
+        crc32c::crc32c_append(crc32c::crc32c(&self.encode()[8..]), batch)
     }
 
-    /// Writes the header in its on-disk form.
-    pub fn put(&self, out: &mut BytesMut) {
-        out.put_u32(self.len);
-        out.put_u32(self.crc);
-        out.put_i64(self.base_offset);
-        out.put_i64(self.last_offset);
-        out.put_i64(self.max_timestamp);
+    /// The header in its on-disk form.
+    fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut raw = [0u8; HEADER_LEN];
+        raw[0..4].copy_from_slice(&self.len.to_be_bytes());
+        raw[4..8].copy_from_slice(&self.crc.to_be_bytes());
+        raw[8..16].copy_from_slice(&self.base_offset.to_be_bytes());
+        raw[16..24].copy_from_slice(&self.last_offset.to_be_bytes());
+        raw[24..32].copy_from_slice(&self.max_timestamp.to_be_bytes());
+        raw
     }
 
     /// Reads a header from its on-disk form.
@@ -292,10 +294,17 @@ impl Segment {
         self.size = pos + header.stored_len();
     }
 
-    /// Writes one entry at the end of the file. `entry` is the header and batch, already encoded.
-    pub fn append(&mut self, header: &EntryHeader, entry: &[u8]) -> io::Result<u64> {
+    /// Writes one entry at the end of the file: `header`, then `batch` (as the producer sent it)
+    /// with the header's base offset in place of its first eight bytes.
+    pub fn append(&mut self, header: &EntryHeader, batch: &[u8]) -> io::Result<u64> {
         let pos = self.size;
-        if let Err(e) = self.file.write_all_at(entry, pos) {
+        let head = header.encode();
+        let base_offset = header.base_offset.to_be_bytes();
+        let rest = batch.get(8..).unwrap_or_default();
+        // One call from the request's own buffer: the kernel's copy into the page cache is the
+        // only copy of the batch.
+        let mut parts = [IoSlice::new(&head), IoSlice::new(&base_offset), IoSlice::new(rest)];
+        if let Err(e) = write_all_vectored_at(&self.file, &mut parts, pos) {
             // Leave no partial entry behind for readers or the next append to trip over.
             let _ = self.file.set_len(pos);
             return Err(e);
@@ -414,6 +423,23 @@ impl SegmentReader {
         }
         Ok(out)
     }
+}
+
+/// Writes all of `parts`, one after the other, at `pos` (`pwritev`, resumed after a short write).
+fn write_all_vectored_at(file: &File, mut parts: &mut [IoSlice<'_>], mut pos: u64) -> io::Result<()> {
+    IoSlice::advance_slices(&mut parts, 0);
+    while !parts.is_empty() {
+        match rustix::io::pwritev(file, parts, pos) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                pos += n as u64;
+                IoSlice::advance_slices(&mut parts, n);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Reads exactly `buf.len()` bytes; `false` if the stream ended first.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use futures::future::{self, BoxFuture, FutureExt};
 use tokio::sync::oneshot;
 
@@ -151,20 +151,10 @@ impl SegmentLog {
             let next = Segment::create(&self.dir, active.ledger_id + 1, base_offset, config.index_interval_bytes)?;
             segments.push(next);
         }
-        let mut entry = BytesMut::with_capacity(stored_len as usize);
         // The stored batch carries its real base offset, so reads serve it unchanged.
-        let header = {
-            entry.put_bytes(0, HEADER_LEN);
-            entry.put_i64(base_offset);
-            entry.put_slice(&batch[8..]);
-            let header = EntryHeader::for_batch(&entry[HEADER_LEN..], base_offset, last_offset, meta.max_timestamp);
-            let mut head = BytesMut::with_capacity(HEADER_LEN);
-            header.put(&mut head);
-            entry[..HEADER_LEN].copy_from_slice(&head);
-            header
-        };
+        let header = EntryHeader::for_batch(batch, base_offset, last_offset, meta.max_timestamp);
         let active = segments.last_mut().ok_or(HostError::Closed)?;
-        let pos = active.append(&header, &entry)?;
+        let pos = active.append(&header, batch)?;
         let position = Position { ledger_id: active.ledger_id, entry_id: pos };
         self.end_offset.store(last_offset + 1, Ordering::Release);
         self.dirty.store(true, Ordering::Release);
