@@ -509,6 +509,29 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_is_stored_as_its_header_then_the_batch_with_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SegmentLog::open(dir.path(), config(1 << 20)).unwrap();
+        append(&log, 7, 2, 5);
+        append(&log, 8, 1, 6);
+        let path = crate::host::embedded::segment::segment_path(dir.path(), log.lock()[0].ledger_id);
+        let raw = std::fs::read(path).unwrap();
+        assert_eq!(raw.len(), 2 * (HEADER_LEN + 100));
+        for (at, base, last, ts, tag) in [(0, 0i64, 1i64, 5i64, 7u8), (HEADER_LEN + 100, 2, 2, 6, 8)] {
+            let head: &[u8; HEADER_LEN] = raw[at..at + HEADER_LEN].try_into().unwrap();
+            let header = EntryHeader::parse(head);
+            assert_eq!(
+                (header.len, header.base_offset, header.last_offset, header.max_timestamp),
+                (100, base, last, ts)
+            );
+            let stored = &raw[at + HEADER_LEN..at + HEADER_LEN + 100];
+            assert_eq!(stored[..8], base.to_be_bytes());
+            assert!(stored[8..].iter().all(|b| *b == tag));
+            assert!(header.verifies(stored));
+        }
+    }
+
+    #[test]
     fn deleted_records_stay_deleted_across_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         {
