@@ -6,6 +6,7 @@ a real Apache Pulsar broker). Pick one with KOP_TEST_HOST.
 """
 
 import os
+import random
 import signal
 import socket
 import ssl
@@ -21,10 +22,37 @@ KOP_BIN = Path(os.environ.get("KOP_BIN", ROOT / "target" / "release" / "kop"))
 HOST = os.environ.get("KOP_TEST_HOST", "standalone")
 
 
+def _ephemeral_range():
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a listener that binds it later. Taken below the kernel's ephemeral range: a
+    port from that range (what binding port 0 gives) can become the source port of any outgoing
+    connection in the seconds before a JVM broker binds it (CI saw a Pulsar broker fail with
+    "Address already in use" that way). Never the same port twice in one run, so a stopped
+    broker's port is not handed to the next while it lingers."""
+    low = min(_ephemeral_range()[0], 32768)
+    start = max(1024, low - 12000)
+    for _ in range(1000):
+        port = random.randrange(start, low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {start}..{low}")
 
 
 def api_versions_ok(port, timeout=1.0, tls=False):

@@ -271,15 +271,11 @@ def main():
     """`python3 tests/compat/pulsar.py WORKDIR KAFKA_PORT`: a broker with the NAR for benchmarks and
     by-hand checks, serving until interrupted."""
     import signal
-    import socket
     import sys
 
-    workdir, kafka_port = Path(sys.argv[1]), int(sys.argv[2])
+    from brokers import free_port as free
 
-    def free():
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+    workdir, kafka_port = Path(sys.argv[1]), int(sys.argv[2])
 
     workdir.mkdir(parents=True, exist_ok=True)
     process = PulsarProcess(workdir, f"PLAINTEXT://127.0.0.1:{kafka_port}", {},
