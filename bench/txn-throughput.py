@@ -3,7 +3,8 @@
 Apache Kafka 4.4.0 (KRaft, one node, both on disk), with the same client (confluent-kafka,
 librdkafka) in one run. Prints one Markdown row per broker and mode for docs/performance.md:
 records/s, MB/s and the broker's CPU seconds (utime + stime) per GB. The hosts are bench/peers.py's
-(`pulsar` and `kop-java` compare the two handlers in Pulsar).
+(`pulsar` and `kop-java` compare the two handlers in Pulsar). Each broker first takes one
+unrecorded run of transactions of 1,000, so no row measures a JVM's warm-up.
 
     .venv/bin/python bench/txn-throughput.py [records] [record-bytes] [hosts]
 
@@ -84,6 +85,9 @@ def main():
         for name in hosts:
             broker = host(name, Path(work) / name).start()
             try:
+                # Unrecorded: a JVM broker's first run is also its compiler's warm-up.
+                create(broker.bootstrap, "bench-warm-up")
+                run(broker.bootstrap, broker.proc.pid, "bench-warm-up", records, size, 1_000)
                 for i, (mode, per_txn) in enumerate(modes):
                     topic = f"bench-{i}"
                     create(broker.bootstrap, topic)
