@@ -222,7 +222,7 @@ impl Log for PulsarLog {
 
     fn read_ahead(&self, from: Position, max_bytes: usize) {
         if self.is_open() {
-            self.state.ahead.start(from, max_bytes, || self.read_entries(from, usize::MAX, max_bytes));
+            self.state.ahead.start(from, max_bytes, |bytes| self.read_entries(from, usize::MAX, bytes));
         }
     }
 
