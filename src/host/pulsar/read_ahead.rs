@@ -64,7 +64,7 @@ struct Ahead {
     from: Position,
     started: Instant,
     source: Source,
-    _claim: Claim,
+    claim: Claim,
 }
 
 impl Drop for Ahead {
@@ -150,7 +150,7 @@ impl ReadAhead {
             return;
         };
         let task = runtime.spawn(read(claim.0));
-        keep(&self.0, Ahead { from, started: Instant::now(), source: Source::Reading(task), _claim: claim });
+        keep(&self.0, Ahead { from, started: Instant::now(), source: Source::Reading(task), claim });
     }
 
     /// About `max_bytes` of entries from `from` (whole entries, at least one), if a read ahead
@@ -169,13 +169,13 @@ impl ReadAhead {
                     .map_err(|e| HostError::Storage(std::io::Error::other(format!("read ahead failed: {e}"))))??,
                 Source::Left(left) => std::mem::take(left),
             };
+            // The leftover keeps the whole read's claim: its entries share the read's one buffer.
+            let claim = std::mem::replace(&mut ahead.claim, Claim(0));
             drop(ahead);
             let (served, left) = split(read, max_bytes);
             if let Some(left) = left {
-                let bytes = left.entries.iter().map(|e| e.data.len()).sum();
-                if let (Some(first), Some(claim)) = (left.entries.first(), Claim::take(bytes)) {
-                    let from = first.position;
-                    keep(&reads, Ahead { from, started: Instant::now(), source: Source::Left(left), _claim: claim });
+                if let Some(from) = left.entries.first().map(|e| e.position) {
+                    keep(&reads, Ahead { from, started: Instant::now(), source: Source::Left(left), claim });
                 }
             }
             Ok(served)
