@@ -120,8 +120,8 @@ fn split(read: ReadEntries, max_bytes: usize) -> (ReadEntries, Option<ReadEntrie
     }
     let ReadEntries { mut entries, next } = read;
     if fits == 0 {
-        let first = entries[0].clone();
-        let served = ReadEntries { next: Some(entries[0].position), entries: vec![first] };
+        let after = entries.get(1).map(|e| e.position).or(next);
+        let served = ReadEntries { entries: vec![entries[0].clone()], next: after };
         return (served, Some(ReadEntries { entries, next }));
     }
     let rest = entries.split_off(fits);
@@ -242,6 +242,7 @@ mod tests {
         assert_eq!(ids(&second), [7, 8]);
         let small = ahead.take(at(9), 50).expect("left over").await.unwrap();
         assert_eq!(ids(&small), [9], "at least one entry, however small the fetch");
+        assert_eq!(small.next, Some(at(10)), "after the entry served, which is where its reader goes on");
         let again = ahead.take(at(9), 1000).expect("a fetch may leave the entry it was given").await.unwrap();
         assert_eq!(ids(&again), [9, 10, 11, 12, 13, 14]);
         assert_eq!(again.next, Some(at(15)), "the end of the read");
