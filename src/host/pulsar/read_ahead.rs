@@ -88,17 +88,16 @@ fn lock(reads: &Reads) -> std::sync::MutexGuard<'_, Vec<Ahead>> {
     reads
 }
 
-/// Keeps `ahead` unless the partition already holds one from there; the oldest makes room if the
-/// partition already serves [`READERS`].
-fn keep(reads: &Reads, ahead: Ahead) {
-    let mut reads = lock(reads);
-    if reads.iter().any(|a| a.from == ahead.from) {
-        return;
+/// Whether a read ahead from `from` may be kept: not when the partition already holds one from
+/// there. The oldest makes room (and gives its budget back) if the partition serves [`READERS`].
+fn make_room(reads: &mut Vec<Ahead>, from: Position) -> bool {
+    if reads.iter().any(|a| a.from == from) {
+        return false;
     }
     if reads.len() >= READERS {
         reads.remove(0);
     }
-    reads.push(ahead);
+    true
 }
 
 /// Splits `read` into what a fetch of `max_bytes` takes (whole entries, at least one) and what is
@@ -142,7 +141,8 @@ impl ReadAhead {
         read: impl FnOnce(usize) -> BoxFuture<'static, HostResult<ReadEntries>>,
     ) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        if lock(&self.0).iter().any(|a| a.from == from) {
+        let mut reads = lock(&self.0);
+        if !make_room(&mut reads, from) {
             return;
         }
         let Some(claim) = Claim::take(max_bytes.saturating_mul(FETCHES_PER_READ)).or_else(|| Claim::take(max_bytes))
@@ -150,7 +150,7 @@ impl ReadAhead {
             return;
         };
         let task = runtime.spawn(read(claim.0));
-        keep(&self.0, Ahead { from, started: Instant::now(), source: Source::Reading(task), claim });
+        reads.push(Ahead { from, started: Instant::now(), source: Source::Reading(task), claim });
     }
 
     /// About `max_bytes` of entries from `from` (whole entries, at least one), if a read ahead
@@ -175,7 +175,10 @@ impl ReadAhead {
             let (served, left) = split(read, max_bytes);
             if let Some(left) = left {
                 if let Some(from) = left.entries.first().map(|e| e.position) {
-                    keep(&reads, Ahead { from, started: Instant::now(), source: Source::Left(left), claim });
+                    let mut reads = lock(&reads);
+                    if make_room(&mut reads, from) {
+                        reads.push(Ahead { from, started: Instant::now(), source: Source::Left(left), claim });
+                    }
                 }
             }
             Ok(served)
